@@ -1,0 +1,63 @@
+"""`config check`: every problem in the settings (and the files they name) as (path, reason) lines.
+
+Never raises for bad input: a missing file, broken YAML or a typo becomes a Problem, not a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from config.settings import Settings, config_path, load_settings
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+# Further checks (the mapping, the process catalog) register here; each gets the loaded settings.
+EXTRA_CHECKS: list[Callable[[Settings], list[Problem]]] = []
+
+
+def problems_from_validation(error: ValidationError, prefix: str = "") -> list[Problem]:
+    found = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        found.append(Problem(prefix + where, reason))
+    return found
+
+
+def check_config(path: str | Path | None = None) -> tuple[Settings | None, list[Problem]]:
+    """Load and validate; return the settings (if they loaded) and every problem found."""
+    yaml_file = config_path(path)
+    if yaml_file is not None:
+        if not yaml_file.is_file():
+            return None, [Problem(str(yaml_file), "file not found")]
+        try:
+            document = yaml.safe_load(yaml_file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{yaml_file}:{mark.line + 1}" if mark is not None else str(yaml_file)
+            return None, [Problem(where, f"not valid YAML ({getattr(exc, 'problem', None) or exc})")]
+        if document is not None and not isinstance(document, dict):
+            return None, [Problem(str(yaml_file), "the top level must be a mapping of sections")]
+    try:
+        settings = load_settings(yaml_file)
+    except ValidationError as exc:
+        return None, problems_from_validation(exc)
+    problems: list[Problem] = []
+    for extra in EXTRA_CHECKS:
+        problems.extend(extra(settings))
+    return settings, problems

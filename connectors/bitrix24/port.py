@@ -1,0 +1,58 @@
+"""The Bitrix24 port: the one way the bridge talks to Bitrix24 REST.
+
+connectors/bitrix24/gateway.py implements it over fast-bitrix24; tests may use fakes. Nothing outside
+connectors/bitrix24 imports fast_bitrix24 or aiohttp, and nothing sees their exceptions: failures are
+``Bitrix24ApiError`` (connectors/bitrix24/errors.py) carrying the Bitrix24 ``error`` code, the HTTP
+status and the classified action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NewType, Protocol
+
+B24UserId = NewType("B24UserId", int)
+B24GroupId = NewType("B24GroupId", int)
+B24DepartmentId = NewType("B24DepartmentId", int)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One REST method call; ``label`` names it inside a batch (the key of ``cmd``)."""
+
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """The result of one call of a batch: either ``result`` or ``error`` is set."""
+
+    label: str
+    result: Any = None
+    error: Exception | None = None
+    """A Bitrix24ApiError for a refused command; other commands of the batch are unaffected."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Bitrix24Port(Protocol):
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call one method; returns ``result``; raises Bitrix24ApiError (after retries where they help)."""
+        ...
+
+    async def batch(self, calls: Sequence[Call], *, halt: bool = False) -> list[CallOutcome]:
+        """Run calls in ``batch`` requests of up to 50; one outcome per call, in order."""
+        ...
+
+    def list_all(
+        self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every item of a list method, page by page, keyset-paged by ``>ID`` with ``start=-1``."""
+        ...
+
+    async def close(self) -> None: ...
