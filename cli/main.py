@@ -73,7 +73,7 @@ def _register_commands() -> None:
     """Commands that live beside their areas add themselves here (kept lazy to start fast)."""
     import importlib
 
-    for module in ("cli.sandbox", "cli.bench", "cli.mirror", "cli.service", "cli.demo"):
+    for module in ("cli.groups", "cli.mirror", "cli.service", "cli.demo"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:
