@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import Employee, OneCPort, Person, Record
 from mappings import DesiredState, Mapping
@@ -21,6 +22,7 @@ from sync.apply import Applier, ApplyStats
 from sync.map import map_groups, map_person
 from sync.model import Plan, link_key
 from sync.plan import AdoptionIndex, make_plan
+from sync.reconcile import ActualState, Drift, actual_links
 from sync.source import SourceData, entity_of
 
 GROUP_KINDS = ("organization", "department")
@@ -209,3 +211,41 @@ async def due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     with ctx.sessions.begin() as session:
         commit.mark_due_applied(session, refs, ctx.today)
     return report
+
+
+@dataclass
+class ReconcileReport(RunReport):
+    drift: list[Drift] = field(default_factory=list)
+
+
+async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualState:
+    actual = ActualState()
+    for user in await extract.all_users(ctx.b24):
+        actual.users[user.id] = user
+    for group in await directory.all_groups(ctx.b24):
+        actual.groups[group.id] = group.fields
+    wanted = [g for g in group_ids if g in actual.groups]
+    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
+    for group_id, outcome in zip(wanted, await ctx.b24.batch(calls) if calls else [], strict=True):
+        rows = outcome.result if outcome.ok and isinstance(outcome.result, list) else []
+        actual.members[group_id] = {int(r["USER_ID"]) for r in rows}
+    return actual
+
+
+async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
+    """Repair drift between Bitrix24 and the mirrored state (dry run: only report it)."""
+    resumed = [] if dry_run else await resume(ctx)
+    with ctx.sessions() as session:
+        data = state.load_source(session)
+        stored = state.load_links(session)
+        quarantined = state.load_quarantine(session)
+    scope = set(data.persons) | {link.ref for link in stored.values() if link.kind == "person"}
+    desired = _desired(ctx, data, scope)
+    group_ids = [link.b24_id for link in stored.values() if link.kind != "person" and link.b24_id]
+    actual = await _actual_state(ctx, group_ids)
+    links, drift, adoptable = actual_links(desired, stored, actual)
+    plan = make_plan(desired, scope, links, AdoptionIndex(adoptable), quarantined)
+    if dry_run:
+        return ReconcileReport("reconcile", None, plan, drift=drift)
+    report = await _execute(ctx, "reconcile", plan, scope, [], None)
+    return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
