@@ -24,8 +24,19 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
 
-# Further checks (the mapping, the process catalog) register here; each gets the loaded settings.
-EXTRA_CHECKS: list[Callable[[Settings], list[Problem]]] = []
+def check_mapping(settings: Settings) -> list[Problem]:
+    """The mapping file named by sync.mapping (or the default one) compiles."""
+    from mappings import MappingError, load_mapping
+
+    try:
+        load_mapping(settings.sync.mapping or None)
+    except MappingError as exc:
+        return [Problem(f"sync.mapping → {path}", reason) for path, reason in exc.problems]
+    return []
+
+
+# Checks of the files the settings name; each gets the loaded settings.
+EXTRA_CHECKS: list[Callable[[Settings], list[Problem]]] = [check_mapping]
 
 
 def problems_from_validation(error: ValidationError, prefix: str = "") -> list[Problem]:

@@ -1,0 +1,82 @@
+"""Values passed between the sync stages: links (what Bitrix24 holds for us), operations, plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+TOp = Literal[
+    "create_group",
+    "update_group",
+    "create_user",
+    "adopt_user",
+    "update_user",
+    "add_members",
+    "remove_members",
+]
+# Apply order: groups before the users that join them; memberships after users; removals last.
+STAGES: tuple[tuple[TOp, ...], ...] = (
+    ("create_group", "update_group"),
+    ("create_user", "adopt_user", "update_user"),
+    ("add_members",),
+    ("remove_members",),
+)
+
+
+def link_key(kind: str, ref: str) -> str:
+    return f"{kind}:{ref}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """What the identity map says Bitrix24 holds for one 1C entity (confirmed state only)."""
+
+    kind: str
+    ref: str
+    b24_id: int | None
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExistingUser:
+    """A Bitrix24 user as seen when looking for one to adopt (or when reconciling)."""
+
+    id: int
+    xml_id: str | None
+    email: str | None
+    active: bool
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    op: TOp
+    kind: str
+    ref: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    kind: str
+    ref: str
+    code: str
+    reason: str
+    content_hash: str | None
+
+
+@dataclass
+class Plan:
+    operations: list[Operation] = field(default_factory=list)
+    quarantined: list[Quarantine] = field(default_factory=list)
+    cleared: list[tuple[str, str]] = field(default_factory=list)
+    """(kind, ref) whose quarantine is over: they are planned normally now."""
+    due: dict[str, date] = field(default_factory=dict)
+    """person ref → the next date its desired state changes by itself."""
+
+    def count(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for operation in self.operations:
+            counts[operation.op] = counts.get(operation.op, 0) + 1
+        return counts

@@ -1,0 +1,185 @@
+"""Turn desired state + links (+ Bitrix24 users found for adoption) into ordered operations. Pure.
+
+Identity rules (product brief §2, issue 5): one Bitrix24 user per person, ``XML_ID`` = person ref.
+Before creating, adopt an existing user by ``XML_ID``, then by e-mail — never create a duplicate.
+A person whose data cannot be mirrored goes to quarantine with the reason and is skipped until its
+1C data change (same desired hash → stays quarantined without a retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mappings import DesiredState, DesiredUser
+from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
+from sync.model import ExistingUser, Link, Operation, Plan, Quarantine, link_key
+
+
+class AdoptionIndex:
+    """Existing Bitrix24 users by XML_ID and by e-mail (lower-case)."""
+
+    def __init__(self, users: Iterable[ExistingUser] = ()) -> None:
+        self.by_xml_id: dict[str, ExistingUser] = {}
+        self.by_email: dict[str, ExistingUser] = {}
+        for user in users:
+            if user.xml_id:
+                self.by_xml_id.setdefault(user.xml_id, user)
+            if user.email:
+                self.by_email.setdefault(user.email.lower(), user)
+
+
+def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -> dict[str, str]:
+    """E-mail → the person who keeps it: the one already mirrored with it, else the lowest ref."""
+    owners: dict[str, str] = {}
+    for ref in sorted(users):
+        email = users[ref].email
+        if not email:
+            continue
+        link = links.get(link_key("person", ref))
+        mirrored = link is not None and link.state.get("fields", {}).get("EMAIL") == email
+        if email not in owners or mirrored:
+            owners[email] = ref
+    return owners
+
+
+def plan_groups(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
+    for key in sorted(desired.groups):
+        group = desired.groups[key]
+        state = group_state(group)
+        link = links.get(key)
+        if link is None or link.b24_id is None:
+            payload: dict[str, Any] = {"key": key, "fields": group.fields, "state": state}
+            plan.operations.append(Operation("create_group", group.kind, group.source_ref, payload))
+        else:
+            changes = changed_fields(group.fields, link.state.get("fields", {}))
+            if changes:
+                payload = {"key": key, "group_id": link.b24_id, "fields": changes, "state": state}
+                plan.operations.append(Operation("update_group", group.kind, group.source_ref, payload))
+
+
+def _quarantine(plan: Plan, ref: str, code: str, reason: str, digest: str) -> None:
+    plan.quarantined.append(Quarantine("person", ref, code, reason, digest))
+
+
+def plan_users(
+    desired: DesiredState,
+    scope: Iterable[str],
+    links: Mapping[str, Link],
+    index: AdoptionIndex,
+    quarantined: Mapping[str, str | None],
+    plan: Plan,
+) -> None:
+    """Plan every person in ``scope``; ``quarantined`` maps person ref → the hash it was parked with."""
+    owners = _email_owners(desired.users, links)
+    joins: dict[str, list[str]] = {}
+    leaves: dict[str, list[int]] = {}
+    for ref in sorted(set(scope)):
+        link = links.get(link_key("person", ref))
+        user = desired.users.get(ref)
+        if user is None:
+            # 1C no longer knows the person: deactivate what we mirrored.
+            if link is not None and link.b24_id is not None and link.state.get("active", True):
+                state = {**link.state, "active": False}
+                payload = {"user_id": link.b24_id, "fields": {"ACTIVE": "N"}, "state": state}
+                plan.operations.append(Operation("update_user", "person", ref, payload))
+            continue
+        if user.next_change_on is not None:
+            plan.due[ref] = user.next_change_on
+        state = user_state(user)
+        digest = state_hash(state)
+        if ref in quarantined and quarantined[ref] == digest:
+            continue  # parked, and its 1C data has not changed since
+        problem = _problem(user, owners, index, link)
+        if problem is not None:
+            _quarantine(plan, ref, problem[0], problem[1], digest)
+            continue
+        if ref in quarantined:
+            plan.cleared.append(("person", ref))
+        if link is None or link.b24_id is None:
+            _plan_new_user(user, state, index, plan, joins)
+            continue
+        _plan_known_user(user, state, link, plan, joins, leaves)
+    for key in sorted(joins):
+        payload = {"group_key": key, "person_refs": sorted(joins[key])}
+        plan.operations.append(Operation("add_members", "group", key, payload))
+    for key in sorted(leaves):
+        payload = {"group_key": key, "user_ids": sorted(leaves[key])}
+        plan.operations.append(Operation("remove_members", "group", key, payload))
+
+
+def _problem(
+    user: DesiredUser, owners: Mapping[str, str], index: AdoptionIndex, link: Link | None
+) -> tuple[str, str] | None:
+    if user.problems:
+        return user.problems[0].code, user.problems[0].reason
+    if user.email and owners.get(user.email) != user.person_ref:
+        return "duplicate_email", "another person in 1C has the same e-mail"
+    if link is None and user.email:
+        holder = index.by_email.get(user.email)
+        if holder is not None and holder.xml_id and holder.xml_id != user.person_ref:
+            return "email_taken", "a Bitrix24 user belonging to another person already has this e-mail"
+    return None
+
+
+def _plan_new_user(
+    user: DesiredUser,
+    state: dict[str, Any],
+    index: AdoptionIndex,
+    plan: Plan,
+    joins: dict[str, list[str]],
+) -> None:
+    found = index.by_xml_id.get(user.person_ref) or (index.by_email.get(user.email) if user.email else None)
+    if found is not None:
+        fields = changed_fields(user.fields, found.fields) if found.fields else dict(user.fields)
+        if found.active != user.active:
+            fields["ACTIVE"] = "Y" if user.active else "N"
+        payload = {"user_id": found.id, "fields": fields, "state": {**state, "groups": []}}
+        plan.operations.append(Operation("adopt_user", "person", user.person_ref, payload))
+    elif user.active and user.groups:
+        payload = {"fields": user.fields, "groups": sorted(user.groups), "state": {**state, "groups": []}}
+        plan.operations.append(Operation("create_user", "person", user.person_ref, payload))
+    else:
+        return  # nobody to invite yet: not employed today (a future hire waits as a due row)
+    for key in user.groups:
+        joins.setdefault(key, []).append(user.person_ref)
+
+
+def _plan_known_user(
+    user: DesiredUser,
+    state: dict[str, Any],
+    link: Link,
+    plan: Plan,
+    joins: dict[str, list[str]],
+    leaves: dict[str, list[int]],
+) -> None:
+    confirmed = link.state
+    fields = changed_fields(user.fields, confirmed.get("fields", {}))
+    if bool(confirmed.get("active", True)) != user.active:
+        fields["ACTIVE"] = "Y" if user.active else "N"
+    if fields:
+        payload = {
+            "user_id": link.b24_id,
+            "fields": fields,
+            "state": {**state, "groups": confirmed.get("groups", [])},
+        }
+        plan.operations.append(Operation("update_user", "person", user.person_ref, payload))
+    add, remove = membership_changes(user.groups, list(confirmed.get("groups", [])))
+    for key in add:
+        joins.setdefault(key, []).append(user.person_ref)
+    for key in remove:
+        leaves.setdefault(key, []).append(int(link.b24_id or 0))
+
+
+def make_plan(
+    desired: DesiredState,
+    persons_in_scope: Iterable[str],
+    links: Mapping[str, Link],
+    index: AdoptionIndex | None = None,
+    quarantined: Mapping[str, str | None] | None = None,
+) -> Plan:
+    """The whole plan: groups, then users, memberships and removals (see sync.model.STAGES)."""
+    plan = Plan()
+    plan_groups(desired, links, plan)
+    plan_users(desired, persons_in_scope, links, index or AdoptionIndex(), quarantined or {}, plan)
+    return plan
