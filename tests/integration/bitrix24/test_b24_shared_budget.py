@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
@@ -37,9 +38,9 @@ async def _refuse(_seconds: float) -> None:
 
 
 @pytest.fixture
-def engines(db_url: str) -> list[Engine]:
+def engines(db_url: str) -> Iterator[list[Engine]]:
     made = [make_engine(db_url), make_engine(db_url)]
-    yield made  # type: ignore[misc]
+    yield made
     for engine in made:
         engine.dispose()
 
