@@ -1,0 +1,201 @@
+"""OAuth tokens of the local Bitrix24 application: where they are kept and how they are refreshed.
+
+An incoming webhook carries its secret in the URL and needs nothing from here. An application calls
+``https://<portal>/rest/<method>`` with ``auth=<access_token>``; the access token lives an hour and is
+renewed with the refresh token at the OAuth server (bitrix24-rest.md §8.3:
+``GET <oauth_server>/oauth/token/?grant_type=refresh_token&client_id=…&client_secret=…&refresh_token=…``).
+Bitrix24 rotates the refresh token on every renewal, so the new pair is saved before it is used.
+
+``TokenVault`` is where the pair lives (``StoreVault``: the ``app_tokens`` table; ``MemoryVault`` for a
+process without a store). ``OAuthTokens`` hands out the access token and refreshes it once for all
+concurrent callers. Never logs a token, a secret or a refresh URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.logging import redact_text
+from connectors.bitrix24.errors import Action, Resolution, api_error, classify
+from store.models import AppToken
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """The application's tokens for one portal."""
+
+    access_token: str
+    refresh_token: str
+    member_id: str = ""
+    domain: str = ""
+    expires_at: float | None = None
+    """Unix time; None when unknown (then the token is used until Bitrix24 says ``expired_token``)."""
+    scope: str | None = None
+    application_token: str | None = None
+
+    def __repr__(self) -> str:  # never print the tokens
+        return (
+            f"TokenPair(member_id={self.member_id!r}, domain={self.domain!r}, expires_at={self.expires_at})"
+        )
+
+
+class TokenVault(Protocol):
+    def load(self) -> TokenPair | None: ...
+
+    def save(self, pair: TokenPair) -> None: ...
+
+
+class MemoryVault:
+    def __init__(self, pair: TokenPair | None = None) -> None:
+        self.pair = pair
+
+    def load(self) -> TokenPair | None:
+        return self.pair
+
+    def save(self, pair: TokenPair) -> None:
+        self.pair = pair
+
+
+class StoreVault:
+    """The ``app_tokens`` row of the portal (matched by domain, or the only row when none is given)."""
+
+    def __init__(self, sessions: sessionmaker[Session], domain: str = "") -> None:
+        self.sessions = sessions
+        self.domain = domain
+
+    def _row(self, session: Session) -> AppToken | None:
+        query = select(AppToken).order_by(AppToken.updated_at.desc())
+        if self.domain:
+            query = query.where(AppToken.domain == self.domain)
+        return session.scalars(query).first()
+
+    def load(self) -> TokenPair | None:
+        with self.sessions() as session:
+            row = self._row(session)
+            if row is None:
+                return None
+            expires = row.expires_at
+            return TokenPair(
+                access_token=row.access_token,
+                refresh_token=row.refresh_token,
+                member_id=row.member_id,
+                domain=row.domain,
+                expires_at=(expires if expires.tzinfo else expires.replace(tzinfo=UTC)).timestamp()
+                if expires
+                else None,
+                scope=row.scope,
+                application_token=row.application_token,
+            )
+
+    def save(self, pair: TokenPair) -> None:
+        now = datetime.now(UTC)
+        with self.sessions() as session, session.begin():
+            row = session.get(AppToken, pair.member_id) if pair.member_id else self._row(session)
+            if row is None:
+                row = AppToken(member_id=pair.member_id or pair.domain or "default", domain=pair.domain)
+                session.add(row)
+            row.domain = pair.domain or row.domain
+            row.access_token = pair.access_token
+            row.refresh_token = pair.refresh_token
+            row.scope = pair.scope if pair.scope is not None else row.scope
+            if pair.application_token:
+                row.application_token = pair.application_token
+            row.expires_at = datetime.fromtimestamp(pair.expires_at, UTC) if pair.expires_at else None
+            row.updated_at = now
+
+
+_NOT_INSTALLED = Resolution(Action.FAIL_CONFIG, "the Bitrix24 application has no stored tokens (install it)")
+_REFRESH_FAILED = Resolution(Action.RETRY, "the Bitrix24 OAuth server could not be reached")
+
+
+class OAuthTokens:
+    """Hands out the access token; refreshes it (once for all concurrent callers) and saves the new pair."""
+
+    EARLY_SECONDS = 60.0
+    """Refresh this long before ``expires_at`` rather than wait for ``expired_token``."""
+
+    def __init__(
+        self,
+        vault: TokenVault,
+        *,
+        oauth_server: str,
+        client_id: str,
+        client_secret: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.vault = vault
+        self.token_url = oauth_server.rstrip("/") + "/oauth/token/"
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._pair: TokenPair | None = None
+        self.refreshes = 0
+
+    async def access_token(self, session: aiohttp.ClientSession) -> str:
+        """The current access token (refreshed first if it is about to expire)."""
+        pair = self._pair or await asyncio.to_thread(self.vault.load)
+        if pair is None:
+            raise api_error(_NOT_INSTALLED, method="oauth")
+        self._pair = pair
+        if pair.expires_at is not None and pair.expires_at - self.EARLY_SECONDS <= self.clock():
+            return await self.refresh(session, rejected=pair.access_token)
+        return pair.access_token
+
+    async def refresh(self, session: aiohttp.ClientSession, *, rejected: str | None) -> str:
+        """A fresh access token; if another caller already replaced ``rejected``, that one is returned."""
+        async with self._lock:
+            pair = self._pair or await asyncio.to_thread(self.vault.load)
+            if pair is None:
+                raise api_error(_NOT_INSTALLED, method="oauth")
+            if rejected is not None and pair.access_token != rejected:
+                self._pair = pair
+                return pair.access_token
+            fresh = await self._exchange(session, pair)
+            await asyncio.to_thread(self.vault.save, fresh)
+            self._pair = fresh
+            self.refreshes += 1
+            log.info("bitrix24 access token refreshed: member=%s", fresh.member_id or "-")
+            return fresh.access_token
+
+    async def _exchange(self, session: aiohttp.ClientSession, pair: TokenPair) -> TokenPair:
+        query = {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": pair.refresh_token,
+        }
+        try:
+            async with session.get(self.token_url, params=query, raise_for_status=False) as response:
+                status = response.status
+                body: Any = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise api_error(
+                _REFRESH_FAILED, code=type(exc).__name__, description=redact_text(str(exc)), method="oauth"
+            ) from None
+        if status >= 400 or not isinstance(body, dict) or "access_token" not in body:
+            code = str(body.get("error", "")) if isinstance(body, dict) else ""
+            description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+            raise api_error(classify(status, code, description), code=code, status=status, method="oauth")
+        expires_in = body.get("expires_in")
+        return replace(
+            pair,
+            access_token=str(body["access_token"]),
+            refresh_token=str(body.get("refresh_token") or pair.refresh_token),
+            member_id=str(body.get("member_id") or pair.member_id),
+            domain=str(body.get("domain") or pair.domain),
+            expires_at=self.clock() + float(expires_in) if expires_in else None,
+            scope=str(body["scope"]) if body.get("scope") else pair.scope,
+        )

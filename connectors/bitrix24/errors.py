@@ -1,0 +1,235 @@
+"""What a Bitrix24 failure means and what to do about it: one table, one classifier, one error type.
+
+Owns the ``Action`` vocabulary, the classification table (HTTP status, ``error`` code, optional
+``error_description`` substring → ``Resolution``) and ``Bitrix24ApiError``. The gateway classifies every
+failed HTTP response and every ``result_error`` entry of a ``batch`` here (bitrix24-rest.md §7, §8.3);
+nothing else interprets Bitrix24 error codes. Must not do I/O or log payloads: operator messages are
+fixed texts, and the Bitrix24 description is kept only as ``internal`` after redaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from config.logging import redact_text
+from connectors.errors import Bitrix24Error, Terminal, Transient
+
+log = logging.getLogger(__name__)
+
+
+class Action(Enum):
+    """What the gateway (or its caller) does with a response."""
+
+    OK = "ok"
+    RETRY = "retry"
+    """Transient: retry with exponential backoff, a limited number of times."""
+    RATE_LIMITED = "rate_limited"
+    """The portal's leaky bucket is full (§8.1): fill our budget, back off, retry."""
+    METHOD_BLOCKED = "method_blocked"
+    """This method is blocked until ``operating_reset_at`` (§8.2); other methods go on."""
+    REFRESH_TOKEN = "refresh_token"
+    """The OAuth access token expired: refresh it, persist it, retry once."""
+    QUARANTINE = "quarantine"
+    """The data of this item is refused (duplicate e-mail, bad e-mail): park the record, go on."""
+    FAIL_CONFIG = "fail_config"
+    """Credentials, scope or portal are wrong: the operator must fix the settings."""
+    FAIL = "fail"
+    """The call is wrong; retrying cannot help."""
+
+
+RETRYABLE = frozenset({Action.RETRY, Action.RATE_LIMITED})
+
+
+@dataclass(frozen=True)
+class Resolution:
+    action: Action
+    operator_message: str
+    mapped: bool = True
+    """False when no row of the table matched (the gateway retries a little, then parks, logs "unmapped")."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row: ``status``/``code`` None match anything; ``contains`` matches the description, any case."""
+
+    status: int | None
+    code: str | None
+    resolution: Resolution
+    contains: str | None = None
+
+    def matches(self, status: int | None, code: str, description: str) -> bool:
+        if self.code is None:
+            # Status-only rows need a known status; batch entries (status None) match by code alone.
+            if status is None or self.status != status:
+                return False
+        else:
+            if self.code.lower() != code.lower():
+                return False
+            if self.status is not None and status is not None and self.status != status:
+                return False
+        return self.contains is None or self.contains.lower() in description.lower()
+
+
+def _r(action: Action, message: str) -> Resolution:
+    return Resolution(action, message)
+
+
+_RATE = _r(Action.RATE_LIMITED, "Bitrix24 refused the request: too many requests (rate limit)")
+_SERVER = _r(Action.RETRY, "Bitrix24 had a temporary server error")
+_BAD_CREDENTIALS = _r(Action.FAIL_CONFIG, "Bitrix24 rejected the webhook or application credentials")
+
+# Order matters: the first matching row wins; specific rows (code, substring) come before generic ones.
+TABLE: tuple[Rule, ...] = (
+    # §8.1: 503 since the Dec-2024 docs, 429 before; accept both.
+    Rule(503, "QUERY_LIMIT_EXCEEDED", _RATE),
+    Rule(429, "QUERY_LIMIT_EXCEEDED", _RATE),
+    # §8.2: the method is blocked for this app/webhook until operating_reset_at.
+    Rule(
+        429,
+        "OPERATION_TIME_LIMIT",
+        _r(Action.METHOD_BLOCKED, "Bitrix24 blocked this method for a while (operating time limit)"),
+    ),
+    Rule(401, "expired_token", _r(Action.REFRESH_TOKEN, "the Bitrix24 access token expired")),
+    Rule(401, "invalid_token", _r(Action.REFRESH_TOKEN, "Bitrix24 did not accept the access token")),
+    Rule(None, "NO_AUTH_FOUND", _BAD_CREDENTIALS),
+    # OAuth server (§8.3): the refresh token is dead or the client is unknown — reinstall or fix settings.
+    Rule(None, "invalid_grant", _r(Action.FAIL_CONFIG, "the Bitrix24 refresh token was refused (reinstall)")),
+    Rule(
+        None,
+        "invalid_client",
+        _r(Action.FAIL_CONFIG, "the Bitrix24 application client id or secret is wrong"),
+    ),
+    Rule(None, "INVALID_CREDENTIALS", _BAD_CREDENTIALS),
+    Rule(
+        None,
+        "insufficient_scope",
+        _r(Action.FAIL_CONFIG, "the webhook or application lacks a Bitrix24 scope this call needs"),
+    ),
+    Rule(
+        None,
+        "WRONG_AUTH_TYPE",
+        _r(Action.FAIL_CONFIG, "this Bitrix24 method needs an application (OAuth), not a webhook"),
+    ),
+    Rule(None, "user_access_error", _r(Action.FAIL_CONFIG, "the Bitrix24 user has no access to the app")),
+    Rule(None, "METHOD_CONFIRM_WAITING", _r(Action.FAIL_CONFIG, "a Bitrix24 admin must confirm this method")),
+    Rule(None, "METHOD_CONFIRM_DENIED", _r(Action.FAIL_CONFIG, "a Bitrix24 admin denied this method")),
+    Rule(
+        503,
+        "OVERLOAD_LIMIT",
+        _r(Action.FAIL_CONFIG, "Bitrix24 blocked REST access for this portal (overload)"),
+    ),
+    Rule(None, "PORTAL_DELETED", _r(Action.FAIL_CONFIG, "the Bitrix24 portal is closed or deleted")),
+    Rule(None, "INVALID_REQUEST", _r(Action.FAIL_CONFIG, "Bitrix24 requires HTTPS for REST calls")),
+    Rule(None, "ERROR_METHOD_NOT_FOUND", _r(Action.FAIL_CONFIG, "the Bitrix24 method does not exist here")),
+    # §2.1: user.add refusals that belong to one person's data — park that record, the rest goes on.
+    Rule(
+        400,
+        "ERROR_ARGUMENT",
+        _r(Action.QUARANTINE, "a Bitrix24 user with this e-mail already exists"),
+        contains="already exists",
+    ),
+    Rule(400, "ERROR_ARGUMENT", _r(Action.QUARANTINE, "Bitrix24 refused the e-mail address"), "wrong_email"),
+    Rule(
+        400,
+        "ERROR_ARGUMENT",
+        _r(Action.QUARANTINE, "Bitrix24 refused a field value's type"),
+        contains="invalid_type_field",
+    ),
+    Rule(None, "ERROR_BATCH_LENGTH_EXCEEDED", _r(Action.FAIL, "a Bitrix24 batch had more than 50 commands")),
+    Rule(
+        None,
+        "ERROR_BATCH_METHOD_NOT_ALLOWED",
+        _r(Action.FAIL, "this Bitrix24 method is not allowed in batch"),
+    ),
+    Rule(None, "ERROR_ARGUMENT", _r(Action.FAIL, "Bitrix24 refused an argument of the call")),
+    Rule(None, "ERROR_CORE", _r(Action.FAIL, "Bitrix24 refused the call")),
+    Rule(None, "ACCESS_DENIED", _r(Action.FAIL, "Bitrix24 denied access to this call")),
+    Rule(None, "INTERNAL_SERVER_ERROR", _SERVER),
+    Rule(None, "ERROR_UNEXPECTED_ANSWER", _SERVER),
+    # Generic by status (only when the status is known): 400/403/404 are never retried; 5xx are.
+    Rule(400, None, _r(Action.FAIL, "Bitrix24 refused the call (400)")),
+    Rule(403, None, _r(Action.FAIL, "Bitrix24 denied the call (403)")),
+    Rule(404, None, _r(Action.FAIL, "Bitrix24 does not know this method or object (404)")),
+    Rule(405, None, _r(Action.FAIL, "Bitrix24 does not allow this call (405)")),
+    Rule(500, None, _SERVER),
+    Rule(502, None, _r(Action.RETRY, "Bitrix24 or a proxy in front of it is unavailable (502)")),
+    Rule(503, None, _r(Action.RETRY, "Bitrix24 is temporarily unavailable (503)")),
+    Rule(504, None, _r(Action.RETRY, "Bitrix24 did not answer in time (504)")),
+)
+
+UNMAPPED = Resolution(Action.RETRY, "Bitrix24 returned an error the bridge does not know", mapped=False)
+TRANSPORT = Resolution(Action.RETRY, "the connection to Bitrix24 failed")
+HTML_PAGE = Resolution(
+    Action.RETRY, "Bitrix24 answered with an HTML page instead of JSON (proxy or maintenance)"
+)
+
+
+def classify(status: int | None, code: str, description: str = "") -> Resolution:
+    """The resolution for an error; ``status`` is None for a ``result_error`` entry of a batch."""
+    for rule in TABLE:
+        if rule.matches(status, code or "", description or ""):
+            return rule.resolution
+    log.warning("bitrix24 error unmapped: status=%s code=%s", status, redact_text(code or "")[:64])
+    return UNMAPPED
+
+
+class Bitrix24ApiError(Bitrix24Error):
+    """A refused or failed Bitrix24 call, classified. ``transient`` says whether a later retry may help."""
+
+    def __init__(
+        self,
+        resolution: Resolution,
+        *,
+        code: str = "",
+        description: str = "",
+        status: int | None = None,
+        method: str = "",
+        retry_at: float | None = None,
+    ) -> None:
+        detail = f"{method or '?'}: {code or 'no code'} (HTTP {status if status is not None else '-'})"
+        super().__init__(
+            f"{resolution.operator_message} [{detail}]",
+            internal=redact_text(f"{detail} {description}"[:500]),
+        )
+        self.resolution = resolution
+        self.action = resolution.action
+        self.code = code
+        self.description = redact_text(description)
+        self.status = status
+        self.method = method
+        self.retry_at = retry_at
+        """For METHOD_BLOCKED: unix time when the method may be called again."""
+
+    @property
+    def transient(self) -> bool:
+        return self.action in RETRYABLE or self.action in (Action.METHOD_BLOCKED, Action.REFRESH_TOKEN)
+
+
+class Bitrix24TransientError(Bitrix24ApiError, Transient):
+    """RETRY, RATE_LIMITED, METHOD_BLOCKED or REFRESH_TOKEN that could not be settled now."""
+
+
+class Bitrix24TerminalError(Bitrix24ApiError, Terminal):
+    """QUARANTINE, FAIL_CONFIG or FAIL: retrying the same call cannot help."""
+
+
+def api_error(
+    resolution: Resolution,
+    *,
+    code: str = "",
+    description: str = "",
+    status: int | None = None,
+    method: str = "",
+    retry_at: float | None = None,
+) -> Bitrix24ApiError:
+    """The right subclass (transient or terminal) for a resolution."""
+    transient = resolution.action in RETRYABLE or resolution.action in (
+        Action.METHOD_BLOCKED,
+        Action.REFRESH_TOKEN,
+    )
+    cls = Bitrix24TransientError if transient else Bitrix24TerminalError
+    return cls(
+        resolution, code=code, description=description, status=status, method=method, retry_at=retry_at
+    )
