@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 from zeep import AsyncClient
 from zeep.proxy import AsyncServiceProxy
 from zeep.settings import Settings
@@ -59,6 +59,7 @@ class RetryPolicy:
     """Calls in total, the first included."""
     initial_wait: float = 0.5
     max_wait: float = 30.0
+    jitter: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ class OneCConnector:
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_transient),
             stop=stop_after_attempt(policy.attempts),
-            wait=wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait),
+            wait=wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+            + wait_random(0, policy.jitter),
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "onec.retry",
