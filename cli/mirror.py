@@ -158,3 +158,109 @@ def register(app: typer.Typer) -> None:
     app.command("sync")(sync)
     app.command("reconcile")(reconcile)
     app.command("status")(status)
+    register_more(app)
+
+
+def invite(
+    config: ConfigOption = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="1C department ref of a site (repeatable).")
+    ] = None,
+    channel: Annotated[str, typer.Option("--channel", help="email or sms")] = "email",
+    never_logged_in: Annotated[
+        bool, typer.Option("--never-logged-in/--everyone", help="Only people who never logged in.")
+    ] = True,
+    due: Annotated[
+        bool, typer.Option("--due", help="Send the scheduled reminders that are due now.")
+    ] = False,
+) -> None:
+    """Invite people to the portal again, by e-mail or SMS; every invitation is recorded."""
+    from connectors.errors import ConfigError
+    from sync.invitations import invite_due, invite_sites
+
+    if channel not in ("email", "sms"):
+        raise typer.BadParameter("channel must be email or sms")
+
+    async def body(bridge: Bridge) -> dict[str, int]:
+        if bridge.messaging is None:
+            raise ConfigError("no e-mail or SMS gateway is configured (messaging.smtp / messaging.sms)")
+        parts = (bridge.b24, bridge.messaging, bridge.store.sessions)
+        url = bridge.portal_url
+        if due:
+            plan = bridge.settings.invitations
+            return await invite_due(*parts, channel, url, plan.resend_after_days, plan.max_invitations)  # type: ignore[arg-type]
+        return await invite_sites(*parts, site or [], channel, url, never_logged_in_only=never_logged_in)  # type: ignore[arg-type]
+
+    counts = with_bridge(config, body)
+    console.print_json(json.dumps(counts))
+
+
+managers_app = typer.Typer(help="Client managers: who sees and approves which sites.", no_args_is_help=True)
+
+
+@managers_app.command("add")
+def managers_add(
+    email: Annotated[str, typer.Argument(help="The manager's e-mail.")],
+    site: Annotated[list[str], typer.Option("--site", help="1C department ref of a site (repeatable).")],
+    role: Annotated[
+        str, typer.Option("--role", help="timesheet_approver | order_submitter | viewer")
+    ] = "viewer",
+    name: Annotated[str | None, typer.Option("--name", help="Display name for the invitation.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Assign a manager to sites, invite them and make them moderators of those sites' groups."""
+    from sync import managers
+
+    def body(store: Store) -> int:
+        with store.sessions.begin() as session:
+            return managers.add(session, email, site, role, name)
+
+    changed = with_store(config, body)
+    counts = with_bridge(config, lambda bridge: managers.apply(bridge.b24, bridge.store.sessions))
+    console.print(f"{changed} assignment(s) added; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@managers_app.command("remove")
+def managers_remove(
+    email: Annotated[str, typer.Argument(help="The manager's e-mail.")],
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (default: all).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Take a manager off sites (all by default) and out of their groups."""
+    from sync import managers
+
+    def body(store: Store) -> int:
+        with store.sessions.begin() as session:
+            return managers.remove(session, email, site)
+
+    removed = with_store(config, body)
+    counts = with_bridge(config, lambda bridge: managers.apply(bridge.b24, bridge.store.sessions))
+    console.print(f"{removed} assignment(s) removed; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@managers_app.command("list")
+def managers_list(config: ConfigOption = None) -> None:
+    """List manager assignments."""
+    from sync import managers
+
+    def body(store: Store) -> list[managers.Assignment]:
+        with store.sessions() as session:
+            return managers.listing(session)
+
+    table = Table(title="Client managers")
+    for column in ("e-mail", "site", "role", "Bitrix24 user", "state"):
+        table.add_column(column)
+    for item in with_store(config, body):
+        table.add_row(
+            item.email,
+            item.site_ref,
+            item.role,
+            str(item.b24_user_id or "-"),
+            "removed" if item.removed else "active",
+        )
+    console.print(table)
+
+
+def register_more(app: typer.Typer) -> None:
+    app.command("invite")(invite)
+    app.add_typer(managers_app, name="managers")

@@ -61,6 +61,17 @@ class Bridge:
     messaging: MessagingPort | None
     mapping: Mapping
 
+    @property
+    def portal_url(self) -> str:
+        """Where invitees log in: the portal's address (from portal_url or the webhook's host)."""
+        from urllib.parse import urlparse
+
+        if self.settings.bitrix24.portal_url:
+            return self.settings.bitrix24.portal_url.rstrip("/") + "/"
+        webhook = self.settings.bitrix24.webhook_url
+        parsed = urlparse(webhook.get_secret_value() if webhook else "")
+        return f"{parsed.scheme}://{parsed.netloc}/" if parsed.netloc else ""
+
     async def close(self) -> None:
         await self.b24.close()
         await self.onec.close()

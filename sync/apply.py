@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
 from connectors.errors import SyncError
+from store.db import utcnow
+from store.models import Invitation
 from sync import commit, ledger
+from sync.diff import state_hash
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, link_key
 
@@ -159,8 +162,6 @@ class Applier:
             raise RunAborted(f"Bitrix24 refused the bridge's credentials or scope ({code})")
         if action in ("QUARANTINE", "FAIL") and item.kind == "person":
             state = item.payload.get("state", {})
-            from sync.diff import state_hash
-
             commit.park(session, Quarantine("person", item.ref, code, reason, state_hash(state)))
             ledger.mark(session, [item.id], "quarantined", error=reason)
             self.stats.quarantined += 1
@@ -175,6 +176,16 @@ class Applier:
             self._save(session, item.kind, item.ref, group_id, p["state"], key=p["key"])
         elif item.op == "create_user":
             self._save(session, "person", item.ref, int(result), p["state"])
+            # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
+            session.add(
+                Invitation(
+                    person_ref=item.ref,
+                    b24_user_id=str(result),
+                    channel="bitrix24",
+                    status="sent",
+                    sent_at=utcnow(),
+                )
+            )
         elif item.op in ("adopt_user", "update_user"):
             self._save(session, "person", item.ref, int(p["user_id"]), p["state"])
         else:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call
@@ -112,3 +112,98 @@ async def send(
     except BridgeError as exc:
         return str(getattr(exc, "code", None) or type(exc).__name__)
     return None
+
+
+def _invitees(
+    session: Session, refs: Iterable[str] | None = None, site_keys: Iterable[str] | None = None
+) -> list[Invitee]:
+    """Linked, active persons (optionally only those in the given site groups) with their contacts."""
+    from sync.state import load_links
+
+    keys = set(site_keys or ())
+    found: list[Invitee] = []
+    for link in load_links(session, ["person"], refs).values():
+        state = link.state
+        if link.b24_id is None or not state.get("active", True):
+            continue
+        if keys and not keys & set(state.get("groups", [])):
+            continue
+        fields = state.get("fields", {})
+        found.append(
+            Invitee(
+                link.ref,
+                link.b24_id,
+                fields.get("NAME", ""),
+                fields.get("EMAIL") or None,
+                fields.get("PERSONAL_MOBILE") or None,
+            )
+        )
+    return found
+
+
+async def _send_all(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    invitees: list[Invitee],
+    channel: TChannel,
+    portal_url: str,
+    *,
+    reminder: bool,
+    only_never_logged_in: bool,
+) -> dict[str, int]:
+    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0}
+    if only_never_logged_in and invitees:
+        waiting = await never_logged_in(b24, [i.user_id for i in invitees])
+        counts["already_logged_in"] = sum(1 for i in invitees if i.user_id not in waiting)
+        invitees = [i for i in invitees if i.user_id in waiting]
+    for invitee in invitees:
+        error = await send(messaging, invitee, channel, portal_url, reminder=reminder)
+        with sessions.begin() as session:
+            record(session, invitee, channel, error)
+        counts["failed" if error else "sent"] += 1
+    return counts
+
+
+async def invite_sites(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    sites: Sequence[str],
+    channel: TChannel,
+    portal_url: str,
+    *,
+    never_logged_in_only: bool = True,
+) -> dict[str, int]:
+    """On demand: invite the people of these sites (all linked people when no site is given)."""
+    with sessions() as session:
+        invitees = _invitees(session, site_keys=[f"department:{s}" for s in sites])
+    return await _send_all(
+        b24,
+        messaging,
+        sessions,
+        invitees,
+        channel,
+        portal_url,
+        reminder=True,
+        only_never_logged_in=never_logged_in_only,
+    )
+
+
+async def invite_due(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    channel: TChannel,
+    portal_url: str,
+    resend_after_days: Sequence[int],
+    max_invitations: int,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Scheduled: send the reminders that are due to people who still never logged in."""
+    with sessions() as session:
+        due = due_for_reminder(history(session), now or utcnow(), resend_after_days, max_invitations)
+        invitees = _invitees(session, refs=due) if due else []
+    return await _send_all(
+        b24, messaging, sessions, invitees, channel, portal_url, reminder=True, only_never_logged_in=True
+    )
