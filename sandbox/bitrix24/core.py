@@ -73,6 +73,11 @@ class Page:
     next: int | None = None
 
 
+# bitrix24-rest.md §9.1; the wording is the one documented for app-only methods
+# (api-reference/bizproc/bizproc-activity: ACCESS_DENIED "Access denied! Application context required").
+APP_CONTEXT_REQUIRED = ("ACCESS_DENIED", "Access denied! Application context required")
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -81,16 +86,32 @@ class MethodSpec:
     app_only: bool = False
     """True for methods an incoming webhook may not call (bitrix24-rest.md §9.1)."""
     list_method: bool = False
+    webhook_error: tuple[str, str] = APP_CONTEXT_REQUIRED
+    """(code, description) answered (HTTP 403) when a webhook calls an ``app_only`` method."""
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def method(name: str, *, scope: str, app_only: bool = False, list_method: bool = False) -> Callable[..., Any]:
-    """Register a REST method handler: ``handler(ctx, params) -> result | Page``."""
+def method(
+    name: str,
+    *,
+    scope: str,
+    app_only: bool = False,
+    list_method: bool = False,
+    webhook_error: tuple[str, str] | None = None,
+) -> Callable[..., Any]:
+    """Register a REST method handler: ``handler(ctx, params) -> result | Page``.
+
+    ``scope`` may list alternatives separated by ``|`` (e.g. ``"user|user_basic|user_brief"``); the caller
+    needs one of them. ``webhook_error`` overrides the refusal of an ``app_only`` method to a webhook
+    (placement.bind answers ``WRONG_AUTH_TYPE``, bitrix24-rest.md §9.2).
+    """
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        METHODS[name.lower()] = MethodSpec(name, scope, handler, app_only, list_method)
+        METHODS[name.lower()] = MethodSpec(
+            name, scope, handler, app_only, list_method, webhook_error or APP_CONTEXT_REQUIRED
+        )
         return handler
 
     return register

@@ -1,0 +1,126 @@
+"""Who is calling: incoming-webhook codes, OAuth access tokens, scopes, and the OAuth token server.
+
+Owns the authentication checks and the ``/oauth/token/`` answers. It must not run methods.
+Sources: bitrix24-rest.md §1.1 (URL forms, webhook = its user's rights within its scopes, webhook expiry),
+§8.3 (NO_AUTH_FOUND 401, expired_token 401, insufficient_scope 403, OAuth server errors, token lifetimes),
+§9.1 (app-only methods), settings/oauth/auto-renewal.md (refresh request and answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.bitrix24.core import Caller, MethodSpec, RestError
+from sandbox.bitrix24.state import Portal
+
+ALL_SCOPES = frozenset(
+    {
+        "basic",
+        "user",
+        "user.userfield",
+        "department",
+        "humanresources",
+        "sonet_group",
+        "lists",
+        "bizproc",
+        "im",
+        "disk",
+        "timeman",
+        "calendar",
+        "placement",
+    }
+)
+# bitrix24-rest.md §1.1: `sonet_group` has the alias `socialnetwork` (the sonet pages say `sonet`).
+SCOPE_ALIASES = {"socialnetwork": "sonet_group", "sonet": "sonet_group"}
+# §1.3 §8.3 texts as documented in _includes/system-errors.md
+WRONG_AUTH = "Wrong authorization data"
+EXPIRED = "The access token provided has expired"
+INSUFFICIENT = "The request requires higher privileges than provided by the webhook token"
+
+
+def normalise_scopes(scopes: Any) -> frozenset[str]:
+    """A comma string or a list of scope names → a set, aliases folded (§1.1)."""
+    items = scopes.split(",") if isinstance(scopes, str) else list(scopes or [])
+    return frozenset(SCOPE_ALIASES.get(s.strip(), s.strip()) for s in items if str(s).strip())
+
+
+def webhook_caller(portal: Portal, user_id: int, code: str) -> Caller:
+    """The caller behind ``/rest/<user_id>/<code>/…`` or 401 (bitrix24-rest.md §1.1, §8.3)."""
+    hook = portal.webhooks.get((user_id, code))
+    if hook is None:
+        raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
+    if hook.expires_at is not None and portal.clock.now() >= hook.expires_at:
+        # §1.1: "Webhooks can have an expiry date; after it the call fails with an auth error".
+        raise RestError("expired_token", EXPIRED, 401)
+    user = portal.user(user_id)
+    if user is None or not user.active:
+        raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
+    return Caller(user_id, hook.scopes, user.is_admin, "webhook", None)
+
+
+def token_caller(portal: Portal, token: Any) -> Caller:
+    """The caller behind ``auth=<access_token>`` or 401 (bitrix24-rest.md §1.1, §8.3)."""
+    if not token or not isinstance(token, str):
+        raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
+    record = portal.access_tokens.get(token)
+    if record is None or not portal.app.installed:
+        raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
+    if portal.clock.now() >= record.expires_at:
+        raise RestError("expired_token", EXPIRED, 401)
+    user = portal.user(record.user_id)
+    if user is None or not user.active:
+        raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
+    return Caller(record.user_id, portal.app.scopes, user.is_admin, "app", portal.app.client_id)
+
+
+def caller_key(caller: Caller) -> str:
+    """The operating-time ledger key: per app or per webhook (bitrix24-rest.md §8.2)."""
+    return f"app:{caller.client_id}" if caller.via == "app" else f"webhook:{caller.user_id}"
+
+
+def authorise(spec: MethodSpec, caller: Caller) -> None:
+    """App-only methods refuse webhooks (§9.1); the caller needs the method's scope (§8.3)."""
+    if spec.app_only and caller.via != "app":
+        code, text = spec.webhook_error
+        raise RestError(code, text, 403)
+    needed = {SCOPE_ALIASES.get(s, s) for s in spec.scope.split("|") if s}
+    if "basic" in needed or not needed:
+        return
+    if not needed & caller.scopes:
+        raise RestError("insufficient_scope", INSUFFICIENT, 403)
+
+
+def refresh(portal: Portal, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """``/oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token`` (auto-renewal.md)."""
+    grant = params.get("grant_type")
+    if grant != "refresh_token":
+        # settings/oauth/error-codes.md: invalid_request for a malformed request.
+        return 400, {"error": "invalid_request", "error_description": "Unsupported grant_type"}
+    app = portal.app
+    if params.get("client_id") != app.client_id or params.get("client_secret") != app.client_secret:
+        return 401, {"error": "invalid_client", "error_description": "Invalid client"}
+    if not app.installed:
+        return 401, {"error": "invalid_client", "error_description": "Application not installed"}
+    token = portal.refresh_tokens.pop(str(params.get("refresh_token") or ""), None)
+    if token is None or portal.clock.now() >= token.expires_at:
+        return 400, {"error": "invalid_grant", "error_description": "Invalid grant"}
+    access, refresh_token = portal.issue_tokens(token.user_id)
+    return 200, token_answer(portal, access, refresh_token, token.user_id)
+
+
+def token_answer(portal: Portal, access: str, refresh_token: str, user_id: int) -> dict[str, Any]:
+    """The OAuth server's JSON, keys as in settings/oauth/auto-renewal.md (``domain`` is the OAuth server's
+    host there; the sandbox is its own OAuth server). ``status`` L = local application (§6.2)."""
+    del user_id
+    endpoint = portal.public_url.rstrip("/")
+    return {
+        "access_token": access,
+        "client_endpoint": f"{endpoint}/rest/",
+        "domain": portal.oauth_domain,
+        "expires_in": portal.token_lifetime,
+        "member_id": portal.member_id,
+        "refresh_token": refresh_token,
+        "scope": ",".join(sorted(portal.app.scopes)),
+        "server_endpoint": f"{endpoint}/rest/",
+        "status": "L",
+    }

@@ -1,0 +1,145 @@
+"""``batch``: up to 50 sub-calls run in order, with ``$result[...]`` references and ``halt``.
+
+Owns the batch request/response shapes. Sources: bitrix24-rest.md §7 (settings/how-to-call-rest-api/batch.md,
+data-encoding.md): ``cmd`` object or array of ``method?query``; max 50 else ERROR_BATCH_LENGTH_EXCEEDED (400);
+nested batch and file up/download methods → ERROR_BATCH_METHOD_NOT_ALLOWED; outer HTTP 200 with per-command
+``result_error``; ``halt`` stops at the first error; empty sections are ``[]``; the outer call is not
+counted in ``operating`` but each command spends its own method's operating time (§7, §8.2).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from sandbox.bitrix24.core import Caller, RestError
+from sandbox.bitrix24.envelope import Timing, error_body, time_block
+from sandbox.bitrix24.params import parse_query
+
+if TYPE_CHECKING:
+    from sandbox.bitrix24.dispatch import Dispatcher, Outcome
+
+MAX_COMMANDS = 50
+# §7: batch itself and file upload/download methods may not run inside batch.
+NOT_IN_BATCH = frozenset(
+    {
+        "batch",
+        "disk.folder.uploadfile",
+        "disk.storage.uploadfile",
+        "disk.file.uploadversion",
+        "disk.file.download",
+    }
+)
+_REF = re.compile(r"\$result\[([^\]]*)\]((?:\[[^\]]*\])*)")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in {"1", "true", "y"}
+
+
+def _resolve(results: dict[str, Any], label: str, path: str) -> tuple[bool, Any]:
+    if label not in results:
+        return False, None
+    value = results[label]
+    for key in re.findall(r"\[([^\]]*)\]", path):
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
+            return False, None
+    return True, value
+
+
+def _substitute(value: Any, results: dict[str, Any]) -> Any:
+    """Replace ``$result[label][key]…`` in decoded parameter values with earlier results (§7)."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, results) for v in value]
+    if not isinstance(value, str) or "$result[" not in value:
+        return value
+    whole = _REF.fullmatch(value)
+    if whole:
+        found, resolved = _resolve(results, whole.group(1), whole.group(2))
+        return resolved if found else ""
+
+    def one(match: re.Match[str]) -> str:
+        found, resolved = _resolve(results, match.group(1), match.group(2))
+        return str(resolved) if found and not isinstance(resolved, dict | list) else ""
+
+    return _REF.sub(one, value)
+
+
+def _commands(params: dict[str, Any]) -> list[tuple[str, str]]:
+    cmd = params.get("cmd")
+    if cmd is None:
+        cmd = params.get("CMD")
+    if isinstance(cmd, dict):
+        return [(str(k), str(v)) for k, v in cmd.items()]
+    if isinstance(cmd, list):
+        return [(str(i), str(v)) for i, v in enumerate(cmd)]
+    raise RestError("ERROR_ARGUMENT", "cmd is empty", 400)
+
+
+def _section(data: dict[str, Any]) -> dict[str, Any] | list[Any]:
+    return data if data else []  # §7: empty sections are JSON arrays, not objects
+
+
+def run_batch(dispatcher: Dispatcher, caller: Caller, params: dict[str, Any]) -> Outcome:
+    from sandbox.bitrix24.dispatch import Outcome
+
+    portal = dispatcher.portal
+    now = portal.clock.now()
+    wall = time.perf_counter()
+    try:
+        commands = _commands(params)
+        if len(commands) > MAX_COMMANDS:
+            raise RestError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded", 400)
+    except RestError as exc:
+        return Outcome(exc.status, error_body(exc), exc.code, "batch")
+    halt = _truthy(params.get("halt", False))
+    results: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    totals: dict[str, Any] = {}
+    nexts: dict[str, Any] = {}
+    times: dict[str, Any] = {}
+    for label, command in commands:
+        raw_name, _, query = command.partition("?")
+        name = unquote(raw_name).strip().lower()
+        name = name[:-5] if name.endswith(".json") else name
+        if name in NOT_IN_BATCH:
+            refused = RestError(
+                "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405
+            )
+            errors[label] = error_body(refused)
+        else:
+            sub = _substitute(parse_query(query), results)
+            outcome = dispatcher.run_method(caller, name, sub, in_batch=True)
+            if outcome.error is None:
+                body = outcome.body
+                results[label] = body["result"]
+                if "total" in body:
+                    totals[label] = body["total"]
+                if "next" in body:
+                    nexts[label] = body["next"]
+                times[label] = body["time"]
+            else:
+                errors[label] = outcome.body
+        if errors and halt:
+            break
+    processing = time.perf_counter() - wall
+    body = {
+        "result": {
+            "result": _section(results),
+            "result_error": _section(errors),
+            "result_total": _section(totals),
+            "result_next": _section(nexts),
+            "result_time": _section(times),
+        },
+        # §7: the outer call is not counted in `operating`, so its time block carries no operating keys.
+        "time": time_block(Timing(now, now + processing, processing)),
+    }
+    return Outcome(200, body, None, "batch")
