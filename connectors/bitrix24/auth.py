@@ -69,7 +69,7 @@ class MemoryVault:
 
 
 class StoreVault:
-    """The ``app_tokens`` row of the portal (matched by domain, or the only row when none is given)."""
+    """The ``app_tokens`` row of the portal: matched by domain, else the most recently updated row."""
 
     def __init__(self, sessions: sessionmaker[Session], domain: str = "") -> None:
         self.sessions = sessions
@@ -78,7 +78,10 @@ class StoreVault:
     def _row(self, session: Session) -> AppToken | None:
         query = select(AppToken).order_by(AppToken.updated_at.desc())
         if self.domain:
-            query = query.where(AppToken.domain == self.domain)
+            mine = session.scalars(query.where(AppToken.domain == self.domain)).first()
+            if mine is not None:
+                return mine
+        # One bridge serves one portal: the domain the install event reports may differ from the URL host.
         return session.scalars(query).first()
 
     def load(self) -> TokenPair | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from connectors.bitrix24.auth import OAuthTokens
 from connectors.bitrix24.budget import Budget
@@ -122,6 +122,12 @@ class Bitrix24Gateway:
         assert self.tokens is not None and self._session is not None
         return await self.tokens.access_token(self._session)
 
+    async def __aenter__(self) -> Bitrix24Gateway:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
@@ -212,7 +218,8 @@ class Bitrix24Gateway:
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(initial=self.retry.initial_seconds, max=self.retry.max_seconds),
+            wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
+            + wait_random(0, self.retry.initial_seconds),
             retry=retry_if_exception(should_retry),
             sleep=self.sleep,
             reraise=True,
