@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sandbox.bitrix24.testing import RunningSandbox
 
 from connectors.bitrix24.errors import Action, Bitrix24ApiError, Bitrix24TerminalError
 from connectors.bitrix24.gateway import Bitrix24Gateway
 from connectors.bitrix24.port import Call
+from sandbox.bitrix24.testing import RunningSandbox
 from tests.integration.bitrix24.conftest import requests_for
 
 MakeGateway = Callable[..., Bitrix24Gateway]

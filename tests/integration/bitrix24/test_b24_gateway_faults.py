@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
-from sandbox.bitrix24.testing import RunningSandbox
 
 from config.logging import LIBRARY_LOGGERS, configure_logging
 from config.settings import Bitrix24AppSettings, Bitrix24Settings, Settings
@@ -19,6 +18,7 @@ from connectors.bitrix24.auth import StoreVault, TokenPair
 from connectors.bitrix24.errors import Action, Bitrix24TransientError
 from connectors.bitrix24.gateway import Bitrix24Gateway
 from connectors.bitrix24.port import Call
+from sandbox.bitrix24.testing import RunningSandbox
 from store.models import AppToken
 from tests.integration.bitrix24.conftest import FAST_RETRY, Clock, requests_for
 
