@@ -61,7 +61,7 @@ async def test_second_run_with_no_change_sends_no_writes(world: World, ctx: Sync
 
 async def test_existing_bitrix_user_is_adopted_not_duplicated(world: World, ctx: SyncContext) -> None:
     plan = await run.full(ctx, dry_run=True)
-    target = next(o for o in plan.operations if o.op == "create_user")
+    target = next(o for o in plan.plan.operations if o.op == "create_user")
     email = target.payload["fields"]["EMAIL"]
     existing = world.b24.knobs.add_user({"EMAIL": email, "NAME": "Old", "LAST_NAME": "Account"})
     await run.full(ctx)
