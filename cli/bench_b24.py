@@ -152,9 +152,8 @@ def register(group: typer.Typer) -> None:
             float, typer.Option("--rate", min=0.1, help="Requests per second the portal allows.")
         ] = 2.0,
         burst: Annotated[
-            int | None, typer.Option("--burst", min=1, help="Leaky-bucket size (default 25×rate).")
-        ] = None,
+            int, typer.Option("--burst", min=1, help="Leaky-bucket size (50; Enterprise 250).")
+        ] = 50,
     ) -> None:
         """Drive N mixed calls through the Bitrix24 connector against a sandbox with that rate; print JSON."""
-        size = burst if burst is not None else max(1, int(rate * 25))
-        typer.echo(json.dumps(run_bench(calls, rate, size), indent=2))
+        typer.echo(json.dumps(run_bench(calls, rate, burst), indent=2))

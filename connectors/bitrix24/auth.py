@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.logging import redact_text
-from connectors.bitrix24.errors import Action, Resolution, api_error, classify
+from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, api_error, classify
 from store.models import AppToken
 
 log = logging.getLogger(__name__)
@@ -158,15 +158,28 @@ class OAuthTokens:
         return pair.access_token
 
     async def refresh(self, session: aiohttp.ClientSession, *, rejected: str | None) -> str:
-        """A fresh access token; if another caller already replaced ``rejected``, that one is returned."""
+        """A fresh access token. Reads the vault first: if another caller or another bridge instance
+        already replaced ``rejected``, that token is used and the (rotated) refresh token is not spent."""
         async with self._lock:
-            pair = self._pair or await asyncio.to_thread(self.vault.load)
+            pair = await asyncio.to_thread(self.vault.load)
             if pair is None:
                 raise api_error(_NOT_INSTALLED, method="oauth")
             if rejected is not None and pair.access_token != rejected:
                 self._pair = pair
                 return pair.access_token
-            fresh = await self._exchange(session, pair)
+            try:
+                fresh = await self._exchange(session, pair)
+            except Bitrix24ApiError as exc:
+                # Two instances raced: the other one spent the refresh token first and saved the new pair.
+                again = await asyncio.to_thread(self.vault.load)
+                if (
+                    exc.code == "invalid_grant"
+                    and again is not None
+                    and again.access_token != pair.access_token
+                ):
+                    self._pair = again
+                    return again.access_token
+                raise
             await asyncio.to_thread(self.vault.save, fresh)
             self._pair = fresh
             self.refreshes += 1

@@ -30,11 +30,6 @@ from connectors.bitrix24.errors import HTML_PAGE, TRANSPORT, Bitrix24ApiError, a
 
 log = logging.getLogger(__name__)
 
-for _name in ("fast_bitrix24", "aiohttp"):
-    # Below WARNING these log whole requests (personal data) and URLs (the webhook secret), §1.4 item 8.
-    if logging.getLogger(_name).getEffectiveLevel() < logging.WARNING:
-        logging.getLogger(_name).setLevel(logging.WARNING)
-
 _WIDE_OPEN = 1_000_000
 """Pool size and rate for fast-bitrix24's own leaky bucket: never binding (our budget governs)."""
 _NO_OPERATING_LIMIT = 10**9
@@ -71,8 +66,17 @@ async def keep_error_body(response: ClientResponse) -> None:
     raise HttpFailure(response, body, html=body is None)
 
 
+def quiet_libraries() -> None:
+    """Below WARNING fast-bitrix24 and aiohttp log whole requests (personal data) and URLs (the webhook
+    secret), §1.4 item 8: keep them at WARNING whatever the root level is."""
+    for name in ("fast_bitrix24", "aiohttp"):
+        if logging.getLogger(name).getEffectiveLevel() < logging.WARNING:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def new_session(timeout_seconds: float) -> aiohttp.ClientSession:
     """A session for one event loop; it must be created and closed on that loop."""
+    quiet_libraries()
     return aiohttp.ClientSession(
         raise_for_status=keep_error_body,
         timeout=aiohttp.ClientTimeout(total=timeout_seconds),

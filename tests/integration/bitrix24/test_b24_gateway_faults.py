@@ -169,3 +169,44 @@ async def test_secrets_and_people_never_reach_the_logs(
     for secret in (code, "leakedcode77", "secret.person"):
         assert secret not in text
         assert secret not in str(caught.value) and secret not in str(refused.value)
+
+
+async def test_two_instances_share_refreshed_tokens(sb: RunningSandbox, store: Store) -> None:
+    """Instance A refreshes; instance B, holding the old token, picks the new pair from the store
+    instead of spending the refresh token A already rotated (which would end in invalid_grant)."""
+    installed = sb.knobs.install()["auth"]
+    app = sb.knobs.app()
+    StoreVault(store.sessions).save(
+        TokenPair(
+            installed["access_token"], installed["refresh_token"], installed["member_id"], installed["domain"]
+        )
+    )
+    app_settings = Bitrix24AppSettings(
+        client_id=app["client_id"], client_secret=SecretStr(app["client_secret"]), oauth_server=sb.base_url
+    )
+    settings = Settings(
+        bitrix24=Bitrix24Settings(portal_url=sb.base_url, rate=100, burst=100, app=app_settings)
+    )
+    first, second = (build_bitrix24(settings, store, retry=FAST_RETRY) for _ in range(2))
+    async with first, second:
+        await first.call("user.current")
+        await second.call("user.current")
+        sb.knobs.advance(3700)
+        await first.call("user.current")
+        assert str((await second.call("user.current"))["ID"]) == "1"
+    assert first.counters.token_refreshes == 1
+    assert second.counters.token_refreshes == 1  # it was refused once and took the new token...
+    assert first.tokens is not None and second.tokens is not None
+    assert (first.tokens.refreshes, second.tokens.refreshes) == (1, 0)  # ...from the store, not the server
+    assert [e for e in sb.knobs.log() if e.get("error") == "invalid_grant"] == []
+
+
+async def test_expired_webhook_is_a_config_error(sb: RunningSandbox, make_gateway: MakeGateway) -> None:
+    created = sb.knobs.http.post(
+        "/_sandbox/webhooks", json={"user_id": 1, "scopes": ["user"], "expires_at": 1.0}
+    ).json()
+    async with make_gateway(created["url"]) as gateway:
+        with pytest.raises(Exception) as caught:
+            await gateway.call("user.current")
+    assert getattr(caught.value, "action", None) is Action.FAIL_CONFIG
+    assert len(requests_for(sb, "user.current")) == 1
