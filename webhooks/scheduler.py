@@ -22,7 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -50,6 +53,11 @@ Clock = Callable[[], datetime]
 INTERVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 """Interval triggers count from here, so every instance ticks at the same instants."""
 DEFAULT_LEASE_TTL = timedelta(minutes=10)
+
+
+def default_holder() -> str:
+    """A lease holder name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

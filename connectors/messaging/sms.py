@@ -168,14 +168,21 @@ class SmsRuGateway:
             raise MessagingUnavailable("SMS.ru answered an unexpected body", channel="sms", code="smsru_body")
         if body.get("status") != "OK":
             raise smsru_error(_int(body.get("status_code")))
-        entry = (body.get("sms") or {}).get(number)
+        entries = body.get("sms") or {}
+        entry = entries.get(number) if isinstance(entries, dict) else None
+        if entry is None and isinstance(entries, dict) and len(entries) == 1:
+            entry = next(iter(entries.values()))  # one number sent, whatever key it came back under
         if not isinstance(entry, dict):
             raise MessagingUnavailable(
                 "SMS.ru did not report on the number", channel="sms", code="smsru_body"
             )
         if entry.get("status") != "OK":
             raise smsru_error(_int(entry.get("status_code")))
-        log.info("sms sent gateway=smsru status_code=%s", entry.get("status_code", SMSRU_OK))
+        log.info(
+            "sms sent gateway=smsru status_code=%s balance=%s",
+            entry.get("status_code", SMSRU_OK),
+            body.get("balance"),
+        )
         return Delivery(channel="sms", message_id=str(entry.get("sms_id", "")), status="queued")
 
 

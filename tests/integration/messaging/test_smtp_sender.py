@@ -111,7 +111,7 @@ async def test_russian_invitation_arrives_intact(sink: tuple[Sink, int]) -> None
     assert envelope.mail_from == SENDER
     assert envelope.rcpt_tos == ["maria.ivanova@client.ru"]
     message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-    assert message["Subject"] == "Приглашение на портал «корпоративный портал»"
+    assert message["Subject"] == "Приглашение на портал сотрудников"
     assert message["Message-ID"] == delivery.message_id
     assert delivery.message_id.endswith("@bridge.example.ru>")
     plain = message.get_body(("plain",))

@@ -14,7 +14,7 @@ from config.wiring import Store
 from connectors.errors import ConfigError
 from connectors.messaging import MessagingUnavailable
 from store import leases
-from webhooks.scheduler import JobScheduler
+from webhooks.scheduler import JobScheduler, default_holder
 
 
 class Clock:
@@ -211,3 +211,30 @@ def test_bad_definitions_are_config_errors(store: Store) -> None:
         scheduler.add_cron("reconcile", "61 2 * * *", Counter())
     with pytest.raises(ConfigError):
         scheduler.add_interval("never", 0, Counter())
+
+
+async def test_apscheduler_fires_the_wrapped_job(store: Store) -> None:
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+
+    executed = asyncio.Event()
+    events: list[JobExecutionEvent] = []
+
+    def listener(event: JobExecutionEvent) -> None:
+        events.append(event)
+        executed.set()
+
+    job = Counter()
+    scheduler = JobScheduler(store.sessions, default_holder())
+    scheduler.add_interval("sync", 60, job)
+    scheduler.aps.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    scheduler.start()
+    try:
+        scheduler.aps.modify_job("sync", next_run_time=datetime.now(UTC))  # due now: no waiting an hour
+        await asyncio.wait_for(executed.wait(), timeout=20)
+    finally:
+        await scheduler.shutdown()
+    assert job.runs == 1
+    assert [event.code for event in events] == [EVENT_JOB_EXECUTED]
+    last = scheduler.status()["sync"].last
+    assert last is not None and last.outcome == "ok" and last.counts == {"created": 2}
+    assert leases.current(store.sessions, "sync") is not None  # kept for the cool-down after the run

@@ -273,3 +273,18 @@ async def test_generic_gateway_connection_refused_is_transient(client: httpx.Asy
     with pytest.raises(MessagingUnavailable) as caught:
         await generic(client).send(PHONE, TEXT)
     assert caught.value.code == "gateway_unreachable"
+
+
+@respx.mock
+async def test_smsru_entry_under_another_key_is_still_read(client: httpx.AsyncClient) -> None:
+    respx.post(SEND).respond(200, json=ok_body(number="+" + NUMBER))
+    delivery = await smsru(client).send(PHONE, TEXT)
+    assert delivery.message_id == "000000-10000001"
+
+
+@respx.mock
+async def test_smsru_without_an_entry_for_the_number_is_transient(client: httpx.AsyncClient) -> None:
+    respx.post(SEND).respond(200, json={"status": "OK", "status_code": 100, "sms": {}})
+    with pytest.raises(MessagingUnavailable) as caught:
+        await smsru(client).send(PHONE, TEXT)
+    assert caught.value.code == "smsru_body"
