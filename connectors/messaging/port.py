@@ -6,6 +6,7 @@ sees smtplib or httpx exceptions: failures are the ``MessagingError`` subclasses
 
     MessagingError                       (connectors.errors)
     ├── MessagingUnavailable   Transient  gateway down, 5xx, timeout: retried here with backoff
+    │                                     (unless the message may have gone out: maybe_delivered)
     ├── SendLimitReached       Transient  the gateway's per-number or daily limit: try again later
     ├── RecipientInvalid       Terminal   this recipient cannot be reached: quarantine the person
     │   ├── InvalidPhone                  not a mobile number in E.164 (validate.normalize_phone)
@@ -66,7 +67,24 @@ class MessagingFailure(MessagingError):
 
 
 class MessagingUnavailable(MessagingFailure, Transient):
-    """The gateway could not be reached or failed on its side; the same call may succeed later."""
+    """The gateway could not be reached or failed on its side; the same call may succeed later.
+
+    ``maybe_delivered`` is set when the request reached the gateway but its answer was lost (a read
+    timeout): the message may have gone out, so it is not retried in place (an SMS costs money and a
+    duplicate invitation confuses people); the caller decides, e.g. by the next scheduled invitation.
+    """
+
+    def __init__(
+        self,
+        operator_message: str,
+        *,
+        channel: TChannel,
+        code: str,
+        internal: str | None = None,
+        maybe_delivered: bool = False,
+    ) -> None:
+        super().__init__(operator_message, channel=channel, code=code, internal=internal)
+        self.maybe_delivered = maybe_delivered
 
 
 class SendLimitReached(MessagingFailure, Transient):

@@ -1,5 +1,6 @@
 """Retrying a send with backoff — only when the failure is ``MessagingUnavailable`` (gateway down, 5xx,
-timeout). Terminal errors and sending limits go straight back to the caller (the outbox decides later).
+connect timeout) and the message surely did not go out. Terminal errors, sending limits and answers
+lost after the request was sent go straight back to the caller (the outbox decides later).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential
 
 from connectors.messaging.port import MessagingFailure, MessagingUnavailable
@@ -31,7 +32,7 @@ class RetryPolicy:
     async def run(self, send: Callable[[], Awaitable[T]]) -> T:
         """Await ``send()``, retrying MessagingUnavailable with exponential backoff; re-raises the last."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(MessagingUnavailable),
+            retry=retry_if_exception(_worth_retrying),
             stop=stop_after_attempt(max(1, self.attempts)),
             wait=wait_exponential(multiplier=self.initial_delay, max=self.max_delay),
             before_sleep=_log_retry,
@@ -41,6 +42,10 @@ class RetryPolicy:
             with attempt:
                 return await send()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    return isinstance(error, MessagingUnavailable) and not error.maybe_delivered
 
 
 def _log_retry(state: RetryCallState) -> None:

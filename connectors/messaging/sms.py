@@ -9,8 +9,9 @@ text never appear in a URL (proxies and access logs keep URLs).
 The generic gateway POSTs JSON ``{to, text, sender}`` to a configured URL with an optional bearer
 token: any 2xx is "sent" (the id is read from ``id`` or ``message_id`` if the body has one).
 
-Both retry ``MessagingUnavailable`` (5xx, timeouts, SMS.ru 220/500) with backoff (retry.py); nothing
-else is retried here. Logs carry status codes only: no numbers, texts or keys.
+Both retry ``MessagingUnavailable`` (5xx, connect failures, SMS.ru 220/500) with backoff (retry.py);
+nothing else is retried here — a read timeout after the request went out is reported as
+``maybe_delivered`` and not resent. Logs carry status codes only: no numbers, texts or keys.
 """
 
 from __future__ import annotations
@@ -101,9 +102,17 @@ def _http_error(response: httpx.Response, gateway: str) -> MessagingFailure:
 async def _post(client: httpx.AsyncClient, url: str, gateway: str, **kwargs: Any) -> httpx.Response:
     try:
         return await client.post(url, **kwargs)
-    except httpx.TimeoutException:
+    except (httpx.ConnectTimeout, httpx.PoolTimeout):
         raise MessagingUnavailable(
             f"{gateway}: the gateway timed out", channel="sms", code=f"{gateway}_timeout"
+        ) from None
+    except httpx.TimeoutException:
+        # The request went out; whether the gateway acted on it is unknown: never resend in place.
+        raise MessagingUnavailable(
+            f"{gateway}: no answer from the gateway; the SMS may have been sent",
+            channel="sms",
+            code=f"{gateway}_no_answer",
+            maybe_delivered=True,
         ) from None
     except httpx.TransportError as exc:
         raise MessagingUnavailable(
@@ -168,14 +177,21 @@ class SmsRuGateway:
             raise MessagingUnavailable("SMS.ru answered an unexpected body", channel="sms", code="smsru_body")
         if body.get("status") != "OK":
             raise smsru_error(_int(body.get("status_code")))
-        entry = (body.get("sms") or {}).get(number)
+        entries = body.get("sms") or {}
+        entry = entries.get(number) if isinstance(entries, dict) else None
+        if entry is None and isinstance(entries, dict) and len(entries) == 1:
+            entry = next(iter(entries.values()))  # one number sent, whatever key it came back under
         if not isinstance(entry, dict):
             raise MessagingUnavailable(
                 "SMS.ru did not report on the number", channel="sms", code="smsru_body"
             )
         if entry.get("status") != "OK":
             raise smsru_error(_int(entry.get("status_code")))
-        log.info("sms sent gateway=smsru status_code=%s", entry.get("status_code", SMSRU_OK))
+        log.info(
+            "sms sent gateway=smsru status_code=%s balance=%s",
+            entry.get("status_code", SMSRU_OK),
+            body.get("balance"),
+        )
         return Delivery(channel="sms", message_id=str(entry.get("sms_id", "")), status="queued")
 
 

@@ -48,13 +48,10 @@ def _greeting(first_name: str) -> str:
     return f"Здравствуйте, {name}!" if name else "Здравствуйте!"
 
 
-def invitation_email(
-    first_name: str, url: str, *, portal: str = "корпоративный портал", reminder: bool = False
-) -> EmailContent:
-    """The invitation e-mail; ``reminder`` for a repeated invitation to someone who never logged in."""
-    subject = (
-        f"Напоминание: вас ждут на портале «{portal}»" if reminder else f"Приглашение на портал «{portal}»"
-    )
+def invitation_email(first_name: str, url: str, *, portal: str = "", reminder: bool = False) -> EmailContent:
+    """The invitation e-mail; ``portal`` names it in the subject; ``reminder`` for a repeated invitation."""
+    where = f"портал «{portal.strip()}»" if portal.strip() else "портал сотрудников"
+    subject = f"Напоминание о приглашении на {where}" if reminder else f"Приглашение на {where}"
     lead = (
         "Напоминаем: вы ещё не вошли на портал, где можно подавать заявления, заполнять табель "
         "и узнавать новости вашей организации."

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
@@ -111,7 +113,7 @@ async def test_russian_invitation_arrives_intact(sink: tuple[Sink, int]) -> None
     assert envelope.mail_from == SENDER
     assert envelope.rcpt_tos == ["maria.ivanova@client.ru"]
     message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-    assert message["Subject"] == "Приглашение на портал «корпоративный портал»"
+    assert message["Subject"] == "Приглашение на портал сотрудников"
     assert message["Message-ID"] == delivery.message_id
     assert delivery.message_id.endswith("@bridge.example.ru>")
     plain = message.get_body(("plain",))
@@ -209,3 +211,57 @@ async def test_factory_without_smtp_refuses_email() -> None:
     with pytest.raises(MessagingConfigError) as caught:
         await port_.send_email("a@client.ru", "Тема", "Текст")
     assert caught.value.code == "email_not_configured"
+
+
+@pytest.fixture
+def tls_sink() -> Iterator[tuple[Sink, int, ssl.SSLContext]]:
+    """A server that offers STARTTLS with a certificate from a throwaway CA and requires it before AUTH."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    handler = Sink()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=Accounts(),
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        yield handler, port, client_context
+    finally:
+        controller.stop()
+
+
+async def test_starttls_then_login(tls_sink: tuple[Sink, int, ssl.SSLContext]) -> None:
+    handler, port, trusted = tls_sink
+    settings = smtp(port, starttls=True, username="bridge", password=SecretStr("s3cret"))
+    await SmtpSender(settings, retry=FAST, tls_context=trusted).send("a@client.ru", "Тема", "Текст")
+    assert len(handler.received) == 1
+    assert handler.received[0].rcpt_tos == ["a@client.ru"]
+
+
+async def test_untrusted_certificate_is_a_config_error(tls_sink: tuple[Sink, int, ssl.SSLContext]) -> None:
+    handler, port, _ = tls_sink
+    settings = smtp(port, starttls=True, username="bridge", password=SecretStr("s3cret"))
+    with pytest.raises(MessagingConfigError) as caught:
+        await SmtpSender(settings, retry=FAST).send("a@client.ru", "Тема", "Текст")  # system CAs only
+    assert caught.value.code == "smtp_tls"
+    assert handler.received == []
+
+
+async def test_server_requiring_starttls_refuses_plain_sessions(
+    tls_sink: tuple[Sink, int, ssl.SSLContext],
+) -> None:
+    handler, port, _ = tls_sink
+    with pytest.raises(MessagingConfigError):
+        await SmtpSender(smtp(port, username="bridge", password=SecretStr("s3cret")), retry=FAST).send(
+            "a@client.ru", "Тема", "Текст"
+        )
+    assert handler.received == []

@@ -30,8 +30,8 @@ def test_segments(text: str, segments: int) -> None:
 
 
 def test_email_has_name_url_and_escaped_html() -> None:
-    content = invitation_email("Мария", URL + "&x=<1>")
-    assert "Приглашение" in content.subject
+    content = invitation_email("Мария", URL + "&x=<1>", portal="Кадры Плюс")
+    assert content.subject == "Приглашение на портал «Кадры Плюс»"
     assert "Здравствуйте, Мария!" in content.text
     assert URL in content.text
     assert "&lt;1&gt;" in content.html and "<1>" not in content.html

@@ -153,11 +153,11 @@ async def test_smsru_service_unavailable_code_is_retried_until_the_limit(client:
 
 
 @respx.mock
-async def test_smsru_timeout_is_transient_and_retried(client: httpx.AsyncClient) -> None:
+async def test_smsru_connect_timeout_is_retried(client: httpx.AsyncClient) -> None:
     route = respx.post(SEND)
     route.side_effect = [
-        httpx.ReadTimeout("slow"),
         httpx.ConnectTimeout("slow"),
+        httpx.ConnectError("refused"),
         httpx.Response(200, json=ok_body()),
     ]
     delivery = await smsru(client).send(PHONE, TEXT)
@@ -166,12 +166,22 @@ async def test_smsru_timeout_is_transient_and_retried(client: httpx.AsyncClient)
 
 
 @respx.mock
-async def test_smsru_timeouts_exhaust_the_retries(client: httpx.AsyncClient) -> None:
-    route = respx.post(SEND).mock(side_effect=httpx.ReadTimeout("slow"))
+async def test_smsru_connect_timeouts_exhaust_the_retries(client: httpx.AsyncClient) -> None:
+    route = respx.post(SEND).mock(side_effect=httpx.ConnectTimeout("slow"))
     with pytest.raises(MessagingUnavailable) as caught:
         await smsru(client).send(PHONE, TEXT)
-    assert caught.value.code == "smsru_timeout"
+    assert (caught.value.code, caught.value.maybe_delivered) == ("smsru_timeout", False)
     assert route.call_count == 3
+
+
+@respx.mock
+async def test_smsru_read_timeout_is_not_resent(client: httpx.AsyncClient) -> None:
+    route = respx.post(SEND).mock(side_effect=httpx.ReadTimeout("no answer"))
+    with pytest.raises(MessagingUnavailable) as caught:
+        await smsru(client).send(PHONE, TEXT)
+    assert isinstance(caught.value, Transient)
+    assert (caught.value.code, caught.value.maybe_delivered) == ("smsru_no_answer", True)
+    assert route.call_count == 1  # the SMS may have gone out: a second try could send it twice
 
 
 @respx.mock
@@ -273,3 +283,18 @@ async def test_generic_gateway_connection_refused_is_transient(client: httpx.Asy
     with pytest.raises(MessagingUnavailable) as caught:
         await generic(client).send(PHONE, TEXT)
     assert caught.value.code == "gateway_unreachable"
+
+
+@respx.mock
+async def test_smsru_entry_under_another_key_is_still_read(client: httpx.AsyncClient) -> None:
+    respx.post(SEND).respond(200, json=ok_body(number="+" + NUMBER))
+    delivery = await smsru(client).send(PHONE, TEXT)
+    assert delivery.message_id == "000000-10000001"
+
+
+@respx.mock
+async def test_smsru_without_an_entry_for_the_number_is_transient(client: httpx.AsyncClient) -> None:
+    respx.post(SEND).respond(200, json={"status": "OK", "status_code": 100, "sms": {}})
+    with pytest.raises(MessagingUnavailable) as caught:
+        await smsru(client).send(PHONE, TEXT)
+    assert caught.value.code == "smsru_body"
