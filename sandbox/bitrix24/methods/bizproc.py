@@ -12,14 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import Any
-from urllib.parse import urlparse
 
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
-from sandbox.bitrix24.procs_bizproc_callout import read_token
 from sandbox.bitrix24.procs_common import (
     as_int,
     as_list,
@@ -38,13 +35,13 @@ _FILTER_OPS = ("", "!", "<", "<=", ">", ">=")  # [S] RestService::$allowedOperat
 _STATUSES = {"1": 1, "yes": 1, "2": 2, "no": 2, "3": 3, "ok": 3, "4": 4, "cancel": 4}  # §5.10
 
 
-def _admin(ctx: CallContext) -> None:
+def require_admin(ctx: CallContext) -> None:
     # [S] checkAdminPermissions → AccessException: 403 ACCESS_DENIED "Access denied!" (§5.7, §5.8).
     if not is_admin(ctx):
         raise RestError("ACCESS_DENIED", "Access denied!", 403)
 
 
-def _app(ctx: CallContext) -> None:
+def require_app_context(ctx: CallContext) -> None:
     # §5.11 / §9.1: activity, robot and template writes need an application token.
     if not is_app(ctx):
         raise RestError(*APP_CONTEXT_REQUIRED, 403)
@@ -96,14 +93,14 @@ def template_list(ctx: CallContext, params: dict[str, Any]) -> Page:
     """bizproc-workflow-template-list.md: admin; SELECT default ``["ID"]``, ORDER default ``{ID: ASC}``."""
     p = upper(params)
     with lock(ctx.portal):
-        _admin(ctx)
+        require_admin(ctx)
         rows = _listing(
             [_template_row(t) for t in engine.state(ctx.portal).templates.values()], p, {"ID": "asc"}
         )
         return paged(_select(rows, p.get("SELECT"), ["ID"], []), params.get("start"))
 
 
-def _document_type_ok(value: Any) -> bool:
+def document_type_ok(value: Any) -> bool:
     doc = as_list(value)
     return len(doc) == 3 and all(isinstance(x, str) and x for x in doc) and doc[0] in ("lists", "crm", "disk")
 
@@ -117,9 +114,9 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
     """
     p = upper(params)
     with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
-        if not _document_type_ok(p.get("DOCUMENT_TYPE")):
+        require_app_context(ctx)
+        require_admin(ctx)
+        if not document_type_ok(p.get("DOCUMENT_TYPE")):
             raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field DOCUMENT_TYPE!")
         if empty(p.get("NAME")):
             # [S] validateTemplateName says "Empty activity code!"; the docs list "Empty template name!".
@@ -163,8 +160,8 @@ def template_delete(ctx: CallContext, params: dict[str, Any]) -> None:
     """[S] deleteWorkflowTemplate: app + admin; only the calling app's templates; returns nothing."""
     p = upper(params)
     with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
+        require_app_context(ctx)
+        require_admin(ctx)
         st = engine.state(ctx.portal)
         template = st.templates.get(as_int(p.get("ID"), -1))
         if template is None:
@@ -193,7 +190,7 @@ def workflow_start(ctx: CallContext, params: dict[str, Any]) -> str:
             raise RestError("", "Wrong DOCUMENT_ID!")  # §5.6: these errors come with an empty code.
         if found[0].document_type() != template.document_type:
             raise RestError("", "Template type and DOCUMENT_ID mismatch!")
-        _admin(ctx)  # §5.6 [D]: administrator (the docs' rule; [S] also allows the start right).
+        require_admin(ctx)  # §5.6 [D]: administrator (the docs' rule; [S] also allows the start right).
         parameters: dict[str, Any] = p["PARAMETERS"] if isinstance(p.get("PARAMETERS"), dict) else {}
         return engine.start(ctx.portal, template.id, doc_id, dict(parameters), ctx.caller.user_id)
 
@@ -219,7 +216,7 @@ def workflow_instances(ctx: CallContext, params: dict[str, Any]) -> Page:
     p = upper(params)
     with lock(ctx.portal):
         engine.tick(ctx.portal)
-        _admin(ctx)
+        require_admin(ctx)
         running = [w for w in engine.state(ctx.portal).workflows.values() if w.state == "running"]
         rows = _listing([_instance_row(w) for w in running], p, {"MODIFIED": "desc"})
         return paged(
@@ -239,7 +236,7 @@ def workflow_terminate(ctx: CallContext, params: dict[str, Any]) -> bool:
     """§5.8: admin; ID*, STATUS; stops the workflow and keeps its data."""
     p = upper(params)
     with lock(ctx.portal):
-        _admin(ctx)
+        require_admin(ctx)
         if empty(p.get("ID")):
             raise RestError("ERROR_WRONG_WORKFLOW_ID", "Empty workflow instance ID")
         engine.terminate(ctx.portal, str(p["ID"]), str(p.get("STATUS") or ""))
@@ -251,7 +248,7 @@ def workflow_kill(ctx: CallContext, params: dict[str, Any]) -> bool:
     """§5.8: admin; ID*; deletes the workflow and all its data."""
     p = upper(params)
     with lock(ctx.portal):
-        _admin(ctx)
+        require_admin(ctx)
         if empty(p.get("ID")):
             raise RestError("ERROR_WRONG_WORKFLOW_ID", "Empty workflow instance ID")
         engine.kill(ctx.portal, str(p["ID"]))
@@ -302,7 +299,7 @@ def task_list(ctx: CallContext, params: dict[str, Any]) -> Page:
         if not is_admin(ctx) and "USER_ID" not in flt:
             flt["USER_ID"] = me
         if "USER_ID" in flt and as_int(flt["USER_ID"]) != me:
-            _admin(ctx)
+            require_admin(ctx)
         rows = [r for t in engine.visible_tasks(ctx.portal) for r in _task_rows(ctx.portal, t)]
         rows = _listing(rows, {**p, "FILTER": flt}, {"ID": "desc"})
         rows = _select(
@@ -340,236 +337,4 @@ def task_complete(ctx: CallContext, params: dict[str, Any]) -> bool:
         ):
             raise RestError("ERROR_TASK_EXECUTION", "You must enter a comment")
         engine.complete_task(ctx.portal, task, me, status, comment)
-        return True
-
-
-# -- activities and robots ----------------------------------------------------------------------------
-def _deep_upper(value: Any) -> Any:
-    # [S] prepareActivityData: keys upper-cased, except the property names under PROPERTIES/RETURN_PROPERTIES.
-    if not isinstance(value, dict):
-        return value
-    return {
-        str(k).upper(): (
-            _props(v) if str(k).upper() in ("PROPERTIES", "RETURN_PROPERTIES") else _deep_upper(v)
-        )
-        for k, v in value.items()
-    }
-
-
-def _props(value: Any) -> Any:
-    return {k: _deep_upper(v) for k, v in value.items()} if isinstance(value, dict) else value
-
-
-def _check_code(code: Any) -> str:
-    if empty(code):
-        raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty activity code!")
-    if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9.\-_]+", code, re.I):
-        raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Wrong activity code!")
-    return code
-
-
-def _check_handler(ctx: CallContext, url: Any) -> str:
-    """§5.11: HANDLER http(s), on the installed application's domain ([S] HandlerHelper::checkCallback)."""
-    parsed = urlparse(str(url or ""))
-    if parsed.scheme not in ("http", "https"):
-        raise RestError("ERROR_UNSUPPORTED_PROTOCOL", "Unsupported handler protocol")
-    if not parsed.hostname:
-        raise RestError("ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
-    app_url = getattr(ctx.portal.app, "handler_url", None)
-    if app_url and urlparse(app_url).hostname != parsed.hostname:
-        raise RestError("ERROR_WRONG_HANDLER_URL", "Wrong handler URL")
-    return str(url)
-
-
-def _check_props(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Wrong properties array!")
-    for key, prop in value.items():
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(key), re.I):
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", f"Wrong property key ({key})!")
-        if not isinstance(prop, dict) or empty(prop.get("NAME")):
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", f"Empty property NAME ({key})!")
-    return value
-
-
-def _add_activity(ctx: CallContext, params: dict[str, Any], robot: bool) -> bool:
-    p = _deep_upper(dict(params))
-    with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
-        if not p:
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty data!")
-        code = _check_code(p.get("CODE"))
-        handler = _check_handler(ctx, p.get("HANDLER"))
-        if empty(p.get("NAME")):
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty activity NAME!")
-        props = _check_props(p["PROPERTIES"]) if "PROPERTIES" in p else {}
-        returns = _check_props(p["RETURN_PROPERTIES"]) if "RETURN_PROPERTIES" in p else {}
-        if not robot and "DOCUMENT_TYPE" in p and not _document_type_ok(p["DOCUMENT_TYPE"]):
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Wrong activity DOCUMENT_TYPE!")
-        if "FILTER" in p and not isinstance(p["FILTER"], dict | list):
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Wrong activity FILTER!")
-        placement = "Y" if p.get("USE_PLACEMENT") == "Y" else "N"
-        if placement == "Y":
-            _check_handler(ctx, p.get("PLACEMENT_HANDLER"))
-        st = engine.state(ctx.portal)
-        key = (str(ctx.caller.client_id), code)
-        if key in st.activities:  # [S] one table for activities and robots, keyed by app + code.
-            raise RestError("ERROR_ACTIVITY_ALREADY_INSTALLED", "Activity or Robot already installed!")
-        st.activities[key] = engine.Activity(
-            key[0],
-            code,
-            handler,
-            p["NAME"],
-            robot,
-            as_int(p.get("AUTH_USER_ID")),
-            str(p.get("USE_SUBSCRIPTION") or ""),
-            p.get("DESCRIPTION") or "",
-            props,
-            returns,
-            as_list(p.get("DOCUMENT_TYPE")) or None,
-            p.get("FILTER"),
-            placement,
-            p.get("PLACEMENT_HANDLER"),
-        )
-        return True
-
-
-def _find(ctx: CallContext, p: dict[str, Any], robot: bool) -> engine.Activity:
-    code = _check_code(p.get("CODE"))
-    found = engine.state(ctx.portal).activities.get((str(ctx.caller.client_id), code))
-    if found is None or found.is_robot != robot:
-        raise RestError("ERROR_ACTIVITY_NOT_FOUND", "Activity or Robot not found!")
-    return found
-
-
-def _update_activity(ctx: CallContext, params: dict[str, Any], robot: bool) -> bool:
-    p = _deep_upper(dict(params))
-    with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
-        activity = _find(ctx, p, robot)
-        fields = p.get("FIELDS")
-        if not isinstance(fields, dict) or not fields:
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "No fields to update")
-        changes: dict[str, Any] = {}
-        if "HANDLER" in fields:
-            changes["handler"] = _check_handler(ctx, fields["HANDLER"])
-        if "AUTH_USER_ID" in fields:
-            changes["auth_user_id"] = as_int(fields["AUTH_USER_ID"])
-        if "USE_SUBSCRIPTION" in fields:
-            changes["use_subscription"] = str(fields["USE_SUBSCRIPTION"])
-        if not empty(fields.get("NAME")):
-            changes["name"] = fields["NAME"]
-        if "DESCRIPTION" in fields:
-            changes["description"] = fields["DESCRIPTION"]
-        for src, dst in (("PROPERTIES", "properties"), ("RETURN_PROPERTIES", "return_properties")):
-            if src in fields:
-                changes[dst] = _check_props(fields[src])
-        if "DOCUMENT_TYPE" in fields:
-            if not empty(fields["DOCUMENT_TYPE"]) and not _document_type_ok(fields["DOCUMENT_TYPE"]):
-                raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "Wrong activity DOCUMENT_TYPE!")
-            changes["document_type"] = as_list(fields["DOCUMENT_TYPE"]) or None
-        if not changes:
-            raise RestError("ERROR_ACTIVITY_VALIDATION_FAILURE", "No fields to update")
-        for name, value in changes.items():
-            setattr(activity, name, value)
-        return True
-
-
-def _delete_activity(ctx: CallContext, params: dict[str, Any], robot: bool) -> bool:
-    p = upper(params)
-    with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
-        activity = _find(ctx, p, robot)
-        del engine.state(ctx.portal).activities[(activity.app_id, activity.code)]
-        return True
-
-
-def _list_activities(ctx: CallContext, robot: bool) -> list[str]:
-    with lock(ctx.portal):
-        _app(ctx)
-        _admin(ctx)
-        acts = engine.state(ctx.portal).activities.values()
-        return [a.code for a in acts if a.app_id == str(ctx.caller.client_id) and a.is_robot == robot]
-
-
-@method("bizproc.activity.add", scope="bizproc", app_only=True)
-def activity_add(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """§5.11: admin + application context; HANDLER on the app's domain."""
-    return _add_activity(ctx, params, robot=False)
-
-
-@method("bizproc.activity.update", scope="bizproc", app_only=True)
-def activity_update(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """bizproc-activity-update.md: CODE*, FIELDS*."""
-    return _update_activity(ctx, params, robot=False)
-
-
-@method("bizproc.activity.delete", scope="bizproc", app_only=True)
-def activity_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """bizproc-activity-delete.md: CODE*."""
-    return _delete_activity(ctx, params, robot=False)
-
-
-@method("bizproc.activity.list", scope="bizproc", app_only=True)
-def activity_list(ctx: CallContext, params: dict[str, Any]) -> list[str]:
-    """bizproc-activity-list.md: the calling app's activity codes."""
-    return _list_activities(ctx, robot=False)
-
-
-@method("bizproc.robot.add", scope="bizproc", app_only=True)
-def robot_add(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """§5.14: same parameters as bizproc.activity.add."""
-    return _add_activity(ctx, params, robot=True)
-
-
-@method("bizproc.robot.update", scope="bizproc", app_only=True)
-def robot_update(ctx: CallContext, params: dict[str, Any]) -> bool:
-    return _update_activity(ctx, params, robot=True)
-
-
-@method("bizproc.robot.delete", scope="bizproc", app_only=True)
-def robot_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """bizproc-robot-delete.md: CODE*."""
-    return _delete_activity(ctx, params, robot=True)
-
-
-@method("bizproc.robot.list", scope="bizproc", app_only=True)
-def robot_list(ctx: CallContext, params: dict[str, Any]) -> list[str]:
-    return _list_activities(ctx, robot=True)
-
-
-# -- events -------------------------------------------------------------------------------------------
-def _token(ctx: CallContext, p: dict[str, Any]) -> tuple[str, str, str]:
-    parts = read_token(ctx.portal, p.get("EVENT_TOKEN"))
-    if parts is None:
-        raise RestError("ACCESS_DENIED", "Access denied!", 403)  # §5.13
-    return parts
-
-
-@method("bizproc.event.send", scope="bizproc")
-def event_send(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """§5.13: any user; EVENT_TOKEN*, RETURN_VALUES (keys ⊆ RETURN_PROPERTIES), LOG_MESSAGE."""
-    p = upper(params)
-    with lock(ctx.portal):
-        engine.tick(ctx.portal)
-        wf_id, name, event_id = _token(ctx, p)
-        values: dict[str, Any] = p["RETURN_VALUES"] if isinstance(p.get("RETURN_VALUES"), dict) else {}
-        engine.send_event(
-            ctx.portal, wf_id, name, event_id, dict(values), str(p.get("LOG_MESSAGE") or ""), False
-        )
-        return True
-
-
-@method("bizproc.activity.log", scope="bizproc")
-def activity_log(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """bizproc-activity-log.md: EVENT_TOKEN*, LOG_MESSAGE*; the activity keeps waiting."""
-    p = upper(params)
-    with lock(ctx.portal):
-        wf_id, name, event_id = _token(ctx, p)
-        if empty(p.get("LOG_MESSAGE")):
-            raise RestError("ERROR_EMPTY_LOG_MESSAGE", "Empty log message!")
-        engine.send_event(ctx.portal, wf_id, name, event_id, {}, str(p["LOG_MESSAGE"]), True)
         return True

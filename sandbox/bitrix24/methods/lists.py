@@ -27,9 +27,7 @@ from sandbox.bitrix24.procs_common import (
     yes,
 )
 from sandbox.bitrix24.procs_lists_model import (
-    FIELD_TYPES,
     IBLOCK_TYPES,
-    SYSTEM_FIELDS,
     Element,
     Iblock,
     ListField,
@@ -42,7 +40,7 @@ from sandbox.bitrix24.procs_lists_model import (
 _RIGHTS = "DRESTUWX"  # lists-add.md RIGHTS letters, weakest to strongest.
 
 
-def _missing(name: str) -> RestError:
+def missing(name: str) -> RestError:
     # lists-*.md error tables: ERROR_REQUIRED_PARAMETERS_MISSING "Required parameter `X` is missing".
     return RestError("ERROR_REQUIRED_PARAMETERS_MISSING", f"Required parameter `{name}` is missing")
 
@@ -51,12 +49,12 @@ def _denied() -> RestError:
     return RestError("ACCESS_DENIED", "Access denied", 403)
 
 
-def _iblock(ctx: CallContext, p: dict[str, Any], right: str) -> Iblock:
+def resolve_iblock(ctx: CallContext, p: dict[str, Any], right: str) -> Iblock:
     """Resolve IBLOCK_TYPE_ID + IBLOCK_ID|IBLOCK_CODE (lists-element-add.md: at least one of the two)."""
     if empty(p.get("IBLOCK_TYPE_ID")):
-        raise _missing("IBLOCK_TYPE_ID")
+        raise missing("IBLOCK_TYPE_ID")
     if empty(p.get("IBLOCK_ID")) and empty(p.get("IBLOCK_CODE")):
-        raise _missing("IBLOCK_ID")
+        raise missing("IBLOCK_ID")
     st = state(ctx.portal)
     if not empty(p.get("IBLOCK_ID")):
         found = st.iblocks.get(as_int(p["IBLOCK_ID"], -1))
@@ -91,10 +89,10 @@ def lists_add(ctx: CallContext, params: dict[str, Any]) -> int:
             raise _denied()
         for name in ("IBLOCK_TYPE_ID", "IBLOCK_CODE", "FIELDS"):
             if empty(p.get(name)):
-                raise _missing(name)
+                raise missing(name)
         fields = upper(p["FIELDS"]) if isinstance(p["FIELDS"], dict) else {}
         if empty(fields.get("NAME")):
-            raise _missing("NAME")
+            raise missing("NAME")
         if str(p["IBLOCK_TYPE_ID"]) not in IBLOCK_TYPES:
             raise RestError("ERROR_ADD_IBLOCK", "Incorrect information block type")
         st = state(ctx.portal)
@@ -127,10 +125,10 @@ def lists_get(ctx: CallContext, params: dict[str, Any]) -> Page:
     p = upper(params)
     with lock(ctx.portal):
         if empty(p.get("IBLOCK_TYPE_ID")):
-            raise _missing("IBLOCK_TYPE_ID")
+            raise missing("IBLOCK_TYPE_ID")
         if not empty(p.get("IBLOCK_ID")) or not empty(p.get("IBLOCK_CODE")):
             try:
-                rows = [_iblock(ctx, p, "R")]
+                rows = [resolve_iblock(ctx, p, "R")]
             except RestError as err:
                 if err.code != "ERROR_IBLOCK_NOT_FOUND":
                     raise
@@ -148,152 +146,13 @@ def lists_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
     """lists-delete.md: removes the list and its elements."""
     p = upper(params)
     with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "X")
+        iblock = resolve_iblock(ctx, p, "X")
         st = state(ctx.portal)
         for element in [e for e in st.elements.values() if e.iblock_id == iblock.id]:
             engine.document_deleted(ctx.portal, ["lists", iblock.document_type()[1], str(element.id)])
             del st.elements[element.id]
         del st.iblocks[iblock.id]
         return True
-
-
-# -- fields -------------------------------------------------------------------------------------------
-def _field_params(p: dict[str, Any]) -> dict[str, Any]:
-    fields = p.get("FIELDS")
-    if empty(fields) or not isinstance(fields, dict):
-        raise _missing("FIELDS")
-    fields = upper(fields)
-    for name in ("NAME", "TYPE"):
-        if empty(fields.get(name)):
-            raise _missing(name)
-    return fields
-
-
-def _check_default(f: dict[str, Any], code: str) -> None:
-    # [S] Bitrix\Lists\Entity\Field::validateFields: a read-only field needs a default value.
-    settings = upper(f.get("SETTINGS") or {})
-    if (
-        yes(settings.get("ADD_READ_ONLY_FIELD"))
-        and empty(f.get("DEFAULT_VALUE"))
-        and empty(f.get("LIST_DEF"))
-    ):
-        raise RestError(code, f'The default value of the field "{f["NAME"]}" is required')
-
-
-def _apply_field(st: Any, fld: ListField, f: dict[str, Any]) -> None:
-    fld.name = str(f["NAME"])
-    fld.is_required = yes(f.get("IS_REQUIRED"))
-    fld.multiple = yes(f.get("MULTIPLE")) and fld.field_id.startswith("PROPERTY_")
-    fld.sort = as_int(f.get("SORT"), fld.sort)
-    fld.default_value = f.get("DEFAULT_VALUE")
-    settings = {
-        "SHOW_ADD_FORM": "Y",
-        "SHOW_EDIT_FORM": "Y",
-        "ADD_READ_ONLY_FIELD": "N",
-        "EDIT_READ_ONLY_FIELD": "N",
-        "SHOW_FIELD_PREVIEW": "N",
-    }
-    settings.update({str(k).upper(): str(v) for k, v in (f.get("SETTINGS") or {}).items()})
-    fld.settings = settings
-    for key in ("LINK_IBLOCK_ID", "ROW_COUNT", "COL_COUNT", "USER_TYPE_SETTINGS"):
-        if key in f:
-            fld.extra[key] = f[key]
-    if fld.type == "L":
-        texts = [line.strip() for line in str(f.get("LIST_TEXT_VALUES") or "").split("\n") if line.strip()]
-        texts += [
-            str(upper(v).get("VALUE", "")) if isinstance(v, dict) else str(v) for v in as_list(f.get("LIST"))
-        ]
-        for text in texts:
-            if text and text not in fld.enum.values():
-                fld.enum[st.next_enum] = text
-                st.next_enum += 1
-
-
-@method("lists.field.add", scope="lists")
-def field_add(ctx: CallContext, params: dict[str, Any]) -> str:
-    """lists-field-add.md: result ``PROPERTY_<id>`` (or the system field's code)."""
-    p = upper(params)
-    with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "X")
-        f = _field_params(p)
-        ftype = str(f["TYPE"])
-        if ftype not in FIELD_TYPES:
-            raise RestError("ERROR_SAVE_FIELD", "Error saving the field")
-        _check_default(f, "ERROR_SAVE_FIELD")
-        st = state(ctx.portal)
-        if ftype in SYSTEM_FIELDS:
-            fld = iblock.fields.setdefault(ftype, ListField(ftype, str(f["NAME"]), ftype))
-            _apply_field(st, fld, f)
-            return ftype
-        code = str(f.get("CODE") or "")
-        if not code:
-            # [S] + n8n field reports (§5.5): a custom field without CODE is refused.
-            raise RestError("ERROR_SAVE_FIELD", "Please fill the code fields")
-        if any(x.code == code for x in iblock.fields.values()):
-            raise RestError("ERROR_SAVE_FIELD", "Property already exists")
-        field_id = f"PROPERTY_{st.next_property}"
-        fld = ListField(field_id, str(f["NAME"]), ftype, prop_id=st.next_property, code=code)
-        st.next_property += 1
-        _apply_field(st, fld, f)
-        iblock.fields[field_id] = fld
-        return field_id
-
-
-@method("lists.field.get", scope="lists")
-def field_get(ctx: CallContext, params: dict[str, Any]) -> Any:
-    """lists-field-get.md + §11.10: with FIELD_ID the result is keyed by the field TYPE, else by field id."""
-    p = upper(params)
-    with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "R")
-        if not empty(p.get("FIELD_ID")):
-            fld = iblock.fields.get(str(p["FIELD_ID"]))
-            return {fld.type: fld.describe(iblock.id)} if fld else []
-        ordered = sorted(iblock.fields.values(), key=lambda x: x.sort)
-        return {x.field_id: x.describe(iblock.id) for x in ordered}
-
-
-@method("lists.field.update", scope="lists")
-def field_update(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """lists-field-update.md: FIELD_ID*, FIELDS{NAME*, TYPE* — the same type as before}."""
-    p = upper(params)
-    with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "X")
-        if empty(p.get("FIELD_ID")):
-            raise _missing("FIELD_ID")
-        f = _field_params(p)
-        fld = iblock.fields.get(str(p["FIELD_ID"]))
-        if fld is None:
-            raise RestError("ERROR_UPDATE_FIELD", "Error update the field")
-        if str(f["TYPE"]) != fld.type:
-            # [S] Field::canChangeField: "Field type can not be changed".
-            raise RestError("ERROR_UPDATE_FIELD", "Field type can not be changed")
-        _check_default(f, "ERROR_UPDATE_FIELD")
-        _apply_field(state(ctx.portal), fld, f)
-        return True
-
-
-@method("lists.field.delete", scope="lists")
-def field_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
-    """lists-field-delete.md: FIELD_ID*; [S] returns true even for an unknown id."""
-    p = upper(params)
-    with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "X")
-        if empty(p.get("FIELD_ID")):
-            raise _missing("FIELD_ID")
-        field_id = str(p["FIELD_ID"])
-        if field_id != "NAME" and iblock.fields.pop(field_id, None) is not None:
-            for element in state(ctx.portal).elements.values():
-                element.values.pop(field_id, None)
-        return True
-
-
-@method("lists.field.type.get", scope="lists")
-def field_type_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, str]:
-    """lists-field-type-get.md: type code → label."""
-    p = upper(params)
-    with lock(ctx.portal):
-        _iblock(ctx, p, "R")
-        return dict(FIELD_TYPES)
 
 
 # -- elements -----------------------------------------------------------------------------------------
@@ -340,10 +199,10 @@ def _row(iblock: Iblock, e: Element) -> dict[str, Any]:
 
 def _element_fields(p: dict[str, Any]) -> dict[str, Any]:
     if empty(p.get("FIELDS")) or not isinstance(p["FIELDS"], dict):
-        raise _missing("FIELDS")
+        raise missing("FIELDS")
     fields = upper(p["FIELDS"])
     if empty(fields.get("NAME")):
-        raise _missing("NAME")
+        raise missing("NAME")
     return fields
 
 
@@ -352,9 +211,9 @@ def element_add(ctx: CallContext, params: dict[str, Any]) -> int:
     """lists-element-add.md + §5.2: ELEMENT_CODE* unique; auto-starts "on create" workflows."""
     p = upper(params)
     with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "E")
+        iblock = resolve_iblock(ctx, p, "E")
         if empty(p.get("ELEMENT_CODE")):
-            raise _missing("ELEMENT_CODE")
+            raise missing("ELEMENT_CODE")
         fields = _element_fields(p)
         st = state(ctx.portal)
         if find_element(st, iblock, code=p["ELEMENT_CODE"]) is not None:
@@ -389,7 +248,7 @@ def element_get(ctx: CallContext, params: dict[str, Any]) -> Page:
     """lists-element-get.md: one element (ELEMENT_ID/ELEMENT_CODE) or the filtered, ordered list."""
     p = upper(params)
     with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "R")
+        iblock = resolve_iblock(ctx, p, "R")
         st = state(ctx.portal)
         elements = [e for e in st.elements.values() if e.iblock_id == iblock.id]
         if not empty(p.get("ELEMENT_ID")) or not empty(p.get("ELEMENT_CODE")):
@@ -414,9 +273,9 @@ def element_update(ctx: CallContext, params: dict[str, Any]) -> bool:
     """lists-element-update.md + §5.4: a full overwrite; auto-starts "on edit" workflows ([S])."""
     p = upper(params)
     with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "U")
+        iblock = resolve_iblock(ctx, p, "U")
         if empty(p.get("ELEMENT_ID")) and empty(p.get("ELEMENT_CODE")):
-            raise _missing("ELEMENT_ID")
+            raise missing("ELEMENT_ID")
         st = state(ctx.portal)
         element = find_element(st, iblock, p.get("ELEMENT_ID"), p.get("ELEMENT_CODE"))
         if element is None:
@@ -441,9 +300,9 @@ def element_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
     """lists-element-delete.md: ELEMENT_ID|ELEMENT_CODE*; the element's workflows go with it."""
     p = upper(params)
     with lock(ctx.portal):
-        iblock = _iblock(ctx, p, "W")
+        iblock = resolve_iblock(ctx, p, "W")
         if empty(p.get("ELEMENT_ID")) and empty(p.get("ELEMENT_CODE")):
-            raise _missing("ELEMENT_ID")
+            raise missing("ELEMENT_ID")
         st = state(ctx.portal)
         element = find_element(st, iblock, p.get("ELEMENT_ID"), p.get("ELEMENT_CODE"))
         if element is None:
