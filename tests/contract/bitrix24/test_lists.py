@@ -22,13 +22,8 @@ def _list(rest: Rest, code: str = "leave", **extra: Any) -> int:
 
 
 def _field(rest: Rest, iblock: int, code: str, ftype: str, **extra: Any) -> str:
-    body = {
-        "IBLOCK_TYPE_ID": P,
-        "IBLOCK_ID": iblock,
-        "FIELDS": {"NAME": code.title(), "TYPE": ftype, "CODE": code},
-    }
-    body["FIELDS"].update(extra)
-    return str(rest.ok("lists.field.add", body))
+    fields = {"NAME": code.title(), "TYPE": ftype, "CODE": code, **extra}
+    return str(rest.ok("lists.field.add", {"IBLOCK_TYPE_ID": P, "IBLOCK_ID": iblock, "FIELDS": fields}))
 
 
 def _err(response: httpx.Response) -> tuple[int, str, str]:
