@@ -31,7 +31,8 @@ class World:
         return open_bridge(self.settings, self.store)
 
     def users(self) -> list[dict[str, Any]]:
-        return self.b24.knobs.users()
+        """Every Bitrix24 user's fields, as the sandbox holds them."""
+        return [dict(u["fields"]) for u in self.b24.knobs.users()]
 
     def users_by_xml_id(self) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}

@@ -45,7 +45,8 @@ async def test_first_mirror_creates_one_user_per_active_person_and_quarantines_t
         linked_groups = session.scalars(
             select(IdentityLink.b24_id).where(IdentityLink.kind.in_(("organization", "department")))
         ).all()
-    assert {str(g["ID"]) for g in groups} >= set(linked_groups)
+    assert {str(g["id"]) for g in groups} >= set(linked_groups)
+    assert len(linked_groups) == report.plan.count()["create_group"]
 
 
 async def test_second_run_with_no_change_sends_no_writes(world: World, ctx: SyncContext) -> None:
