@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -169,13 +170,20 @@ async def test_refused_recipient_is_terminal(sink: tuple[Sink, int]) -> None:
     assert handler.rcpt_calls == 1
 
 
-async def test_deferred_recipient_is_retried_then_transient(sink: tuple[Sink, int]) -> None:
+async def test_deferred_recipient_is_retried_then_transient(
+    sink: tuple[Sink, int], caplog: pytest.LogCaptureFixture
+) -> None:
     handler, port = sink
     handler.refuse["busy@client.ru"] = "451 4.3.0 Try again later"
-    with pytest.raises(MessagingUnavailable) as caught:
+    with caplog.at_level(logging.DEBUG, logger="connectors"), pytest.raises(MessagingUnavailable) as caught:
         await SmtpSender(smtp(port), retry=FAST).send("busy@client.ru", "Тема", "Текст")
     assert caught.value.code == "smtp_451"
     assert handler.rcpt_calls == FAST.attempts
+    logged = "\n".join(
+        record.getMessage() for record in caplog.records if record.name.startswith("connectors")
+    )
+    assert "code=smtp_451" in logged
+    assert "busy" not in logged and "client.ru" not in logged and "Тема" not in logged
 
 
 async def test_unreachable_server_is_transient() -> None:
