@@ -78,7 +78,8 @@ class Applier:
         for stage in STAGES:
             with self.sessions() as session:
                 items = ledger.open_items(session, self.run_id, stage)
-            await self._verify_started([i for i in items if i.started_before])
+            settled = await self._verify_started([i for i in items if i.started_before])
+            items = [i for i in items if i.id not in settled]
             for start in range(0, len(items), self.batch_size):
                 await self._apply_batch(items[start : start + self.batch_size])
         return self.stats
@@ -211,8 +212,11 @@ class Applier:
         self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, state)
 
     # -- resume after a crash ----------------------------------------------------------------------
-    async def _verify_started(self, items: Sequence[Item]) -> None:
-        """For items whose outcome a crash left unknown, look in Bitrix24 before re-sending."""
+    async def _verify_started(self, items: Sequence[Item]) -> set[int]:
+        """For items whose outcome a crash left unknown, look in Bitrix24 before re-sending.
+
+        Returns the ids of the items found done; the others are re-sent as usual.
+        """
         lookups: list[tuple[Item, Call]] = []
         for item in items:
             if item.op == "create_user":
@@ -221,8 +225,9 @@ class Applier:
                 lookups.append(
                     (item, directory.find_group_by_name(item.payload["fields"]["NAME"], f"v{item.id}"))
                 )
+        settled: set[int] = set()
         if not lookups:
-            return
+            return settled
         outcomes = await self.port.batch([call for _, call in lookups])
         with self.sessions.begin() as session:
             for (item, _call), outcome in zip(lookups, outcomes, strict=True):
@@ -233,3 +238,5 @@ class Applier:
                 self._confirm(session, item, found_id)
                 ledger.mark(session, [item.id], "done")
                 self.stats.done += 1
+                settled.add(item.id)
+        return settled

@@ -31,11 +31,23 @@ def _mirrored_employee(world: World) -> dict[str, Any]:
 async def test_hire_transfer_dismissal_and_rehire_flow_through(world: World, ctx: SyncContext) -> None:
     await run.full(ctx)
     knobs = world.onec.knobs
-    hired = knobs.hire(lastName="Новикова", firstName="Анна", gender="Female", emails=["anna.novikova@example.org"], phones=["+79031234567"])
+    hired = knobs.hire(
+        lastName="Новикова",
+        firstName="Анна",
+        gender="Female",
+        emails=["anna.novikova@example.org"],
+        phones=["+79031234567"],
+    )
     moved = _mirrored_employee(world)
-    target_dept = next(d["ref"] for d in knobs.pick("Department", n=50) if d["ref"] != moved["current"]["dept_ref"])
+    target_dept = next(
+        d["ref"] for d in knobs.pick("Department", n=50) if d["ref"] != moved["current"]["dept_ref"]
+    )
     knobs.transfer(moved["ref"], deptRef=target_dept)
-    leaving = next(e for e in knobs.pick("Employee", n=500, active=True) if e["ref"] != moved["ref"] and e["kind"] == "Main")
+    leaving = next(
+        e
+        for e in knobs.pick("Employee", n=500, active=True)
+        if e["ref"] != moved["ref"] and e["kind"] == "Main"
+    )
     with world.store.sessions() as session:
         assert session.scalar(select(IdentityLink.id).where(IdentityLink.source_ref == leaving["person_ref"]))
     knobs.dismiss(leaving["ref"], date=(TODAY - timedelta(days=1)).isoformat())
@@ -46,7 +58,9 @@ async def test_hire_transfer_dismissal_and_rehire_flow_through(world: World, ctx
     moved_user = _user(world, moved["person_ref"])
     with world.store.sessions() as session:
         dept_group = session.scalar(
-            select(IdentityLink.b24_id).where(IdentityLink.kind == "department", IdentityLink.source_ref == target_dept)
+            select(IdentityLink.b24_id).where(
+                IdentityLink.kind == "department", IdentityLink.source_ref == target_dept
+            )
         )
         cursor = session.get(ChangeFeedCursor, "main")
     assert int(dept_group or 0) in moved_user["groups"]
