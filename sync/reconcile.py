@@ -88,6 +88,9 @@ def actual_links(
                 Drift("fields_changed", link.ref, user.id, "changed in Bitrix24: " + ", ".join(changed))
             )
         groups = groups_of.get(user.id, set())
+        if not user.active:
+            # sonet_group.user.get lists active users only (bitrix24-rest.md §4.5): nothing to observe.
+            groups = set(confirmed.get("groups", []))
         missing = set(confirmed.get("groups", [])) - groups
         if missing:
             drift.append(Drift("left_group", link.ref, user.id, f"not in {len(missing)} of its groups"))
