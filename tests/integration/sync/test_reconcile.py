@@ -26,18 +26,16 @@ async def test_drift_is_reported_then_repaired(world: World, ctx: SyncContext) -
                 IdentityLink.kind == "person"
             )
         ).all()
-        groups = dict(
-            session.execute(
-                select(IdentityLink.kind + ":" + IdentityLink.source_ref, IdentityLink.b24_id).where(
-                    IdentityLink.kind == "department"
-                )
-            ).all()
-        )
+        rows = session.execute(
+            select(IdentityLink.source_ref, IdentityLink.b24_id).where(IdentityLink.kind == "department")
+        ).all()
+        groups = {f"department:{ref}": str(b24_id) for ref, b24_id in rows}
     (_, off_id, _), (_, renamed_id, _), (_, left_id, left_state) = people[:3]
     rest(world, "user.update", {"ID": int(off_id), "ACTIVE": "N"})
     rest(world, "user.update", {"ID": int(renamed_id), "LAST_NAME": "Переименован"})
     left_group = next(g for g in left_state["groups"] if g.startswith("department:"))
-    rest(world, "sonet_group.user.delete", {"GROUP_ID": int(groups[left_group]), "USER_ID": [int(left_id)]})
+    left_group_id = int(groups[left_group])
+    rest(world, "sonet_group.user.delete", {"GROUP_ID": left_group_id, "USER_ID": [int(left_id)]})
     stray = world.b24.knobs.add_user({"EMAIL": "stray@example.org", "XML_ID": "not-a-1c-ref"})
 
     before = len(world.b24.knobs.log())
@@ -59,7 +57,7 @@ async def test_drift_is_reported_then_repaired(world: World, ctx: SyncContext) -
     assert repaired.applied is not None and repaired.applied.failed == 0
     assert world.b24.knobs.user(int(off_id))["fields"]["ACTIVE"] is True  # type: ignore[index]
     assert world.b24.knobs.user(int(renamed_id))["fields"]["LAST_NAME"] != "Переименован"  # type: ignore[index]
-    assert int(groups[left_group]) in world.b24.knobs.user(int(left_id))["groups"]  # type: ignore[index]
+    assert left_group_id in world.b24.knobs.user(int(left_id))["groups"]  # type: ignore[index]
 
     after = await run.reconcile(ctx, dry_run=True)
     assert [d.kind for d in after.drift] == ["unknown_xml_id"]
