@@ -266,7 +266,7 @@ class Invitation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     """bitrix24 (user.add's own e-mail) | email | sms"""
     status: Mapped[str] = mapped_column(String(16))
-    """sent | failed"""
+    """sent | failed | accepted (the person has logged in: no more reminders)"""
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime]
 

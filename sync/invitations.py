@@ -48,6 +48,9 @@ def history(session: Session, refs: Iterable[str] | None = None) -> dict[str, li
     found: dict[str, list[datetime]] = {}
     for ref, sent_at in session.execute(query.order_by(Invitation.sent_at)):
         found.setdefault(ref, []).append(_aware(sent_at))
+    accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
+    for (ref,) in session.execute(accepted):
+        found.pop(ref, None)
     return found
 
 
@@ -155,7 +158,19 @@ async def _send_all(
     counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0}
     if only_never_logged_in and invitees:
         waiting = await never_logged_in(b24, [i.user_id for i in invitees])
-        counts["already_logged_in"] = sum(1 for i in invitees if i.user_id not in waiting)
+        arrived = [i for i in invitees if i.user_id not in waiting]
+        counts["already_logged_in"] = len(arrived)
+        with sessions.begin() as session:
+            for invitee in arrived:  # logged in: no more reminders for them
+                session.add(
+                    Invitation(
+                        person_ref=invitee.person_ref,
+                        b24_user_id=str(invitee.user_id),
+                        channel="bitrix24",
+                        status="accepted",
+                        sent_at=utcnow(),
+                    )
+                )
         invitees = [i for i in invitees if i.user_id in waiting]
     for invitee in invitees:
         error = await send(messaging, invitee, channel, portal_url, reminder=reminder)
