@@ -13,6 +13,7 @@ from rich.table import Table
 from cli.common import ConfigOption, console, with_bridge, with_store
 from config.wiring import Bridge, Store
 from sync.model import Plan
+from sync.state import has_committed_full_run
 
 ModeOption = Annotated[
     str,
@@ -25,15 +26,6 @@ TodayOption = Annotated[str | None, typer.Option("--today", help="Pretend today 
 
 def _today(value: str | None) -> date:
     return date.fromisoformat(value) if value else date.today()
-
-
-def _has_runs(store: Store) -> bool:
-    from sqlalchemy import func, select
-
-    from store.models import SyncRun
-
-    with store.sessions() as session:
-        return bool(session.scalar(select(func.count()).select_from(SyncRun)))
 
 
 def _print_plan(plan: Plan, first_rows: int = 5) -> None:
@@ -63,7 +55,8 @@ async def _run(bridge: Bridge, mode: str, today: date, dry_run: bool) -> list[An
     from sync import run
 
     if mode == "auto":
-        mode = "incremental" if _has_runs(bridge.store) else "full"
+        with bridge.store.sessions() as session:
+            mode = "incremental" if has_committed_full_run(session) else "full"
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -119,10 +119,24 @@ class InvitationSettings(Section):
 
 
 class ScheduleSettings(Section):
+    timezone: str = "Europe/Moscow"
+    """Time zone of the cron schedules below (IANA name)."""
     incremental_sync_minutes: int = Field(5, gt=0)
     reconcile_cron: str = "30 2 * * *"
     invitations_cron: str = "0 10 * * *"
     due_changes_minutes: int = Field(15, gt=0)
+    managers_minutes: int = Field(10, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 class ServerSettings(Section):

@@ -249,3 +249,12 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
         return ReconcileReport("reconcile", None, plan, drift=drift)
     report = await _execute(ctx, "reconcile", plan, scope, [], None)
     return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
+
+
+async def auto(ctx: SyncContext) -> list[RunReport]:
+    """Full until a full mirror has committed (the feed only carries what changed since), then incremental."""
+    with ctx.sessions() as session:
+        mirrored = state.has_committed_full_run(session)
+    if not mirrored:
+        return [await full(ctx)]
+    return await incremental(ctx)

@@ -80,3 +80,10 @@ def due_persons(session: Session, on: date) -> list[str]:
         )
     )
     return sorted({ref for (ref,) in rows})
+
+
+def has_committed_full_run(session: Session) -> bool:
+    from store.models import SyncRun
+
+    query = select(SyncRun.id).where(SyncRun.mode == "full", SyncRun.status == "committed").limit(1)
+    return session.scalar(query) is not None

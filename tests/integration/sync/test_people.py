@@ -45,7 +45,7 @@ def site_groups(world: World) -> dict[str, int]:
         rows = session.execute(
             select(IdentityLink.source_ref, IdentityLink.b24_id).where(IdentityLink.kind == "department")
         ).all()
-    return {ref: int(b24_id) for ref, b24_id in rows}
+    return {ref: int(b24_id or 0) for ref, b24_id in rows}
 
 
 async def test_manager_is_moderator_of_exactly_the_assigned_sites(world: World, ctx: SyncContext) -> None:

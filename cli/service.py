@@ -1,0 +1,78 @@
+"""`serve` (the HTTP service with its scheduled jobs) and `install` (event bindings of the app)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from cli.common import ConfigOption, console, with_bridge
+from config.wiring import Bridge, open_bridge, open_store, settings_from
+from connectors.errors import ConfigError
+
+
+def serve(
+    config: ConfigOption = None,
+    no_jobs: Annotated[
+        bool, typer.Option("--no-jobs", help="Serve HTTP only; run no scheduled jobs.")
+    ] = False,
+) -> None:
+    """Run the service: Bitrix24 events, admin API and the scheduled sync, reconcile and invitations."""
+    import uvicorn
+
+    from webhooks.app import create_app
+    from webhooks.jobs import schedule_jobs
+    from webhooks.scheduler import JobScheduler, default_holder
+
+    settings = settings_from(config)
+    store = open_store(settings)
+
+    async def main() -> None:
+        bridge = open_bridge(settings, store)
+        scheduler = JobScheduler(store.sessions, default_holder(), timezone=settings.schedule.timezone)
+        if not no_jobs:
+            schedule_jobs(scheduler, bridge)
+            scheduler.start()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings, store), host=settings.server.host, port=settings.server.port)
+        )
+        try:
+            await server.serve()
+        finally:
+            await scheduler.shutdown()
+            await bridge.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.dispose()
+
+
+def install(config: ConfigOption = None) -> None:
+    """Bind the Bitrix24 events the bridge listens to (needs the OAuth application and server.public_url)."""
+
+    async def body(bridge: Bridge) -> list[str]:
+        settings = bridge.settings
+        if not settings.bitrix24.app.client_id:
+            raise ConfigError(
+                "install needs the Bitrix24 application: set bitrix24.app.client_id and client_secret"
+            )
+        if not settings.server.public_url:
+            raise ConfigError("install needs server.public_url: where Bitrix24 can reach this bridge")
+        handler = settings.server.public_url.rstrip("/") + "/bitrix24/events"
+        bound = []
+        for event in ("ONUSERADD", "ONAPPUNINSTALL"):
+            # bitrix24-rest.md §6.1: event.bind is app-only; binding twice is refused, so unbind first.
+            await bridge.b24.call("event.unbind", {"event": event, "handler": handler})
+            await bridge.b24.call("event.bind", {"event": event, "handler": handler})
+            bound.append(event)
+        return bound
+
+    for event in with_bridge(config, body):
+        console.print(f"bound {event}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("install")(install)

@@ -1,0 +1,62 @@
+"""The scheduled jobs of the service: thin wrappers that call sync/ and report counts.
+
+Each runs under the lease of its name (webhooks/scheduler.py), so with several instances on one
+database every tick runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from config.wiring import Bridge
+from sync import invitations, managers, run
+from webhooks.scheduler import JobScheduler
+
+
+def _applied(reports: list[run.RunReport]) -> dict[str, int]:
+    counts = {"runs": len(reports), "done": 0, "failed": 0, "quarantined": 0}
+    for report in reports:
+        if report.applied:
+            counts["done"] += report.applied.done
+            counts["failed"] += report.applied.failed
+            counts["quarantined"] += report.applied.quarantined
+    return counts
+
+
+def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
+    plan = bridge.settings.schedule
+
+    async def incremental() -> Mapping[str, int]:
+        return _applied(await run.auto(bridge.sync_context()))
+
+    async def due() -> Mapping[str, int]:
+        return _applied([await run.due(bridge.sync_context())])
+
+    async def reconcile() -> Mapping[str, int]:
+        report = await run.reconcile(bridge.sync_context())
+        return {**_applied([report]), "drift": len(report.drift)}
+
+    async def apply_managers() -> Mapping[str, int]:
+        return await managers.apply(bridge.b24, bridge.store.sessions)
+
+    scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
+    scheduler.add_interval("due_changes", plan.due_changes_minutes, due)
+    scheduler.add_interval("client_managers", plan.managers_minutes, apply_managers)
+    scheduler.add_cron("reconcile", plan.reconcile_cron, reconcile)
+    messaging = bridge.messaging
+    if messaging is not None:
+        settings = bridge.settings.invitations
+        channel: invitations.TChannel = "email" if bridge.settings.messaging.smtp.host else "sms"
+
+        async def remind() -> Mapping[str, int]:
+            return await invitations.invite_due(
+                bridge.b24,
+                messaging,
+                bridge.store.sessions,
+                channel,
+                bridge.portal_url,
+                settings.resend_after_days,
+                settings.max_invitations,
+            )
+
+        scheduler.add_cron("invitations", plan.invitations_cron, remind)
