@@ -1,0 +1,31 @@
+"""The README's first command: the demo runs the whole mirror on both sandboxes and says it worked."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXTRANET_BRIDGE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo", "--employees", "150", "--seed", "3"],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert re.search(r"rehire reused the same account\s*│\s*yes", out), out[-1500:]
+    assert re.search(r"drift repaired\s*│\s*yes", out)
+    mirrored = int(re.search(r"Bitrix24 users mirrored\s*│\s*(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert mirrored > 0
+    assert "nothing to do" in out.split("5. Nothing changed")[1]
+    assert "Traceback" not in result.stderr
