@@ -107,9 +107,21 @@ class Applier:
                 self.stats.failed += 1
         outcomes = await self.port.batch(calls) if calls else []
         self.stats.calls += len(calls)
+        refused: list[tuple[Item, CallOutcome]] = []
         with self.sessions.begin() as session:
             for item, outcome in zip(sendable, outcomes, strict=True):
-                self._record(session, item, outcome)
+                if item.op == "create_user" and _action(outcome.error) in ("QUARANTINE", "FAIL"):
+                    refused.append((item, outcome))
+                else:
+                    self._record(session, item, outcome)
+        if refused:
+            # A user.add refused as a duplicate may be our own from a retried batch whose answer was
+            # lost (the portal ran it): look for the person's XML_ID before parking anyone.
+            settled = await self._verify_started([item for item, _ in refused])
+            with self.sessions.begin() as session:
+                for item, outcome in refused:
+                    if item.id not in settled:
+                        self._record(session, item, outcome)
         if self.on_progress:
             self.on_progress(len(items))
 
