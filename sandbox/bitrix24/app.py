@@ -71,6 +71,7 @@ class Sandbox:
             token_lifetime=config.token_lifetime,
             max_users=config.max_users,
         )
+        self.portal.plan = config.plan
         if config.public_url:
             self.portal.public_url = config.public_url.rstrip("/")
         self.bucket = LeakyBucket(rate, burst)

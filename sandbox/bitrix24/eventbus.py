@@ -87,3 +87,14 @@ def _offline(portal: Portal, event: str, data: dict[str, Any], object_id: Any) -
     }
     portal.next_offline_id += 1
     portal.offline_events.append(record)
+    # §6.4: ONOFFLINEEVENT (an online handler) is pinged when the queue has new records; it carries no data.
+    for binding in portal.bindings:
+        if binding.event == "ONOFFLINEEVENT" and binding.event_type == "online":
+            payload = {
+                "event": "ONOFFLINEEVENT",
+                "event_handler_id": binding.id,
+                "data": {},
+                "ts": str(int(portal.clock.now())),
+                "auth": app_auth(portal, None),
+            }
+            portal.outbox.put(binding.handler, payload, "ONOFFLINEEVENT")

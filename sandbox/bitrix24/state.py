@@ -119,6 +119,7 @@ class Portal:
         self.token_lifetime = token_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.max_users = max_users
+        self.plan = "standard"
         self._initial_app = app
         self._initial_webhooks = list(webhooks)
         self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
