@@ -163,3 +163,15 @@ async def test_list_all_departments_by_offset(sb: RunningSandbox, make_gateway: 
     ids = [int(row["ID"]) for page in pages for row in page]
     assert len(ids) == len(set(ids)) == 65 and ids == sorted(ids)
     assert sum(len(page) for page in only_children) == 64
+
+
+async def test_app_only_method_through_a_webhook_is_a_config_error(
+    sb: RunningSandbox, make_gateway: MakeGateway
+) -> None:
+    async with make_gateway(sb.webhook_url) as gateway:
+        with pytest.raises(Bitrix24TerminalError) as caught:
+            await gateway.call(
+                "event.bind", {"event": "ONUSERADD", "handler": "https://bridge.example.invalid/h"}
+            )
+    assert caught.value.action is Action.FAIL_CONFIG and caught.value.status == 403
+    assert len(requests_for(sb, "event.bind")) == 1
