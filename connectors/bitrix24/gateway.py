@@ -227,7 +227,7 @@ class Bitrix24Gateway:
             sleep=self.sleep,
             reraise=True,
         )
-        while True:
+        for _park in range(3):  # a block met again after waiting it out is raised, not waited forever
             await self._check_blocked(method)
             try:
                 async for attempt in retrying:
@@ -264,7 +264,7 @@ class Bitrix24Gateway:
                     "bitrix24 call failed: method=%s code=%s action=%s", method, exc.code, exc.action.value
                 )
                 raise
-            raise AssertionError("unreachable")  # pragma: no cover
+        raise api_error(classify(429, "OPERATION_TIME_LIMIT"), code="OPERATION_TIME_LIMIT", method=method)
 
     # -- the port ----------------------------------------------------------------------------------------
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
