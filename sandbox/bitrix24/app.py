@@ -239,7 +239,10 @@ def create_app(config: SandboxConfig | None = None) -> Any:
 
     routes = [
         Route("/rest/{user_id:int}/{code}/{method}", rest_webhook, methods=["GET", "POST"]),
+        # settings/performance/huge-data.md calls `…/crm.lead.list/` with a trailing slash.
+        Route("/rest/{user_id:int}/{code}/{method}/", rest_webhook, methods=["GET", "POST"]),
         Route("/rest/{method}", rest_oauth, methods=["GET", "POST"]),
+        Route("/rest/{method}/", rest_oauth, methods=["GET", "POST"]),
         Route("/oauth/token/", oauth_token, methods=["GET", "POST"]),
         Route("/oauth/token", oauth_token, methods=["GET", "POST"]),
         *knob_routes(),

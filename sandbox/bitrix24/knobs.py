@@ -110,7 +110,7 @@ async def k_users(request: Request) -> Response:
     if "email" in q:
         ids = [i for i in [portal.by_email.get(q["email"].lower())] if i]
     elif "xml_id" in q:
-        ids = [i for i in [portal.by_xml_id.get(q["xml_id"])] if i]
+        ids = sorted(portal.by_xml_id.get(q["xml_id"], ()))
     elif "id" in q:
         ids = [int(q["id"])] if int(q["id"]) in portal.users else []
     else:

@@ -248,8 +248,7 @@ def _candidates(portal: Portal, conds: list[tuple[str, str, Any]]) -> list[int]:
             uid = portal.by_email.get(str(value).lower())
             return [uid] if uid else []
         if field == "XML_ID" and op in ("", "=") and not isinstance(value, list):
-            xid = portal.by_xml_id.get(str(value))
-            return [xid] if xid else []
+            return sorted(portal.by_xml_id.get(str(value), ()))
         if field == "ID" and _is_num(value):
             n = float(value)
             if op in (">", ">="):
