@@ -200,6 +200,8 @@ def test_search_find(rest: Rest) -> None:
     rest.ok("user.add", {"EMAIL": "p@example.com", "UF_DEPARTMENT": [1], "LAST_NAME": "Petrov"})
     rows = rest.ok("user.search", {"FILTER": {"FIND": "petr"}})
     assert [r["LAST_NAME"] for r in rows] == ["Petrov"]
+    assert [r["LAST_NAME"] for r in rest.ok("user.search", {"FILTER": {"LAST_NAME": "etro"}})] == ["Petrov"]
+    assert len(rest.ok("user.search", {"FILTER": {"UF_DEPARTMENT_NAME": "compa"}})) == 2
 
 
 def test_current_and_fields(rest: Rest) -> None:
