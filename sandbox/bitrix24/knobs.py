@@ -52,8 +52,10 @@ async def install_app(sandbox: Sandbox, handler_url: str | None) -> dict[str, An
     auth = app_auth(portal, admin, with_refresh=True)
     delivered: dict[str, Any] | None = None
     if handler_url:
+        portal.next_binding_id += 1
         payload = {
             "event": "ONAPPINSTALL",
+            "event_handler_id": portal.next_binding_id,
             "data": {
                 "VERSION": str(portal.app.version),
                 "ACTIVE": "Y",
