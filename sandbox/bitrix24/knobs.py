@@ -348,6 +348,25 @@ async def k_save(request: Request) -> Response:
     return JSONResponse({"saved": str(sandbox.config.state_file)})
 
 
+def extension_routes() -> list[Route]:
+    """Knob routes of other method families: any ``sandbox/bitrix24/*_knobs.py`` module exposing a
+    ``*knob_routes()`` function (e.g. ``procs_knobs.procs_knob_routes``) is mounted under ``/_sandbox/``."""
+    import importlib
+    import pkgutil
+
+    import sandbox.bitrix24 as package
+
+    routes: list[Route] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.endswith("_knobs"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for name in dir(module):
+            if name.endswith("knob_routes") and callable(getattr(module, name)):
+                routes.extend(r for r in getattr(module, name)() if r.path.startswith("/_sandbox/"))
+    return routes
+
+
 def knob_routes() -> list[Route]:
     get, post, both = ["GET"], ["POST"], ["GET", "POST"]
     return [
@@ -372,4 +391,5 @@ def knob_routes() -> list[Route]:
         Route("/_sandbox/reset", k_reset, methods=post),
         Route("/_sandbox/system-error", k_system_error, methods=both),
         Route("/_sandbox/save", k_save, methods=post),
+        *extension_routes(),
     ]
