@@ -266,7 +266,7 @@ class Invitation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     """bitrix24 (user.add's own e-mail) | email | sms"""
     status: Mapped[str] = mapped_column(String(16))
-    """sent | failed"""
+    """sent | failed | accepted (the person has logged in: no more reminders)"""
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime]
 
@@ -286,3 +286,22 @@ class ClientManager(Base):
     b24_user_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+
+
+class SourceRecord(Base):
+    """The last known 1C record of each mirrored entity (the replica the mapping reads incrementally)."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (
+        UniqueConstraint("entity", "ref", name="uq_source_entity_ref"),
+        Index("ix_source_parent", "entity", "parent_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64))
+    parent_ref: Mapped[str | None] = mapped_column(String(64))
+    """An employment's person, a department's organisation."""
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

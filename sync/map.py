@@ -58,16 +58,34 @@ def _effective(event: HrEvent) -> date:
 
 
 def standing(employee: Employee, on: date) -> tuple[Standing | None, date | None]:
-    """The employment's placement on ``on`` (None if not employed then) and its next change date."""
+    """The employment's placement on ``on`` (None if not employed then) and its next change date.
+
+    A temporary transfer (``valid_until``) stands until that date, then the placement before it returns.
+    """
     if employee.deleted:
         return None, None
     current: HrEvent | None = None
+    base: HrEvent | None = None
     upcoming: date | None = None
+
+    def sooner(day: date) -> None:
+        nonlocal upcoming
+        if day > on and (upcoming is None or day < upcoming):
+            upcoming = day
+
     for event in _events(employee):
-        if _effective(event) <= on:
-            current = event
-        elif upcoming is None:
-            upcoming = _effective(event)
+        if _effective(event) > on:
+            sooner(_effective(event))
+            continue
+        if event.valid_until is not None:
+            sooner(event.valid_until + timedelta(days=1))
+            if event.valid_until < on:
+                continue  # an expired temporary move
+            base, current = current, event
+        else:
+            current = base = event
+    if current is not None and current.valid_until is not None and current.valid_until < on:
+        current = base
     if current is None or current.event == "Dismissal":
         return None, upcoming
     main = employee.current is None or employee.current.employment_kind == "Main"

@@ -15,6 +15,9 @@ from mappings import DesiredState, DesiredUser
 from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
 from sync.model import ExistingUser, Link, Operation, Plan, Quarantine, link_key
 
+MEMBERS_PER_CALL = 500
+"""User ids per sonet_group.user.add/delete call (USER_ID accepts an array, bitrix24-rest.md §4.5)."""
+
 
 class AdoptionIndex:
     """Existing Bitrix24 users by XML_ID and by e-mail (lower-case)."""
@@ -73,7 +76,7 @@ def plan_users(
     """Plan every person in ``scope``; ``quarantined`` maps person ref → the hash it was parked with."""
     owners = _email_owners(desired.users, links)
     joins: dict[str, list[str]] = {}
-    leaves: dict[str, list[int]] = {}
+    leaves: dict[str, list[tuple[str, int]]] = {}
     for ref in sorted(set(scope)):
         link = links.get(link_key("person", ref))
         user = desired.users.get(ref)
@@ -101,11 +104,20 @@ def plan_users(
             continue
         _plan_known_user(user, state, link, plan, joins, leaves)
     for key in sorted(joins):
-        payload = {"group_key": key, "person_refs": sorted(joins[key])}
-        plan.operations.append(Operation("add_members", "group", key, payload))
+        refs = sorted(joins[key])
+        for start in range(0, len(refs), MEMBERS_PER_CALL):
+            payload = {"group_key": key, "person_refs": refs[start : start + MEMBERS_PER_CALL]}
+            plan.operations.append(Operation("add_members", "group", key, payload))
     for key in sorted(leaves):
-        payload = {"group_key": key, "user_ids": sorted(leaves[key])}
-        plan.operations.append(Operation("remove_members", "group", key, payload))
+        pairs = sorted(leaves[key])
+        for start in range(0, len(pairs), MEMBERS_PER_CALL):
+            chunk = pairs[start : start + MEMBERS_PER_CALL]
+            payload = {
+                "group_key": key,
+                "person_refs": [r for r, _ in chunk],
+                "user_ids": [u for _, u in chunk],
+            }
+            plan.operations.append(Operation("remove_members", "group", key, payload))
 
 
 def _problem(
@@ -151,7 +163,7 @@ def _plan_known_user(
     link: Link,
     plan: Plan,
     joins: dict[str, list[str]],
-    leaves: dict[str, list[int]],
+    leaves: dict[str, list[tuple[str, int]]],
 ) -> None:
     confirmed = link.state
     fields = changed_fields(user.fields, confirmed.get("fields", {}))
@@ -168,7 +180,7 @@ def _plan_known_user(
     for key in add:
         joins.setdefault(key, []).append(user.person_ref)
     for key in remove:
-        leaves.setdefault(key, []).append(int(link.b24_id or 0))
+        leaves.setdefault(key, []).append((user.person_ref, int(link.b24_id or 0)))
 
 
 def make_plan(

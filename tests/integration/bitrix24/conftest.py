@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sandbox.bitrix24.testing import RunningSandbox, run_sandbox
 
 from connectors.bitrix24.budget import MemoryBudget
 from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
+from sandbox.bitrix24.testing import RunningSandbox, run_sandbox
 
 FAST_RETRY = RetryPolicy(attempts=10, unmapped_attempts=2, initial_seconds=0.001, max_seconds=0.01)
 

@@ -133,3 +133,19 @@ def test_bad_mapping_lists_every_problem() -> None:
         compile_mapping(document)
     paths = {path for path, _reason in caught.value.problems}
     assert paths == {"user.fields.EMAIL.transform", "groups.organization.name"}
+
+
+def test_temporary_transfer_returns_to_the_base_site() -> None:
+    from connectors.onec.port import HrEvent
+    from tests.unit.sync.cases import ORG, WELDER
+
+    data = company()
+    data.add(person("p1"))
+    start, until = TODAY - timedelta(days=5), TODAY + timedelta(days=5)
+    temporary = HrEvent(start, "Transfer", ORG, SITE_B, WELDER, valid_until=until)
+    data.add(employee("e1", "p1", hire(date(2025, 1, 10)), temporary))
+    now = desired(data)
+    assert now is not None and "department:dep-b" in now.groups
+    assert now.next_change_on == until + timedelta(days=1)
+    back = desired(data, on=until + timedelta(days=1))
+    assert back is not None and back.groups == {"organization:org-1", "department:dep-a"}

@@ -1,0 +1,64 @@
+"""`extranet-bridge sandbox onec`: serve the 1C:ZUP sandbox (ExtranetBridge web service + knobs).
+
+Thin: parses options, builds the app, serves in the foreground. The generated company is deterministic
+per --seed and dated relative to the sandbox clock (--today pins it).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from connectors.onec.contract import ADVERTISED_ADDRESS
+
+
+def register(group: typer.Typer) -> None:
+    @group.command("onec")
+    def sandbox_onec(
+        host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to bind.")] = 8081,
+        seed: Annotated[int, typer.Option(help="Generator seed (same seed, same company).")] = 1,
+        employees: Annotated[
+            int, typer.Option(help="Number of employments (Сотрудники) to generate.")
+        ] = 1000,
+        user: Annotated[str, typer.Option(help="Basic-auth login (Cyrillic allowed, UTF-8).")] = "Интеграция",
+        password: Annotated[str, typer.Option(help="Basic-auth password.")] = "Пароль-1С",
+        tz: Annotated[str, typer.Option(help="The 1C server's time zone.")] = "Europe/Moscow",
+        today: Annotated[str | None, typer.Option(help="Pin the clock's start date (YYYY-MM-DD).")] = None,
+        advertised_address: Annotated[
+            str, typer.Option(help="soap:address in the served WSDL ('echo' = the request's own URL).")
+        ] = ADVERTISED_ADDRESS,
+        knob_token: Annotated[
+            str | None, typer.Option(help="Require X-Sandbox-Token on /_sandbox/….")
+        ] = None,
+        review_delay: Annotated[
+            float, typer.Option(help="Seconds (sandbox clock) before HR reviews a request.")
+        ] = 600,
+    ) -> None:
+        """Serve the 1C:ZUP sandbox: WSDL at /zup/ws/ExtranetBridge.1cws?wsdl, knobs at /_sandbox/…."""
+        from sandbox.onec import SandboxConfig, create_app
+        from sandbox.server import serve_forever
+
+        config = SandboxConfig(
+            seed=seed,
+            employees=employees,
+            user=user,
+            password=password,
+            tz=tz,
+            today=date.fromisoformat(today) if today else None,
+            advertised_address=advertised_address,
+            knob_token=knob_token,
+            review_delay_seconds=review_delay,
+        )
+        started = time.perf_counter()
+        app = create_app(config)
+        took = time.perf_counter() - started
+        counts = {e: len(t) for e, t in app.state.company.tables.items()}
+        typer.echo(f"1C sandbox: generated {counts} in {took:.2f}s (seed {seed})")
+        typer.echo(
+            f"WSDL: http://{host}:{port}/zup/ws/ExtranetBridge.1cws?wsdl  knobs: http://{host}:{port}/_sandbox/"
+        )
+        serve_forever(app, host, port)

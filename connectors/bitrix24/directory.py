@@ -1,0 +1,136 @@
+"""The extranet directory in Bitrix24 terms: the REST calls that create, find and change groups, users
+and memberships, and the parsing of their results. sync/ builds its operations from these, so Bitrix24
+method and parameter names stay in this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.bitrix24.port import Bitrix24Port, Call
+
+USER_SELECT = [
+    "ID",
+    "XML_ID",
+    "EMAIL",
+    "ACTIVE",
+    "NAME",
+    "LAST_NAME",
+    "SECOND_NAME",
+    "PERSONAL_MOBILE",
+    "PERSONAL_BIRTHDAY",
+    "PERSONAL_GENDER",
+    "WORK_POSITION",
+    "WORK_COMPANY",
+    "LAST_LOGIN",
+    "USER_TYPE",
+]
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    id: int
+    xml_id: str | None
+    email: str | None
+    active: bool
+    last_login: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    id: int
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def create_group(fields: dict[str, Any], label: str = "") -> Call:
+    # bitrix24-rest.md §4.1: result = new group id.
+    return Call("sonet_group.create", dict(fields), label)
+
+
+def update_group(group_id: int, fields: dict[str, Any], label: str = "") -> Call:
+    # §4.3: GROUP_ID + changed fields; result = the group id.
+    return Call("sonet_group.update", {"GROUP_ID": group_id, **fields}, label)
+
+
+def find_group_by_name(name: str, label: str = "") -> Call:
+    # §4.2: FILTER by NAME; IS_ADMIN=Y skips the permission check for an admin caller.
+    return Call("sonet_group.get", {"FILTER": {"NAME": name}, "IS_ADMIN": "Y"}, label)
+
+
+def create_user(fields: dict[str, Any], group_ids: Sequence[int], label: str = "") -> Call:
+    # §2.1/§2.6: an extranet user needs EXTRANET=Y and a non-empty SONET_GROUP_ID; EMAIL is required.
+    params = {**_strings(fields), "EXTRANET": "Y", "SONET_GROUP_ID": [int(g) for g in group_ids]}
+    return Call("user.add", params, label)
+
+
+def update_user(user_id: int, fields: dict[str, Any], label: str = "") -> Call:
+    # §2.2: ID + fields; ACTIVE "N" deactivates, "Y" reinstates (send the strings, never booleans).
+    return Call("user.update", {"ID": int(user_id), **_strings(fields)}, label)
+
+
+def find_users(*, xml_id: str | None = None, email: str | None = None, label: str = "") -> Call:
+    # §2.3: XML_ID and EMAIL are filterable; ADMIN_MODE lets an admin see every extranet user.
+    flt = {"XML_ID": xml_id} if xml_id else {"EMAIL": email}
+    return Call("user.get", {"FILTER": flt, "ADMIN_MODE": True, "select": USER_SELECT}, label)
+
+
+def add_members(group_id: int, user_ids: Sequence[int], label: str = "") -> Call:
+    # §4.5: admin only; adds immediately; already-members are skipped; result = added ids.
+    return Call(
+        "sonet_group.user.add", {"GROUP_ID": int(group_id), "USER_ID": [int(u) for u in user_ids]}, label
+    )
+
+
+def remove_members(group_id: int, user_ids: Sequence[int], label: str = "") -> Call:
+    return Call(
+        "sonet_group.user.delete", {"GROUP_ID": int(group_id), "USER_ID": [int(u) for u in user_ids]}, label
+    )
+
+
+def set_role(group_id: int, user_ids: Sequence[int], role: str, label: str = "") -> Call:
+    # §4.5: ROLE E (moderator) or K (member).
+    params = {"GROUP_ID": int(group_id), "USER_ID": [int(u) for u in user_ids], "ROLE": role}
+    return Call("sonet_group.user.update", params, label)
+
+
+def group_members(group_id: int, label: str = "") -> Call:
+    # §4.5: the parameter is ID (not GROUP_ID); result rows {USER_ID, ROLE}.
+    return Call("sonet_group.user.get", {"ID": int(group_id)}, label)
+
+
+def _strings(fields: dict[str, Any]) -> dict[str, Any]:
+    """WORK_*/PERSONAL_* values must be strings (§2.1, invalid_type_field); None clears as ''."""
+    return {k: ("" if v is None else v if isinstance(v, list) else str(v)) for k, v in fields.items()}
+
+
+def parse_user(row: dict[str, Any]) -> DirectoryUser:
+    active = row.get("ACTIVE")
+    return DirectoryUser(
+        id=int(row["ID"]),
+        xml_id=row.get("XML_ID") or None,
+        email=(row.get("EMAIL") or "").lower() or None,
+        active=active is True or active in ("Y", "true", "1", 1),
+        last_login=row.get("LAST_LOGIN") or None,
+        fields={k: v for k, v in row.items() if k not in ("ID", "ACTIVE", "LAST_LOGIN", "USER_TYPE")},
+    )
+
+
+def parse_group(row: dict[str, Any]) -> DirectoryGroup:
+    return DirectoryGroup(int(row["ID"]), str(row.get("NAME") or ""), dict(row))
+
+
+async def all_users(port: Bitrix24Port) -> AsyncIterator[list[DirectoryUser]]:
+    """Every user the admin webhook sees, keyset-paged by ID (huge-data.md: >ID with start=-1)."""
+    async for page in port.list_all("user.get", {"ADMIN_MODE": True, "select": USER_SELECT}):
+        yield [parse_user(row) for row in page]
+
+
+async def all_groups(port: Bitrix24Port) -> list[DirectoryGroup]:
+    groups: list[DirectoryGroup] = []
+    async for page in port.list_all("sonet_group.get", {"IS_ADMIN": "Y"}):
+        groups.extend(parse_group(row) for row in page)
+    return groups

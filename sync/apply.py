@@ -1,0 +1,242 @@
+"""Apply a stored plan to Bitrix24 in batches of up to 50 calls, committing state after each batch.
+
+Per batch: mark the items started (commit), send one ``batch``, then record every outcome and the
+confirmed state it implies (commit). An item found "started" after a crash is checked first — a user
+by ``XML_ID``, a group by name — and only re-sent if Bitrix24 does not have it (style brief §1).
+Refusals (bad e-mail, e-mail taken, …) quarantine the person; transient failures leave the item
+failed for the next run; configuration failures (auth, scope) abort the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.bitrix24 import directory
+from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
+from connectors.errors import SyncError
+from store.db import utcnow
+from store.models import Invitation
+from sync import commit, ledger
+from sync.diff import state_hash
+from sync.ledger import Item
+from sync.model import STAGES, Link, Quarantine, link_key
+
+BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
+
+
+class RunAborted(SyncError):
+    """Bitrix24 refused the bridge itself (credentials, scope, portal): nothing more can be applied."""
+
+
+@dataclass
+class ApplyStats:
+    done: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    calls: int = 0
+    by_op: dict[str, int] = field(default_factory=dict)
+
+
+def _action(error: Exception | None) -> str:
+    action = getattr(error, "action", None)
+    return str(getattr(action, "name", action or "RETRY"))
+
+
+def _reason(error: Exception | None) -> tuple[str, str]:
+    code = str(getattr(error, "code", "") or "refused")
+    description = str(getattr(error, "description", "") or getattr(error, "operator_message", "") or error)
+    return code, f"Bitrix24 refused: {code} {description}".strip()
+
+
+class Applier:
+    """Applies the open items of one run; keeps the links it confirms in memory as it goes."""
+
+    def __init__(
+        self,
+        port: Bitrix24Port,
+        sessions: sessionmaker[Session],
+        run_id: int,
+        links: dict[str, Link],
+        batch_size: int = BATCH_LIMIT,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.port = port
+        self.sessions = sessions
+        self.run_id = run_id
+        self.links = links
+        self.batch_size = min(batch_size, BATCH_LIMIT)
+        self.on_progress = on_progress
+        self.stats = ApplyStats()
+
+    async def run(self) -> ApplyStats:
+        with self.sessions.begin() as session:
+            ledger.set_status(session, self.run_id, "applying")
+        for stage in STAGES:
+            with self.sessions() as session:
+                items = ledger.open_items(session, self.run_id, stage)
+            settled = await self._verify_started([i for i in items if i.started_before])
+            items = [i for i in items if i.id not in settled]
+            for start in range(0, len(items), self.batch_size):
+                await self._apply_batch(items[start : start + self.batch_size])
+        return self.stats
+
+    # -- one batch ---------------------------------------------------------------------------------
+    async def _apply_batch(self, items: Sequence[Item]) -> None:
+        calls: list[Call] = []
+        sendable: list[Item] = []
+        skipped: list[Item] = []
+        for item in items:
+            call = self._call_for(item, label=f"i{item.id}")
+            if call is None:
+                skipped.append(item)
+            elif call.method == "":
+                self._settle_without_call(item)
+            else:
+                calls.append(call)
+                sendable.append(item)
+        with self.sessions.begin() as session:
+            ledger.mark(session, [i.id for i in sendable], "started")
+            for item in skipped:
+                ledger.mark(
+                    session, [item.id], "failed", error="a group or user it needs is not in Bitrix24 yet"
+                )
+                self.stats.failed += 1
+        outcomes = await self.port.batch(calls) if calls else []
+        self.stats.calls += len(calls)
+        with self.sessions.begin() as session:
+            for item, outcome in zip(sendable, outcomes, strict=True):
+                self._record(session, item, outcome)
+        if self.on_progress:
+            self.on_progress(len(items))
+
+    def _call_for(self, item: Item, label: str) -> Call | None:
+        p = item.payload
+        if item.op == "create_group":
+            return directory.create_group(p["fields"], label)
+        if item.op == "update_group":
+            return directory.update_group(p["group_id"], p["fields"], label)
+        if item.op == "create_user":
+            group_ids = [g for g in (self._group_id(k) for k in p["groups"]) if g is not None]
+            return directory.create_user(p["fields"], group_ids, label) if group_ids else None
+        if item.op in ("adopt_user", "update_user"):
+            fields = dict(p["fields"])
+            if item.op == "adopt_user":
+                fields.setdefault("XML_ID", item.ref)
+            return directory.update_user(p["user_id"], fields, label)
+        group_id = self._group_id(p["group_key"])
+        if group_id is None:
+            return None
+        if item.op == "add_members":
+            user_ids = [u for u in (self._user_id(r) for r in p["person_refs"]) if u is not None]
+            return directory.add_members(group_id, user_ids, label) if user_ids else Call("", {}, label)
+        return directory.remove_members(group_id, p["user_ids"], label)
+
+    def _settle_without_call(self, item: Item) -> None:
+        with self.sessions.begin() as session:
+            ledger.mark(session, [item.id], "done")
+        self.stats.done += 1
+
+    def _group_id(self, key: str) -> int | None:
+        link = self.links.get(key)
+        return link.b24_id if link else None
+
+    def _user_id(self, person_ref: str) -> int | None:
+        link = self.links.get(link_key("person", person_ref))
+        return link.b24_id if link else None
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _record(self, session: Session, item: Item, outcome: CallOutcome) -> None:
+        if outcome.ok:
+            self._confirm(session, item, outcome.result)
+            ledger.mark(session, [item.id], "done")
+            self.stats.done += 1
+            self.stats.by_op[item.op] = self.stats.by_op.get(item.op, 0) + 1
+            return
+        action = _action(outcome.error)
+        code, reason = _reason(outcome.error)
+        if action == "FAIL_CONFIG":
+            ledger.mark(session, [item.id], "failed", error=reason)
+            raise RunAborted(f"Bitrix24 refused the bridge's credentials or scope ({code})")
+        if action in ("QUARANTINE", "FAIL") and item.kind == "person":
+            state = item.payload.get("state", {})
+            commit.park(session, Quarantine("person", item.ref, code, reason, state_hash(state)))
+            ledger.mark(session, [item.id], "quarantined", error=reason)
+            self.stats.quarantined += 1
+            return
+        ledger.mark(session, [item.id], "failed", error=reason)
+        self.stats.failed += 1
+
+    def _confirm(self, session: Session, item: Item, result: Any) -> None:
+        p = item.payload
+        if item.op in ("create_group", "update_group"):
+            group_id = int(result) if item.op == "create_group" else int(p["group_id"])
+            self._save(session, item.kind, item.ref, group_id, p["state"], key=p["key"])
+        elif item.op == "create_user":
+            self._save(session, "person", item.ref, int(result), p["state"])
+            # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
+            session.add(
+                Invitation(
+                    person_ref=item.ref,
+                    b24_user_id=str(result),
+                    channel="bitrix24",
+                    status="sent",
+                    sent_at=utcnow(),
+                )
+            )
+        elif item.op in ("adopt_user", "update_user"):
+            self._save(session, "person", item.ref, int(p["user_id"]), p["state"])
+        else:
+            joined = item.op == "add_members"
+            for ref in p["person_refs"]:
+                link = self.links.get(link_key("person", ref))
+                if link is None:
+                    continue
+                groups = set(link.state.get("groups", []))
+                groups = groups | {p["group_key"]} if joined else groups - {p["group_key"]}
+                self._save(session, "person", ref, link.b24_id, {**link.state, "groups": sorted(groups)})
+
+    def _save(
+        self,
+        session: Session,
+        kind: str,
+        ref: str,
+        b24_id: int | None,
+        state: dict[str, Any],
+        key: str | None = None,
+    ) -> None:
+        commit.save_link(session, kind, ref, b24_id, state)
+        self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, state)
+
+    # -- resume after a crash ----------------------------------------------------------------------
+    async def _verify_started(self, items: Sequence[Item]) -> set[int]:
+        """For items whose outcome a crash left unknown, look in Bitrix24 before re-sending.
+
+        Returns the ids of the items found done; the others are re-sent as usual.
+        """
+        lookups: list[tuple[Item, Call]] = []
+        for item in items:
+            if item.op == "create_user":
+                lookups.append((item, directory.find_users(xml_id=item.ref, label=f"v{item.id}")))
+            elif item.op == "create_group":
+                lookups.append(
+                    (item, directory.find_group_by_name(item.payload["fields"]["NAME"], f"v{item.id}"))
+                )
+        settled: set[int] = set()
+        if not lookups:
+            return settled
+        outcomes = await self.port.batch([call for _, call in lookups])
+        with self.sessions.begin() as session:
+            for (item, _call), outcome in zip(lookups, outcomes, strict=True):
+                rows = outcome.result if outcome.ok and isinstance(outcome.result, list) else []
+                if not rows:
+                    continue  # not there: the item is re-sent as usual
+                found_id = int(rows[0]["ID"])
+                self._confirm(session, item, found_id)
+                ledger.mark(session, [item.id], "done")
+                self.stats.done += 1
+                settled.add(item.id)
+        return settled

@@ -1,0 +1,173 @@
+"""Writing what a run learned: the 1C replica, identity links, quarantine, due-at rows, the feed cursor.
+
+The caller owns the transaction: everything one batch changes is committed together, so a crash
+leaves either the old or the new state, never half of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from connectors.onec.port import Record
+from store.db import utcnow
+from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
+from sync.diff import state_hash
+from sync.model import Quarantine
+from sync.source import content_hash, entity_of, parent_of, to_json
+from sync.state import FEED_NODE
+
+
+def save_replica(
+    session: Session, records: Iterable[Record], known: Mapping[tuple[str, str], str]
+) -> list[Record]:
+    """Upsert records whose content changed; returns those records (new or changed)."""
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    changed: list[Record] = []
+    for record in records:
+        payload = to_json(record)
+        digest = content_hash(payload)
+        key = (entity_of(record), str(payload["ref"]))
+        if known.get(key) == digest:
+            continue
+        changed.append(record)
+        row = {
+            "entity": key[0],
+            "ref": key[1],
+            "parent_ref": parent_of(record),
+            "payload": payload,
+            "content_hash": digest,
+            "updated_at": now,
+        }
+        if key in known:
+            session.execute(
+                update(SourceRecord)
+                .where(SourceRecord.entity == key[0], SourceRecord.ref == key[1])
+                .values(parent_ref=row["parent_ref"], payload=payload, content_hash=digest, updated_at=now)
+            )
+        else:
+            inserts.append(row)
+    for start in range(0, len(inserts), 2000):
+        session.execute(insert(SourceRecord), inserts[start : start + 2000])
+    return changed
+
+
+def save_link(session: Session, kind: str, ref: str, b24_id: int | None, state: dict[str, Any]) -> None:
+    now = utcnow()
+    existing = session.scalar(
+        select(IdentityLink).where(IdentityLink.kind == kind, IdentityLink.source_ref == ref)
+    )
+    if existing is None:
+        session.add(
+            IdentityLink(
+                kind=kind,
+                source_ref=ref,
+                b24_id=str(b24_id) if b24_id is not None else None,
+                content_hash=state_hash(state),
+                state=state,
+                last_seen_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        return
+    if b24_id is not None:
+        existing.b24_id = str(b24_id)
+    existing.state = state
+    existing.content_hash = state_hash(state)
+    existing.last_seen_at = now
+    existing.updated_at = now
+
+
+def park(session: Session, item: Quarantine) -> None:
+    """Record (or refresh) a quarantine row with its reason."""
+    now = utcnow()
+    row = session.scalar(
+        select(QuarantineRecord).where(
+            QuarantineRecord.kind == item.kind, QuarantineRecord.source_ref == item.ref
+        )
+    )
+    if row is None:
+        session.add(
+            QuarantineRecord(
+                kind=item.kind,
+                source_ref=item.ref,
+                reason_code=item.code,
+                reason=item.reason,
+                content_hash=item.content_hash,
+                first_seen_at=now,
+                last_seen_at=now,
+                resolved_at=None,
+            )
+        )
+        session.flush()
+        return
+    if row.resolved_at is not None:
+        row.first_seen_at = now
+    row.reason_code, row.reason, row.content_hash = item.code, item.reason, item.content_hash
+    row.last_seen_at, row.resolved_at = now, None
+
+
+def clear_quarantine(session: Session, kind: str, refs: Iterable[str]) -> None:
+    session.execute(
+        update(QuarantineRecord)
+        .where(
+            QuarantineRecord.kind == kind,
+            QuarantineRecord.source_ref.in_(list(refs)),
+            QuarantineRecord.resolved_at.is_(None),
+        )
+        .values(resolved_at=utcnow())
+    )
+
+
+def schedule_due(session: Session, due: Mapping[str, date], scope: Iterable[str]) -> None:
+    """Replace the pending due-at rows of the persons in scope with the dates just planned."""
+    refs = list(scope)
+    for start in range(0, len(refs), 2000):
+        chunk = refs[start : start + 2000]
+        session.execute(
+            delete(DueChange).where(
+                DueChange.kind == "person", DueChange.applied_at.is_(None), DueChange.source_ref.in_(chunk)
+            )
+        )
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": "person",
+            "source_ref": ref,
+            "due_on": on,
+            "payload": {},
+            "created_at": now,
+            "applied_at": None,
+        }
+        for ref, on in due.items()
+    ]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(DueChange), rows[start : start + 2000])
+
+
+def mark_due_applied(session: Session, refs: Iterable[str], on: date) -> None:
+    session.execute(
+        update(DueChange)
+        .where(
+            DueChange.kind == "person",
+            DueChange.applied_at.is_(None),
+            DueChange.due_on <= on,
+            DueChange.source_ref.in_(list(refs)),
+        )
+        .values(applied_at=utcnow())
+    )
+
+
+def save_cursor(session: Session, message_no: int) -> None:
+    cursor = session.get(ChangeFeedCursor, FEED_NODE)
+    if cursor is None:
+        session.add(ChangeFeedCursor(node=FEED_NODE, committed_message_no=message_no, updated_at=utcnow()))
+    else:
+        cursor.committed_message_no = message_no
+        cursor.updated_at = utcnow()

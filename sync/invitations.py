@@ -1,0 +1,224 @@
+"""Re-inviting people who never logged in: on a schedule (e.g. 1, 3 and 7 days after the first
+invitation, capped) and on demand, by e-mail or SMS. Every invitation sent or failed is recorded.
+
+Bitrix24's own ``user.add`` sends the first invitation (bitrix24-rest.md §2.1, §2.7: there is no REST
+re-invite), so the bridge records that one and sends the reminders itself through connectors/messaging.
+Whether someone logged in is read from ``LAST_LOGIN`` (user.get, filtered by ``@ID`` in chunks of 50).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.bitrix24 import directory
+from connectors.bitrix24.port import Bitrix24Port, Call
+from connectors.errors import BridgeError
+from connectors.messaging.port import MessagingPort
+from connectors.messaging.templates import invitation_email, invitation_sms
+from store.db import utcnow
+from store.models import Invitation
+
+TChannel = Literal["email", "sms"]
+
+
+@dataclass(frozen=True)
+class Invitee:
+    person_ref: str
+    user_id: int
+    first_name: str
+    email: str | None
+    phone: str | None
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def history(session: Session, refs: Iterable[str] | None = None) -> dict[str, list[datetime]]:
+    """Person ref → times of invitations sent (any channel), oldest first."""
+    query = select(Invitation.person_ref, Invitation.sent_at).where(Invitation.status == "sent")
+    if refs is not None:
+        query = query.where(Invitation.person_ref.in_(list(refs)))
+    found: dict[str, list[datetime]] = {}
+    for ref, sent_at in session.execute(query.order_by(Invitation.sent_at)):
+        found.setdefault(ref, []).append(_aware(sent_at))
+    accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
+    for (ref,) in session.execute(accepted):
+        found.pop(ref, None)
+    return found
+
+
+def due_for_reminder(
+    sent: dict[str, list[datetime]], now: datetime, resend_after_days: Sequence[int], max_invitations: int
+) -> list[str]:
+    """Persons whose next reminder is due: the n-th reminder comes resend_after_days[n-1] after the first."""
+    due: list[str] = []
+    for ref, times in sent.items():
+        if not times or len(times) >= max_invitations or len(times) > len(resend_after_days):
+            continue
+        if now >= times[0] + timedelta(days=resend_after_days[len(times) - 1]):
+            due.append(ref)
+    return sorted(due)
+
+
+async def never_logged_in(b24: Bitrix24Port, user_ids: Sequence[int]) -> set[int]:
+    """The active users among these with no LAST_LOGIN (user.get by @ID, bitrix24-rest.md §2.3)."""
+    calls: list[Call] = []
+    for start in range(0, len(user_ids), 50):
+        chunk = [int(u) for u in user_ids[start : start + 50]]
+        params = {"FILTER": {"@ID": chunk}, "ADMIN_MODE": True, "select": directory.USER_SELECT}
+        calls.append(Call("user.get", params, f"u{start}"))
+    waiting: set[int] = set()
+    for outcome in await b24.batch(calls) if calls else []:
+        for row in outcome.result if outcome.ok and isinstance(outcome.result, list) else []:
+            user = directory.parse_user(row)
+            if user.active and not user.last_login:
+                waiting.add(user.id)
+    return waiting
+
+
+def record(session: Session, invitee: Invitee, channel: str, error: str | None = None) -> None:
+    session.add(
+        Invitation(
+            person_ref=invitee.person_ref,
+            b24_user_id=str(invitee.user_id),
+            channel=channel,
+            status="failed" if error else "sent",
+            error=error,
+            sent_at=utcnow(),
+        )
+    )
+
+
+async def send(
+    messaging: MessagingPort, invitee: Invitee, channel: TChannel, portal_url: str, *, reminder: bool
+) -> str | None:
+    """Send one invitation; returns None on success or the error code/reason (never raises for a person)."""
+    try:
+        if channel == "email":
+            if not invitee.email:
+                return "no_email"
+            content = invitation_email(invitee.first_name, portal_url, reminder=reminder)
+            await messaging.send_email(invitee.email, content.subject, content.text, content.html)
+        else:
+            if not invitee.phone:
+                return "no_phone"
+            await messaging.send_sms(
+                invitee.phone, invitation_sms(invitee.first_name, portal_url, reminder=reminder)
+            )
+    except BridgeError as exc:
+        return str(getattr(exc, "code", None) or type(exc).__name__)
+    return None
+
+
+def _invitees(
+    session: Session, refs: Iterable[str] | None = None, site_keys: Iterable[str] | None = None
+) -> list[Invitee]:
+    """Linked, active persons (optionally only those in the given site groups) with their contacts."""
+    from sync.state import load_links
+
+    keys = set(site_keys or ())
+    found: list[Invitee] = []
+    for link in load_links(session, ["person"], refs).values():
+        state = link.state
+        if link.b24_id is None or not state.get("active", True):
+            continue
+        if keys and not keys & set(state.get("groups", [])):
+            continue
+        fields = state.get("fields", {})
+        found.append(
+            Invitee(
+                link.ref,
+                link.b24_id,
+                fields.get("NAME", ""),
+                fields.get("EMAIL") or None,
+                fields.get("PERSONAL_MOBILE") or None,
+            )
+        )
+    return found
+
+
+async def _send_all(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    invitees: list[Invitee],
+    channel: TChannel,
+    portal_url: str,
+    *,
+    reminder: bool,
+    only_never_logged_in: bool,
+) -> dict[str, int]:
+    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0}
+    if only_never_logged_in and invitees:
+        waiting = await never_logged_in(b24, [i.user_id for i in invitees])
+        arrived = [i for i in invitees if i.user_id not in waiting]
+        counts["already_logged_in"] = len(arrived)
+        with sessions.begin() as session:
+            for invitee in arrived:  # logged in: no more reminders for them
+                session.add(
+                    Invitation(
+                        person_ref=invitee.person_ref,
+                        b24_user_id=str(invitee.user_id),
+                        channel="bitrix24",
+                        status="accepted",
+                        sent_at=utcnow(),
+                    )
+                )
+        invitees = [i for i in invitees if i.user_id in waiting]
+    for invitee in invitees:
+        error = await send(messaging, invitee, channel, portal_url, reminder=reminder)
+        with sessions.begin() as session:
+            record(session, invitee, channel, error)
+        counts["failed" if error else "sent"] += 1
+    return counts
+
+
+async def invite_sites(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    sites: Sequence[str],
+    channel: TChannel,
+    portal_url: str,
+    *,
+    never_logged_in_only: bool = True,
+) -> dict[str, int]:
+    """On demand: invite the people of these sites (all linked people when no site is given)."""
+    with sessions() as session:
+        invitees = _invitees(session, site_keys=[f"department:{s}" for s in sites])
+    return await _send_all(
+        b24,
+        messaging,
+        sessions,
+        invitees,
+        channel,
+        portal_url,
+        reminder=True,
+        only_never_logged_in=never_logged_in_only,
+    )
+
+
+async def invite_due(
+    b24: Bitrix24Port,
+    messaging: MessagingPort,
+    sessions: sessionmaker[Session],
+    channel: TChannel,
+    portal_url: str,
+    resend_after_days: Sequence[int],
+    max_invitations: int,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Scheduled: send the reminders that are due to people who still never logged in."""
+    with sessions() as session:
+        due = due_for_reminder(history(session), now or utcnow(), resend_after_days, max_invitations)
+        invitees = _invitees(session, refs=due) if due else []
+    return await _send_all(
+        b24, messaging, sessions, invitees, channel, portal_url, reminder=True, only_never_logged_in=True
+    )

@@ -1,0 +1,118 @@
+"""The run ledger: each sync run and its plan items, stored like a load package (style brief §1).
+
+A run moves planned → applying → committed (or aborted); each item pending → started → done | failed |
+quarantined, with an attempt count. `sync` finishes an unfinished run before it asks 1C for more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from store.db import utcnow
+from store.models import PlanItem, SyncRun
+from sync.model import Operation
+
+TRunMode = Literal["full", "incremental", "due", "reconcile"]
+TItemState = Literal["pending", "started", "done", "failed", "quarantined"]
+
+
+def start_run(
+    session: Session,
+    mode: TRunMode,
+    operations: Sequence[Operation],
+    *,
+    message_no: int | None,
+    stats: dict[str, Any],
+) -> int:
+    run = SyncRun(mode=mode, status="planned", started_at=utcnow(), onec_message_no=message_no, stats=stats)
+    session.add(run)
+    session.flush()
+    now = utcnow()
+    rows = [
+        {
+            "run_id": run.id,
+            "seq": seq,
+            "op": o.op,
+            "kind": o.kind,
+            "source_ref": o.ref,
+            "payload": o.payload,
+            "state": "pending",
+            "attempts": 0,
+            "updated_at": now,
+        }
+        for seq, o in enumerate(operations)
+    ]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(PlanItem), rows[start : start + 2000])
+    return run.id
+
+
+def unfinished_run(session: Session) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun).where(SyncRun.status.in_(("planned", "applying"))).order_by(SyncRun.id).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Item:
+    """A plan item as apply sees it (detached from the session)."""
+
+    id: int
+    op: str
+    kind: str
+    ref: str
+    payload: dict[str, Any]
+    started_before: bool
+    """True when a previous attempt started and its outcome is unknown: check before re-sending."""
+
+
+def open_items(session: Session, run_id: int, ops: Iterable[str]) -> list[Item]:
+    rows = session.execute(
+        select(PlanItem.id, PlanItem.op, PlanItem.kind, PlanItem.source_ref, PlanItem.payload, PlanItem.state)
+        .where(
+            PlanItem.run_id == run_id, PlanItem.op.in_(list(ops)), PlanItem.state.in_(("pending", "started"))
+        )
+        .order_by(PlanItem.seq)
+    )
+    return [Item(i, op, kind, ref, payload, state == "started") for i, op, kind, ref, payload, state in rows]
+
+
+def set_status(session: Session, run_id: int, status: str, **stats: Any) -> None:
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        return
+    run.status = status
+    if stats:
+        run.stats = {**(run.stats or {}), **stats}
+    if status in ("committed", "aborted"):
+        run.finished_at = utcnow()
+
+
+def mark(session: Session, item_ids: Iterable[int], state: TItemState, *, error: str | None = None) -> None:
+    ids = list(item_ids)
+    if not ids:
+        return
+    values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
+    if state == "started":
+        values["attempts"] = PlanItem.attempts + 1
+    if error is not None:
+        values["error"] = error[:2000]
+    session.execute(update(PlanItem).where(PlanItem.id.in_(ids)).values(**values))
+
+
+def item_counts(session: Session, run_id: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (state,) in session.execute(select(PlanItem.state).where(PlanItem.run_id == run_id)):
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def reset_failed(session: Session, run_id: int) -> None:
+    session.execute(
+        update(PlanItem).where(PlanItem.run_id == run_id, PlanItem.state == "failed").values(state="pending")
+    )

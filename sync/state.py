@@ -1,0 +1,82 @@
+"""Reading what the state store knows: identity links, quarantine, the 1C replica, due changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
+from sync.model import Link, link_key
+from sync.source import MIRRORED_ENTITIES, SourceData, from_json
+
+FEED_NODE = "main"
+
+
+def load_links(
+    session: Session, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None
+) -> dict[str, Link]:
+    query = select(IdentityLink.kind, IdentityLink.source_ref, IdentityLink.b24_id, IdentityLink.state)
+    if kinds is not None:
+        query = query.where(IdentityLink.kind.in_(list(kinds)))
+    if refs is not None:
+        query = query.where(IdentityLink.source_ref.in_(list(refs)))
+    links: dict[str, Link] = {}
+    for kind, ref, b24_id, state in session.execute(query):
+        links[link_key(kind, ref)] = Link(kind, ref, int(b24_id) if b24_id else None, state or {})
+    return links
+
+
+def load_quarantine(session: Session) -> dict[str, str | None]:
+    """Open quarantine: person ref → the desired-state hash it was parked with."""
+    rows = session.execute(
+        select(QuarantineRecord.source_ref, QuarantineRecord.content_hash).where(
+            QuarantineRecord.kind == "person", QuarantineRecord.resolved_at.is_(None)
+        )
+    )
+    return {ref: digest for ref, digest in rows}
+
+
+def load_source(session: Session, person_refs: Iterable[str] | None = None) -> SourceData:
+    """The replica as SourceData: everything, or the reference data plus only the given persons."""
+    data = SourceData()
+    for entity in ("Organization", "Department", "Position"):
+        for (payload,) in session.execute(select(SourceRecord.payload).where(SourceRecord.entity == entity)):
+            data.add(from_json(entity, payload))
+    people = select(SourceRecord.entity, SourceRecord.payload).where(
+        SourceRecord.entity.in_(("Person", "Employee"))
+    )
+    if person_refs is not None:
+        refs = list(person_refs)
+        people = people.where(
+            ((SourceRecord.entity == "Person") & SourceRecord.ref.in_(refs))
+            | ((SourceRecord.entity == "Employee") & SourceRecord.parent_ref.in_(refs))
+        )
+    for entity, payload in session.execute(people):
+        data.add(from_json(entity, payload))
+    return data
+
+
+def replica_hashes(session: Session) -> dict[tuple[str, str], str]:
+    rows = session.execute(
+        select(SourceRecord.entity, SourceRecord.ref, SourceRecord.content_hash).where(
+            SourceRecord.entity.in_(MIRRORED_ENTITIES)
+        )
+    )
+    return {(entity, ref): digest for entity, ref, digest in rows}
+
+
+def committed_message_no(session: Session) -> int:
+    cursor = session.get(ChangeFeedCursor, FEED_NODE)
+    return cursor.committed_message_no if cursor else 0
+
+
+def due_persons(session: Session, on: date) -> list[str]:
+    rows = session.execute(
+        select(DueChange.source_ref).where(
+            DueChange.kind == "person", DueChange.applied_at.is_(None), DueChange.due_on <= on
+        )
+    )
+    return sorted({ref for (ref,) in rows})
