@@ -2,47 +2,42 @@
 
 Starts the Bitrix24 sandbox on loopback with the given leaky bucket (rate, burst), then sends a mix of
 work through ``Bitrix24Gateway``: bulk invitations (``user.add`` batched by 50) and, at the same time,
-single calls (``user.get`` by ID, ``user.update``) from a few concurrent workers. Prints one JSON object:
-requests sent, requests the portal refused with QUERY_LIMIT_EXCEEDED (in all and after the warm-up burst),
-items per request on bulk work, the achieved request rate after warm-up ÷ the allowed rate, wall seconds.
-Owns only the measurement; the sandbox and the gateway are used as they are.
+single calls (``user.get`` by ID, ``user.update``) from a few concurrent workers. With ``--instances K``
+the work is split over K gateways, each on its own thread and event loop, sharing one budget through a
+state store (``--db``, default a temporary SQLite file) — as K bridge instances on one database would.
+Prints one JSON object: requests sent, requests the portal refused with QUERY_LIMIT_EXCEEDED (in all and
+after the warm-up burst), items per request on bulk work, the achieved request rate after warm-up ÷ the
+allowed rate (as the portal saw it), wall seconds. Owns only the measurement.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from connectors.bitrix24.budget import MemoryBudget
-from connectors.bitrix24.gateway import Bitrix24Gateway
+from connectors.bitrix24.budget import Budget, DbBudget, MemoryBudget, capacity_for
+from connectors.bitrix24.gateway import Bitrix24Gateway, Counters
 from connectors.bitrix24.port import Call
 
 SINGLE_WORKERS = 8
 BULK_SHARE = 0.8
 
 
-class RecordingBudget(MemoryBudget):
-    """The gateway's budget, noting when each request was let through."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        super().__init__(rate, burst)
-        self.admitted: list[float] = []
-
-    async def acquire(self, cost: float = 1.0) -> float:
-        waited = await super().acquire(cost)
-        self.admitted.append(time.monotonic())
-        return waited
-
-
 @dataclass
 class Workload:
     singles: int
     bulk: int
+    tag: str
     errors: dict[str, int] = field(default_factory=dict)
 
     def note(self, code: str) -> None:
@@ -50,11 +45,10 @@ class Workload:
 
 
 async def _drive(gateway: Bitrix24Gateway, work: Workload, department: int) -> None:
-    stamp = int(time.time())
     invites = [
         Call(
             "user.add",
-            {"EMAIL": f"bench{stamp}.{i}@example.test", "NAME": f"Bench{i}", "UF_DEPARTMENT": [department]},
+            {"EMAIL": f"bench.{work.tag}.{i}@example.test", "NAME": f"B{i}", "UF_DEPARTMENT": [department]},
         )
         for i in range(work.bulk)
     ]
@@ -72,7 +66,7 @@ async def _drive(gateway: Bitrix24Gateway, work: Workload, department: int) -> N
                     await gateway.call("user.get", {"ID": my_id})
                 else:
                     await gateway.call("user.update", {"ID": my_id, "WORK_POSITION": f"Position {i}"})
-            except Exception as exc:  # counted, the bench goes on
+            except Exception as exc:  # counted; the bench goes on
                 work.note(getattr(exc, "code", type(exc).__name__))
 
     async def bulk() -> None:
@@ -83,63 +77,128 @@ async def _drive(gateway: Bitrix24Gateway, work: Workload, department: int) -> N
     await asyncio.gather(bulk(), *(single_worker() for _ in range(SINGLE_WORKERS)))
 
 
-def run_bench(calls: int, rate: float, burst: int) -> dict[str, Any]:
-    """Run the bench; returns the figures printed by the command."""
-    from sandbox.bitrix24.testing import run_sandbox
+@contextmanager
+def _budgets(instances: int, rate: float, burst: int, db_url: str | None) -> Iterator[list[Budget]]:
+    """One budget per instance: in memory for one instance without --db, else shared through a store."""
+    if instances == 1 and not db_url:
+        yield [MemoryBudget(rate, burst)]
+        return
+    from store.db import make_engine, upgrade
 
-    bulk = int(calls * BULK_SHARE)
-    work = Workload(singles=calls - bulk, bulk=bulk)
-    budget = RecordingBudget(rate, burst)
-    with run_sandbox(rate=rate, burst=burst) as sb:
-        department = _root_department(sb)
-        gateway = Bitrix24Gateway(sb.webhook_url, budget=budget)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = db_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
+        engines = [make_engine(url) for _ in range(instances)]
+        upgrade(engines[0])
+        try:
+            yield [DbBudget(engine, "bench.portal", rate, burst) for engine in engines]
+        finally:
+            for engine in engines:
+                engine.dispose()
 
-        async def main() -> None:
+
+def _run_instance(url: str, budget: Budget, work: Workload, department: int, out: list[Counters]) -> None:
+    async def main() -> None:
+        async with Bitrix24Gateway(url, budget=budget) as gateway:
             try:
                 await _drive(gateway, work, department)
             finally:
-                await gateway.close()
+                out.append(gateway.counters)
 
+    asyncio.run(main())
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_bench(
+    calls: int, rate: float, burst: int, *, instances: int = 1, db_url: str | None = None, faults: str = ""
+) -> dict[str, Any]:
+    """Run the bench; returns the figures printed by the command."""
+    import logging
+
+    from sandbox.bitrix24.faults import parse_profile
+    from sandbox.bitrix24.testing import run_sandbox
+
+    # Injected connection drops make the in-process server print tracebacks; the figures say it all.
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+    bulk_total = int(calls * BULK_SHARE)
+    stamp = str(int(time.time()))
+    works = [
+        Workload(singles, bulk, f"{stamp}.{n}")
+        for n, (singles, bulk) in enumerate(
+            zip(_split(calls - bulk_total, instances), _split(bulk_total, instances), strict=True)
+        )
+    ]
+    counters: list[Counters] = []
+    with (
+        run_sandbox(rate=rate, burst=burst, faults=parse_profile(faults)) as sb,
+        _budgets(instances, rate, burst, db_url) as budgets,
+    ):
+        departments = sb.knobs.departments()
+        department = int(departments[0]["ID"]) if departments else 1
+        threads = [
+            threading.Thread(target=_run_instance, args=(sb.webhook_url, budget, work, department, counters))
+            for budget, work in zip(budgets, works, strict=True)
+        ]
         started = time.monotonic()
-        asyncio.run(main())
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         wall = time.monotonic() - started
         log = sb.knobs.log()
-    warm = int(budget.capacity)
+    return _figures(calls, rate, burst, instances, works, counters, log, wall, faults)
+
+
+def _figures(
+    calls: int,
+    rate: float,
+    burst: int,
+    instances: int,
+    works: list[Workload],
+    counters: list[Counters],
+    log: list[dict[str, Any]],
+    wall: float,
+    faults: str,
+) -> dict[str, Any]:
+    warm = int(capacity_for(burst))
     refused = [i for i, entry in enumerate(log) if entry.get("error") == "QUERY_LIMIT_EXCEEDED"]
-    steady = budget.admitted[warm:]
-    span = steady[-1] - steady[0] if len(steady) > 1 else 0.0
-    achieved = (len(steady) - 1) / span if span > 0 else 0.0
-    counters = gateway.counters
-    served = [float(e["at"]) for e in log if "at" in e][warm:]
-    server_span = served[-1] - served[0] if len(served) > 1 else 0.0
-    achieved_server = (len(served) - 1) / server_span if server_span > 0 else 0.0
+    served = [float(entry["at"]) for entry in log if "at" in entry][warm:]
+    span = served[-1] - served[0] if len(served) > 1 else 0.0
+    achieved = (len(served) - 1) / span if span > 0 else 0.0
+    total = Counters()
+    for item in counters:
+        for name in vars(total):
+            setattr(total, name, getattr(total, name) + getattr(item, name))
+    errors: dict[str, int] = {}
+    for work in works:
+        for code, count in work.errors.items():
+            errors[code] = errors.get(code, 0) + count
     return {
         "calls": calls,
-        "single_calls": work.singles,
-        "bulk_items": work.bulk,
+        "single_calls": sum(w.singles for w in works),
+        "bulk_items": sum(w.bulk for w in works),
+        "instances": instances,
+        "faults": faults or "none",
         "rate_allowed": rate,
         "burst": burst,
-        "requests_sent": counters.requests,
+        "requests_sent": total.requests,
         "query_limit_exceeded": len(refused),
         "query_limit_exceeded_after_warmup": sum(1 for i in refused if i >= warm),
-        "retries": counters.retries,
-        "bulk_items_per_request": round(counters.batch_commands / counters.batch_requests, 2)
-        if counters.batch_requests
+        "faults_injected": sum(1 for entry in log if "fault" in entry),
+        "retries": total.retries,
+        "bulk_items_per_request": round(total.batch_commands / total.batch_requests, 2)
+        if total.batch_requests
         else 0,
-        "steady_requests": len(steady),
+        "steady_requests": len(served),
         "achieved_rate": round(achieved, 3),
         "achieved_over_allowed": round(achieved / rate, 3) if rate else 0,
-        "achieved_rate_seen_by_portal": round(achieved_server, 3),
-        "overall_rate": round(counters.requests / wall, 3) if wall else 0,
+        "overall_rate": round(total.requests / wall, 3) if wall else 0,
         "wall_seconds": round(wall, 2),
-        "errors": work.errors,
-        "note": "achieved_rate: requests after the warm-up burst (burst-2) up to the last, per second",
+        "errors": errors,
+        "note": "achieved_rate: requests the portal received after the warm-up burst (burst-2), per second",
     }
-
-
-def _root_department(sb: Any) -> int:
-    departments = sb.knobs.departments()
-    return int(departments[0]["ID"]) if departments else 1
 
 
 def register(group: typer.Typer) -> None:
@@ -154,6 +213,16 @@ def register(group: typer.Typer) -> None:
         burst: Annotated[
             int, typer.Option("--burst", min=1, help="Leaky-bucket size (50; Enterprise 250).")
         ] = 50,
+        instances: Annotated[
+            int, typer.Option("--instances", min=1, help="Gateways sharing one budget through the store.")
+        ] = 1,
+        db: Annotated[
+            str, typer.Option("--db", help="State store URL for the shared budget (default: temp SQLite).")
+        ] = "",
+        faults: Annotated[
+            str, typer.Option("--faults", help="Sandbox fault profile: none, flaky, rough, k=v,…")
+        ] = "",
     ) -> None:
         """Drive N mixed calls through the Bitrix24 connector against a sandbox with that rate; print JSON."""
-        typer.echo(json.dumps(run_bench(calls, rate, burst), indent=2))
+        figures = run_bench(calls, rate, burst, instances=instances, db_url=db or None, faults=faults)
+        typer.echo(json.dumps(figures, indent=2))

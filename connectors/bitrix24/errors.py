@@ -145,6 +145,12 @@ TABLE: tuple[Rule, ...] = (
     ),
     Rule(None, "ERROR_ARGUMENT", _r(Action.FAIL, "Bitrix24 refused an argument of the call")),
     Rule(None, "ERROR_CORE", _r(Action.FAIL, "Bitrix24 refused the call")),
+    Rule(
+        None,
+        "ACCESS_DENIED",
+        _r(Action.FAIL_CONFIG, "this Bitrix24 method needs the application (OAuth), not the webhook"),
+        contains="application context",
+    ),
     Rule(None, "ACCESS_DENIED", _r(Action.FAIL, "Bitrix24 denied access to this call")),
     Rule(None, "INTERNAL_SERVER_ERROR", _SERVER),
     Rule(None, "ERROR_UNEXPECTED_ANSWER", _SERVER),

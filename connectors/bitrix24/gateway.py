@@ -46,6 +46,9 @@ BLOCK_SECONDS = 600.0
 MAX_COMMAND_CHARS = 8000
 """A longer command (photos, long texts) is sent alone as JSON, not inside a batch (§1.4 item 11)."""
 
+OFFSET_PAGED = frozenset({"department.get"})
+"""List methods without a ``filter`` object, paged by ``start`` offsets instead of the ``>ID`` keyset."""
+
 _HALTED = Resolution(Action.RETRY, "not run: an earlier command of the batch failed (halt)")
 _NO_RESULT = Resolution(Action.RETRY, "Bitrix24 returned no result for this command")
 _WEBHOOK_REFUSED = Resolution(Action.FAIL_CONFIG, "Bitrix24 refused the webhook (expired or revoked?)")
@@ -224,7 +227,7 @@ class Bitrix24Gateway:
             sleep=self.sleep,
             reraise=True,
         )
-        while True:
+        for _park in range(3):  # a block met again after waiting it out is raised, not waited forever
             await self._check_blocked(method)
             try:
                 async for attempt in retrying:
@@ -261,7 +264,7 @@ class Bitrix24Gateway:
                     "bitrix24 call failed: method=%s code=%s action=%s", method, exc.code, exc.action.value
                 )
                 raise
-            raise AssertionError("unreachable")  # pragma: no cover
+        raise api_error(classify(429, "OPERATION_TIME_LIMIT"), code="OPERATION_TIME_LIMIT", method=method)
 
     # -- the port ----------------------------------------------------------------------------------------
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -350,16 +353,20 @@ class Bitrix24Gateway:
     async def list_all(
         self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every item, page by page: ``>ID`` keyset, ``start=-1`` (no COUNT), ordered by ID (§1.3)."""
-        base = dict(params or {})
+        """Every item, page by page: ``>ID`` keyset, ``start=-1`` (no COUNT), ordered by ID (§1.3).
+
+        ``department.get`` takes its filters as top-level keys with no documented ``>ID`` (§3): it is paged
+        by offset, following ``next`` (department lists are small)."""
+        name = method.strip().lower()
+        base = {k: v for k, v in (params or {}).items() if k.lower() not in ("order", "sort", "start")}
+        if name in OFFSET_PAGED:
+            async for page in self._offset_pages(name, {**base, "sort": id_key, "order": "ASC"}):
+                yield page
+            return
         filter_key = next((k for k in base if k.lower() == "filter"), "filter")
         user_filter = dict(base.pop(filter_key, None) or {})
-        for key in [k for k in base if k.lower() in ("order", "sort", "start")]:
-            base.pop(key)
-        if method.strip().lower() == "user.get":
-            base.update(
-                {"sort": id_key, "order": "ASC"}
-            )  # user.get takes sort/order as strings (§1.4 item 10)
+        if name == "user.get":
+            base.update({"sort": id_key, "order": "ASC"})  # user.get takes them as strings (§1.4 item 10)
         else:
             base["order"] = {id_key: "ASC"}
         last: int | None = None
@@ -367,15 +374,22 @@ class Bitrix24Gateway:
             page_filter = dict(user_filter)
             if last is not None:
                 page_filter[f">{id_key}"] = last
-            envelope = await self._request(
-                method, encode_params({**base, filter_key: page_filter, "start": -1})
-            )
-            items = _as_items(envelope.result)
+            body = encode_params({**base, filter_key: page_filter, "start": -1})
+            items = _as_items((await self._request(name, body)).result)
             if items:
                 yield items
             if len(items) < PAGE_SIZE:
                 return
             last = max(int(item[id_key]) for item in items)
+
+    async def _offset_pages(self, method: str, params: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+        start: int | None = 0
+        while start is not None:
+            envelope = await self._request(method, encode_params({**params, "start": start}))
+            items = _as_items(envelope.result)
+            if items:
+                yield items
+            start = envelope.next if items else None
 
 
 def _labels(calls: Sequence[Call]) -> list[str]:

@@ -32,8 +32,10 @@ DEFAULT_STATUS: dict[str, int] = {
     "ERROR_CORE": 400,
     "INTERNAL_SERVER_ERROR": 500,
     "ERROR_UNEXPECTED_ANSWER": 500,
-    "PORTAL_DELETED": 404,
+    "PORTAL_DELETED": 500,
     "OVERLOAD_LIMIT": 503,
+    "user_access_error": 403,
+    "ERROR_MANIFEST_IS_NOT_AVAILABLE": 404,
 }
 
 
@@ -62,6 +64,8 @@ class Caller:
     """webhook | app"""
     client_id: str | None = None
     """The application's client_id when ``via == "app"``."""
+    credential: str = ""
+    """Which app or webhook is calling: the operating-time limit is kept per app/webhook (§8.2)."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sandbox.bitrix24.core import METHODS, CallContext, Caller, MethodSpec, Rest
 from sandbox.bitrix24.envelope import Timing, error_body, success
 from sandbox.bitrix24.limits import BUCKET_SECONDS, WINDOW_BUCKETS, LeakyBucket, OperatingLedger
 from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.system_errors import ForcedErrors
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Dispatcher:
         self.portal = portal
         self.bucket = bucket
         self.ledger = ledger
+        self.forced = ForcedErrors()
 
     def run_method(
         self, caller: Caller, name: str, params: dict[str, Any], *, in_batch: bool = False
@@ -68,7 +70,8 @@ class Dispatcher:
         cost = self.ledger.cost(name, measured)
         operating, reset_at = self.ledger.spend(key, name, now, cost)
         if reset_at is None:
-            reset_at = (int(now // BUCKET_SECONDS) + WINDOW_BUCKETS) * BUCKET_SECONDS
+            # nothing spent in the window: the doc examples show start + 600 (limits.md, data-types.md#time)
+            reset_at = int(now) + WINDOW_BUCKETS * BUCKET_SECONDS
         timing = Timing(now, now + measured, measured, operating, reset_at)
         return Outcome(200, success(result, timing), None, name)
 
@@ -78,6 +81,7 @@ class Dispatcher:
 
         name = method_name(raw_method)
         try:
+            self.forced.check(name)
             self.bucket.take(self.portal.clock.now())
         except RestError as exc:
             return Outcome(exc.status, error_body(exc), exc.code, name)

@@ -20,7 +20,9 @@ def app_auth(portal: Portal, user_id: int | None, *, with_refresh: bool = False)
     auth: dict[str, Any] = {}
     if user_id is not None:
         access, refresh = portal.issue_tokens(user_id)
-        auth.update({"access_token": access, "expires_in": portal.token_lifetime})
+        expires = int(portal.clock.now()) + portal.token_lifetime
+        # [SDK] (bitrix24-rest.md §6.2): real payloads also carry `expires` (unix time) and `user_id`.
+        auth.update({"access_token": access, "expires": expires, "expires_in": portal.token_lifetime})
         auth["scope"] = ",".join(sorted(portal.app.scopes))
         if with_refresh:
             auth["refresh_token"] = refresh
@@ -40,9 +42,18 @@ def app_auth(portal: Portal, user_id: int | None, *, with_refresh: bool = False)
 
 
 def emit(
-    portal: Portal, event: str, data: dict[str, Any], *, acting_user: int | None, object_id: Any = None
+    portal: Portal,
+    event: str,
+    data: dict[str, Any],
+    *,
+    acting_user: int | None,
+    object_id: Any = None,
+    with_refresh: bool = False,
 ) -> int:
-    """Raise ``event``; returns how many bindings it reached. Handlers bound by the app only."""
+    """Raise ``event``; returns how many bindings it reached. Handlers bound by the app only.
+
+    ``with_refresh``: the event's ``auth`` also carries ``refresh_token`` (ONUSERADD per on-user-add.md).
+    """
     event = event.upper()
     reached = 0
     if not portal.app.installed:
@@ -61,7 +72,7 @@ def emit(
             "event_handler_id": binding.id,
             "data": data,
             "ts": str(int(portal.clock.now())),
-            "auth": app_auth(portal, as_user),
+            "auth": app_auth(portal, as_user, with_refresh=with_refresh),
         }
         portal.outbox.put(binding.handler, payload, event)
     return reached

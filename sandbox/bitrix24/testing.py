@@ -91,6 +91,10 @@ class Knobs:
         result: dict[str, Any] = self._post("/_sandbox/limits", settings)
         return result
 
+    def system_error(self, code: str | None, *, method: str | None = None, count: int | None = None) -> None:
+        """Answer REST calls with a documented system error (bitrix24-rest.md §8.3); ``None`` clears."""
+        self._post("/_sandbox/system-error", {"code": code, "method": method, "count": count})
+
     def state(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/_sandbox/state")
         return result

@@ -25,8 +25,8 @@ EVENTS_BY_SCOPE: dict[str, tuple[str, ...]] = {
         "ONAPPTEST",
         "ONAPPMETHODCONFIRM",
         "ONOFFLINEEVENT",
+        "ONUSERADD",  # on-user-add.md: "Scope: basic"
     ),
-    "user": ("ONUSERADD",),
     "sonet_group": ("ONSONETGROUPADD", "ONSONETGROUPUPDATE", "ONSONETGROUPDELETE"),
     "task": (
         "ONTASKADD",

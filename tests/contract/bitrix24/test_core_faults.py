@@ -62,3 +62,28 @@ def test_profiles_parse() -> None:
         parse_profile("bogus=1")
     with pytest.raises(ValueError):
         FaultProfile(error_500=0.7, html=0.5)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("OVERLOAD_LIMIT", 503),
+        ("PORTAL_DELETED", 500),
+        ("INVALID_CREDENTIALS", 403),
+        ("ACCESS_DENIED", 403),
+        ("INVALID_REQUEST", 400),
+        ("user_access_error", 403),
+        ("ERROR_UNEXPECTED_ANSWER", 500),
+    ],
+)
+def test_documented_system_errors_can_be_forced(rest: Rest, knobs: Knobs, code: str, status: int) -> None:
+    knobs.system_error(code, method="user.get", count=1)
+    assert rest("user.current").status_code == 200  # another method is unaffected
+    response = rest("user.get")
+    assert response.status_code == status and response.json()["error"] == code
+    assert rest("user.get").status_code == 200  # count=1: only once
+
+
+def test_unknown_system_error_is_refused(knobs: Knobs) -> None:
+    response = knobs.http.post("/_sandbox/system-error", json={"code": "MADE_UP"})
+    assert response.status_code == 400

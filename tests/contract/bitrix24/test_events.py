@@ -59,7 +59,8 @@ def test_onuseradd_fires_on_registration_not_on_invite(
     assert form["event"] == "ONUSERADD"
     assert form["data"]["ID"] == str(uid) and form["data"]["NAME"] == "Klaus"  # fields directly in data
     assert form["auth"]["application_token"] == knobs.app()["application_token"]
-    assert form["auth"]["access_token"]  # a user acted: tokens are present (§6.2)
+    assert form["auth"]["access_token"] and form["auth"]["refresh_token"]  # on-user-add.md auth table
+    assert form["data"]["ACTIVE"] == "Y" and "USER_TYPE" not in form["data"]
     assert form["event_handler_id"] and form["ts"]
     again = knobs.accept(uid)
     assert again["handlers"] == 0  # only the first registration fires

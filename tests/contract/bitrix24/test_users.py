@@ -200,6 +200,8 @@ def test_search_find(rest: Rest) -> None:
     rest.ok("user.add", {"EMAIL": "p@example.com", "UF_DEPARTMENT": [1], "LAST_NAME": "Petrov"})
     rows = rest.ok("user.search", {"FILTER": {"FIND": "petr"}})
     assert [r["LAST_NAME"] for r in rows] == ["Petrov"]
+    assert [r["LAST_NAME"] for r in rest.ok("user.search", {"FILTER": {"LAST_NAME": "etro"}})] == ["Petrov"]
+    assert len(rest.ok("user.search", {"FILTER": {"UF_DEPARTMENT_NAME": "compa"}})) == 2
 
 
 def test_current_and_fields(rest: Rest) -> None:
@@ -220,3 +222,16 @@ def test_non_admin_does_not_see_foreign_extranet_users(b24: Any, rest: Rest, kno
     rest.ok("sonet_group.user.add", {"GROUP_ID": gid, "USER_ID": plain})
     seen = {r["ID"] for r in http.post(url + "user.get.json", json={}).json()["result"]}
     assert str(ext) in seen
+
+
+def test_xml_id_is_not_unique(rest: Rest) -> None:
+    a = rest.ok("user.add", {"EMAIL": "x1@example.com", "UF_DEPARTMENT": [1], "XML_ID": "SAME"})
+    b = rest.ok("user.add", {"EMAIL": "x2@example.com", "UF_DEPARTMENT": [1], "XML_ID": "SAME"})
+    assert [r["ID"] for r in rest.ok("user.get", {"FILTER": {"XML_ID": "SAME"}})] == [str(a), str(b)]
+    rest.ok("user.update", {"ID": a, "XML_ID": "OTHER"})
+    assert [r["ID"] for r in rest.ok("user.get", {"FILTER": {"XML_ID": "SAME"}})] == [str(b)]
+
+
+def test_trailing_slash_and_get_query(b24: Any, http: Any) -> None:
+    response = http.get(b24.webhook_url + "user.get/", params={"FILTER[ID]": 1})
+    assert response.status_code == 200 and response.json()["result"][0]["ID"] == "1"

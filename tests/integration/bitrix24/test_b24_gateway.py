@@ -134,3 +134,44 @@ async def test_wrong_webhook_code_is_a_config_error(sb: RunningSandbox, make_gat
             await gateway.call("user.current")
     assert caught.value.action is Action.FAIL_CONFIG
     assert "wrongcode0000" not in str(caught.value) and "wrongcode0000" not in (caught.value.internal or "")
+
+
+async def test_list_all_groups_by_id_keyset(sb: RunningSandbox, make_gateway: MakeGateway) -> None:
+    async with make_gateway(sb.webhook_url) as gateway:
+        made = await gateway.batch(
+            [
+                Call("sonet_group.create", {"NAME": f"Site {i}", "VISIBLE": True, "OPENED": False})
+                for i in range(70)
+            ]
+        )
+        assert all(o.ok for o in made), [o.error for o in made if o.error][:1]
+        pages = [page async for page in gateway.list_all("sonet_group.get", {"FILTER": {"%NAME": "Site"}})]
+    ids = [int(row["ID"]) for page in pages for row in page]
+    assert len(ids) == len(set(ids)) == 70 and ids == sorted(ids)
+    stored = str(sb.sandbox.portal.groups[ids[0]])
+    assert "'VISIBLE': 'Y'" in stored and "'OPENED': 'N'" in stored
+
+
+async def test_list_all_departments_by_offset(sb: RunningSandbox, make_gateway: MakeGateway) -> None:
+    async with make_gateway(sb.webhook_url) as gateway:
+        made = await gateway.batch(
+            [Call("department.add", {"NAME": f"Crew {i}", "PARENT": 1}) for i in range(64)]
+        )
+        assert all(o.ok for o in made)
+        pages = [page async for page in gateway.list_all("department.get")]
+        only_children = [page async for page in gateway.list_all("department.get", {"PARENT": 1})]
+    ids = [int(row["ID"]) for page in pages for row in page]
+    assert len(ids) == len(set(ids)) == 65 and ids == sorted(ids)
+    assert sum(len(page) for page in only_children) == 64
+
+
+async def test_app_only_method_through_a_webhook_is_a_config_error(
+    sb: RunningSandbox, make_gateway: MakeGateway
+) -> None:
+    async with make_gateway(sb.webhook_url) as gateway:
+        with pytest.raises(Bitrix24TerminalError) as caught:
+            await gateway.call(
+                "event.bind", {"event": "ONUSERADD", "handler": "https://bridge.example.invalid/h"}
+            )
+    assert caught.value.action is Action.FAIL_CONFIG and caught.value.status == 403
+    assert len(requests_for(sb, "event.bind")) == 1

@@ -3,6 +3,7 @@ against the sandbox's fault and clock knobs, and never writes a secret or a pers
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -90,6 +91,25 @@ async def test_429_parks_the_method_then_resumes(
         clock.offset += 601
         assert await gateway.call("user.update", {"ID": 1, "WORK_POSITION": "Boss"}) is True
     assert gateway.counters.blocked_refusals == 2
+
+
+async def test_429_can_be_waited_out_in_process(
+    sb: RunningSandbox, make_gateway: MakeGateway, clock: Clock
+) -> None:
+    """With ``park_wait_seconds`` covering the block, the call itself waits (here: moves both clocks)."""
+
+    async def sleep(seconds: float) -> None:
+        clock.offset += seconds
+        sb.knobs.advance(seconds)
+
+    sb.knobs.limits(op_budget=5, op_costs={"user.update": 3})
+    patient = dataclasses.replace(FAST_RETRY, park_wait_seconds=700)
+    async with make_gateway(sb.webhook_url, retry=patient, sleep=sleep) as gateway:
+        results = [await gateway.call("user.update", {"ID": 1, "WORK_POSITION": "Boss"}) for _ in range(3)]
+    assert results == [True, True, True]
+    statuses = [e.get("status") for e in requests_for(sb, "user.update")]
+    assert statuses == [200, 200, 429, 200]
+    assert clock.offset >= 60
 
 
 async def test_expired_token_is_refreshed_and_persisted(sb: RunningSandbox, store: Store) -> None:

@@ -43,6 +43,7 @@ CASES = [
     (405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", Action.FAIL),
     (400, "ERROR_ARGUMENT", "no_extranet_field", Action.FAIL),
     (400, "ERROR_CORE", "access_denied", Action.FAIL),
+    (403, "ACCESS_DENIED", "Access denied! Application context required", Action.FAIL_CONFIG),
     (403, "ACCESS_DENIED", "REST is available only on commercial plans.", Action.FAIL),
     (500, "INTERNAL_SERVER_ERROR", "Internal server error", Action.RETRY),
     (500, "ERROR_UNEXPECTED_ANSWER", "", Action.RETRY),
