@@ -26,6 +26,8 @@ from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, link_key
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
+UNKNOWN_PASSES = 3
+"""How often a stage re-checks and re-sends writes whose answer was lost before giving up on them."""
 
 
 class RunAborted(SyncError):
@@ -71,6 +73,8 @@ class Applier:
         self.batch_size = min(batch_size, BATCH_LIMIT)
         self.on_progress = on_progress
         self.stats = ApplyStats()
+        self._unknown: list[Item] = []
+        """Items whose write may have run although no answer came: checked, then re-sent if absent."""
 
     async def run(self) -> ApplyStats:
         with self.sessions.begin() as session:
@@ -82,6 +86,19 @@ class Applier:
             items = [i for i in items if i.id not in settled]
             for start in range(0, len(items), self.batch_size):
                 await self._apply_batch(items[start : start + self.batch_size])
+            for _ in range(UNKNOWN_PASSES):
+                if not self._unknown:
+                    break
+                unknown, self._unknown = self._unknown, []
+                settled = await self._verify_started(unknown)
+                again = [i for i in unknown if i.id not in settled]
+                for start in range(0, len(again), self.batch_size):
+                    await self._apply_batch(again[start : start + self.batch_size])
+            if self._unknown:
+                with self.sessions.begin() as session:
+                    ledger.mark(session, [i.id for i in self._unknown], "failed", error="outcome unknown")
+                self.stats.failed += len(self._unknown)
+                self._unknown = []
         return self.stats
 
     # -- one batch ---------------------------------------------------------------------------------
@@ -170,6 +187,9 @@ class Applier:
             return
         action = _action(outcome.error)
         code, reason = _reason(outcome.error)
+        if getattr(outcome.error, "outcome_unknown", False):
+            self._unknown.append(item)  # stays "started": checked before it is sent again
+            return
         if action == "FAIL_CONFIG":
             ledger.mark(session, [item.id], "failed", error=reason)
             raise RunAborted(f"Bitrix24 refused the bridge's credentials or scope ({code})")

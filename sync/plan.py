@@ -46,13 +46,20 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
     return owners
 
 
-def plan_groups(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
+def plan_groups(
+    desired: DesiredState, links: Mapping[str, Link], plan: Plan, existing: Mapping[str, int] | None = None
+) -> None:
+    """Groups to create, adopt (an unlinked group of the same name exists) or update."""
     for key in sorted(desired.groups):
         group = desired.groups[key]
         state = group_state(group)
         link = links.get(key)
-        if link is None or link.b24_id is None:
-            payload: dict[str, Any] = {"key": key, "fields": group.fields, "state": state}
+        found = (existing or {}).get(group.fields.get("NAME", ""))
+        if (link is None or link.b24_id is None) and found is not None:
+            payload: dict[str, Any] = {"key": key, "group_id": found, "fields": group.fields, "state": state}
+            plan.operations.append(Operation("update_group", group.kind, group.source_ref, payload))
+        elif link is None or link.b24_id is None:
+            payload = {"key": key, "fields": group.fields, "state": state}
             plan.operations.append(Operation("create_group", group.kind, group.source_ref, payload))
         else:
             changes = changed_fields(group.fields, link.state.get("fields", {}))
@@ -189,9 +196,13 @@ def make_plan(
     links: Mapping[str, Link],
     index: AdoptionIndex | None = None,
     quarantined: Mapping[str, str | None] | None = None,
+    existing_groups: Mapping[str, int] | None = None,
 ) -> Plan:
-    """The whole plan: groups, then users, memberships and removals (see sync.model.STAGES)."""
+    """The whole plan: groups, then users, memberships and removals (see sync.model.STAGES).
+
+    ``existing_groups`` maps the names of Bitrix24 groups the bridge has no link for to their ids.
+    """
     plan = Plan()
-    plan_groups(desired, links, plan)
+    plan_groups(desired, links, plan, existing_groups)
     plan_users(desired, persons_in_scope, links, index or AdoptionIndex(), quarantined or {}, plan)
     return plan

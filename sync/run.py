@@ -81,7 +81,11 @@ async def _plan(ctx: SyncContext, data: SourceData, scope: set[str]) -> Plan:
         if link_key("person", ref) not in links and not user.problems
     ]
     index = AdoptionIndex(await extract.adoption_candidates(ctx.b24, unlinked))
-    return make_plan(desired, scope, links, index, quarantined)
+    existing: dict[str, int] = {}
+    if any(key not in links for key in desired.groups):
+        linked_ids = {link.b24_id for link in links.values() if link.kind in GROUP_KINDS}
+        existing = {g.name: g.id for g in await directory.all_groups(ctx.b24) if g.id not in linked_ids}
+    return make_plan(desired, scope, links, index, quarantined, existing)
 
 
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:

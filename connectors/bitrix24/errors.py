@@ -207,10 +207,32 @@ class Bitrix24ApiError(Bitrix24Error):
         self.method = method
         self.retry_at = retry_at
         """For METHOD_BLOCKED: unix time when the method may be called again."""
+        self.outcome_unknown = False
+        """True when a write may have run although no answer came back: check before sending it again."""
 
     @property
     def transient(self) -> bool:
         return self.action in RETRYABLE or self.action in (Action.METHOD_BLOCKED, Action.REFRESH_TOKEN)
+
+
+# Errors Bitrix24 gives *before* running a method: a write that met one surely did not happen.
+NOT_RUN_CODES = frozenset(
+    {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "expired_token", "OVERLOAD_LIMIT", "NO_AUTH_FOUND"}
+)
+NOT_SENT_TRANSPORT = frozenset({"ClientConnectorError", "ConnectionRefusedError", "ClientConnectorDNSError"})
+READ_SUFFIXES = (".get", ".list", ".search", ".fields", ".current", ".status", ".info", ".instances")
+READ_METHODS = frozenset({"profile", "scope", "methods", "app.info", "server.time", "events", "user.get"})
+
+
+def is_read(method: str) -> bool:
+    """True for methods that change nothing, so repeating them is always safe."""
+    name = method.strip().lower()
+    return name in READ_METHODS or name.endswith(READ_SUFFIXES)
+
+
+def surely_not_run(error: Bitrix24ApiError) -> bool:
+    """The request was refused before Bitrix24 ran anything (so a write may be sent again)."""
+    return error.code in NOT_RUN_CODES or error.code in NOT_SENT_TRANSPORT
 
 
 class Bitrix24TransientError(Bitrix24ApiError, Transient):

@@ -33,6 +33,8 @@ from connectors.bitrix24.errors import (
     Resolution,
     api_error,
     classify,
+    is_read,
+    surely_not_run,
 )
 from connectors.bitrix24.port import Call, CallOutcome
 from connectors.bitrix24.transport import Envelope, error_from_body, new_client, new_session, translate
@@ -202,14 +204,25 @@ class Bitrix24Gateway:
             classify(429, "OPERATION_TIME_LIMIT"), code="OPERATION_TIME_LIMIT", method=method, retry_at=until
         )
 
-    async def _request(self, method: str, body: dict[str, Any]) -> Envelope:
-        """One logical request: blocked check, retries with backoff, block recording."""
+    async def _request(
+        self, method: str, body: dict[str, Any], *, idempotent: bool | None = None
+    ) -> Envelope:
+        """One logical request: blocked check, retries with backoff, block recording.
+
+        A write is sent again only after an error that proves Bitrix24 did not run it (rate limit, block,
+        expired token, no connection); after a lost answer, a 500 or a proxy page its outcome is unknown,
+        so the error is raised with ``outcome_unknown`` and the caller checks before re-sending.
+        """
         method = method.strip().lower()
+        safe_to_repeat = is_read(method) if idempotent is None else idempotent
         unmapped = 0
 
         def should_retry(exc: BaseException) -> bool:
             nonlocal unmapped
             if not isinstance(exc, Bitrix24ApiError) or exc.action not in RETRYABLE:
+                return False
+            if not safe_to_repeat and not surely_not_run(exc):
+                exc.outcome_unknown = True
                 return False
             if not exc.resolution.mapped:
                 unmapped += 1
@@ -319,8 +332,9 @@ class Bitrix24Gateway:
         body = {"halt": 1 if halt else 0, "cmd": {label: text for label, _item, text in chunk}}
         self.counters.batch_requests += 1
         self.counters.batch_commands += len(chunk)
+        reads_only = all(is_read(item.method) for _label, item, _text in chunk)
         try:
-            envelope = await self._request("batch", body)
+            envelope = await self._request("batch", body, idempotent=reads_only)
         except Bitrix24ApiError as exc:
             return {label: CallOutcome(item.label or label, error=exc) for label, item, _text in chunk}
         inner = envelope.result if isinstance(envelope.result, dict) else {}
