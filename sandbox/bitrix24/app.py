@@ -114,8 +114,10 @@ async def read_params(request: Request) -> dict[str, Any]:
     elif ctype == "multipart/form-data":
         form = await request.form()
         params.update(decode_pairs((k, v) for k, v in form.multi_items() if isinstance(v, str)))
-    else:
+    elif ctype == "application/x-www-form-urlencoded":
         params.update(parse_query((await request.body()).decode("utf-8", "replace")))
+    # Any other body is not read: PHP fills $_POST only for form encodings, and Bitrix24 reads
+    # php://input only for application/json.
     return params
 
 
