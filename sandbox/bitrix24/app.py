@@ -225,7 +225,8 @@ class FaultMiddleware:
 
 def create_app(config: SandboxConfig | None = None) -> Any:
     """Build the sandbox app for ``config``; its state is at ``app.state.sandbox`` (a ``Sandbox``)."""
-    from sandbox.bitrix24.knobs import install_app, knob_routes
+    from sandbox.bitrix24.app_knobs import install_app
+    from sandbox.bitrix24.knobs import knob_routes
 
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
