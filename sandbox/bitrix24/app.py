@@ -173,6 +173,18 @@ async def oauth_token(request: Request) -> Response:
     return JSONResponse(body, status_code=status)
 
 
+class DroppedConnection(ConnectionAbortedError):
+    """Raised on purpose to make the server cut a connection mid-answer (a ``reset``/``timeout`` fault)."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn from logging a traceback for connections the sandbox drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DroppedConnection)
+
+
 class FaultMiddleware:
     """Injects the configured faults into ``/rest/`` requests (see faults.py)."""
 
@@ -220,7 +232,7 @@ class FaultMiddleware:
             {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100000")]}
         )
         await send({"type": "http.response.body", "body": b'{"result":', "more_body": True})
-        raise ConnectionAbortedError("sandbox fault: connection dropped")
+        raise DroppedConnection("sandbox fault: connection dropped")
 
 
 def create_app(config: SandboxConfig | None = None) -> Any:
@@ -230,6 +242,9 @@ def create_app(config: SandboxConfig | None = None) -> Any:
 
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
+    quiet = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in quiet.filters):
+        quiet.addFilter(_QuietDrops())
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
