@@ -177,6 +177,7 @@ POST: dict[str, Handler] = {
     "absence/cancel": _cancel_absence,
     "department": mutations.add_department,
     "department/disband": mutations.disband_department,
+    "churn": mutations.churn,
     "faults": _faults_add,
     "faults/clear": _faults_clear,
     "review": _review,

@@ -120,3 +120,22 @@ def test_future_transfer_takes_effect_when_the_clock_passes_it(soap: Soap, sandb
     assert sandbox.knobs.record("Employee", emp["ref"])["current"]["dept_ref"] == emp["current"]["dept_ref"]
     sandbox.knobs.advance(days=7)
     assert sandbox.knobs.record("Employee", emp["ref"])["current"]["dept_ref"] == dept
+
+
+def test_churn_drives_many_changes_through_the_feed(soap: Soap, sandbox: RunningSandbox) -> None:
+    touched = sandbox.knobs.churn(hires=5, transfers=6, dismissals=3, rehires=2, personEdits=4, absences=3)
+    keys = ("hired", "transferred", "dismissed", "rehired", "edited", "absences")
+    assert [len(touched[k]) for k in keys] == [5, 6, 3, 2, 4, 3]
+    got: set[tuple[str, str]] = set()
+    ack = 0
+    while True:
+        batch = changes(soap, ack, max_items=7)
+        got |= {(e, r) for e, r, _ in items(batch)}
+        ack = int(batch.value("m:messageNo") or 0)
+        if batch.value("m:hasMore") == "false":
+            break
+    employees = {r for e, r in got if e == "Employee"}
+    for key in ("hired", "transferred", "dismissed", "rehired"):
+        assert set(touched[key]) <= employees
+    assert {("Person", r) for r in touched["edited"]} <= got
+    assert {("Absence", r) for r in touched["absences"]} <= got
