@@ -139,3 +139,8 @@ def test_churn_drives_many_changes_through_the_feed(soap: Soap, sandbox: Running
         assert set(touched[key]) <= employees
     assert {("Person", r) for r in touched["edited"]} <= got
     assert {("Absence", r) for r in touched["absences"]} <= got
+
+
+def test_max_items_out_of_range(soap: Soap) -> None:
+    assert changes(soap, 0, max_items=0).errors() == ["INVALID_MAX_ITEMS"]
+    assert changes(soap, 0, max_items=1001).errors() == ["INVALID_MAX_ITEMS"]

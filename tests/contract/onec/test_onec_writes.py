@@ -208,3 +208,21 @@ def test_timesheet_validation(soap: Soap, sandbox: RunningSandbox) -> None:
     stranger = timesheet(soap, str(uuid.uuid4()), org, dept, {str(uuid.uuid4()): [("2026-03-02", "Я", "8")]})
     assert stranger.errors() == ["EMPLOYEE_NOT_FOUND"]
     assert sandbox.knobs.timesheets() == []
+
+
+def test_request_snapshot_lists_submitted_requests(soap: Soap, sandbox: RunningSandbox) -> None:
+    emp = active_employee(sandbox)
+    ids = sorted(str(uuid.uuid4()) for _ in range(3))
+    for rid in ids:
+        submit(soap, rid, "Certificate", emp["person_ref"])
+    page = soap.call("GetSnapshotPage", p("entity", "Request") + p("afterRef", EMPTY_REF) + p("pageSize", 2))
+    assert page.value("m:hasMore") == "true"
+    rest = soap.call(
+        "GetSnapshotPage", p("entity", "Request") + p("afterRef", page.value("m:lastRef")) + p("pageSize", 2)
+    )
+    assert rest.value("m:hasMore") == "false"
+    found = [
+        r.findtext(f"{Q}requestId")
+        for r in page.findall("m:items/m:item/m:request") + rest.findall("m:items/m:item/m:request")
+    ]
+    assert sorted(found) == ids
