@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from onec_soap import SOAP11, SOAP12, Soap, p
 
 from sandbox.onec.testing import RunningSandbox
 
-pytest_plugins = ["onec_fixtures"]
+from .onec_wire import SOAP11, SOAP12, Soap, p
 
 
 def test_soap_fault_11_shape(soap: Soap, sandbox: RunningSandbox) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from onec_soap import Q, Reply, Soap, p
 
 from sandbox.onec.testing import RunningSandbox
 
-pytest_plugins = ["onec_fixtures"]
+from .onec_wire import Q, Reply, Soap, p
 
 
 def changes(soap: Soap, ack: int, max_items: int = 100, version: str = "1.1") -> Reply:

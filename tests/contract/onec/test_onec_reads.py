@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from onec_soap import SOAP11, SOAP12, TODAY, Q, Soap, p
 
 from connectors.onec.contract import EMPTY_DATE, EMPTY_REF
 from sandbox.onec.model import ENTITIES
 from sandbox.onec.testing import RunningSandbox
 
-pytest_plugins = ["onec_fixtures"]
+from .onec_wire import SOAP11, SOAP12, TODAY, Q, Soap, p
 
 VERSIONS = ["1.1", "1.2"]
 

@@ -7,12 +7,11 @@ import uuid
 from typing import Any
 
 import pytest
-from onec_soap import Q, Reply, Soap, p
 
 from connectors.onec.contract import EMPTY_REF
 from sandbox.onec.testing import RunningSandbox
 
-pytest_plugins = ["onec_fixtures"]
+from .onec_wire import Q, Reply, Soap, p
 
 
 def submit(soap: Soap, request_id: str, kind: str, person: str, employee: str | None = None,

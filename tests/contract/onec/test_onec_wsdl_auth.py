@@ -10,8 +10,6 @@ from lxml import etree
 from connectors.onec.contract import ADVERTISED_ADDRESS, NAMESPACE, OPERATIONS, WSDL_PATH, soap_action
 from sandbox.onec.testing import RunningSandbox, onec_sandbox
 
-pytest_plugins = ["onec_fixtures"]
-
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 
 

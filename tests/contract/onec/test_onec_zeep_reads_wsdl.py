@@ -17,8 +17,6 @@ import zeep.transports
 from connectors.onec.contract import NAMESPACE, WSDL_PATH
 from sandbox.onec.testing import RunningSandbox
 
-pytest_plugins = ["onec_fixtures"]
-
 
 @pytest.mark.parametrize("binding", ["ExtranetBridgeSoapBinding", "ExtranetBridgeSoap12Binding"])
 def test_zeep_reads_every_operation(sandbox: RunningSandbox, binding: str) -> None:

@@ -1,6 +1,6 @@
 """Fixtures of the 1C contract tests: sandboxes over real HTTP and SOAP callers.
 
-Test modules load them with ``pytest_plugins = ["onec_fixtures"]``. There is no conftest.py here: two
+Fixtures shared by the 1C contract tests (the package makes the conftest name unique for mypy); two
 modules named ``conftest`` break ``mypy .`` while tests/ has no ``__init__.py``.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from onec_soap import TODAY, Soap
 
 from sandbox.onec.testing import RunningSandbox, onec_sandbox
+
+from .onec_wire import TODAY, Soap
 
 
 @pytest.fixture
