@@ -27,7 +27,7 @@ from sandbox.bitrix24.auth import ALL_SCOPES, normalise_scopes, refresh, token_c
 from sandbox.bitrix24.clock import Clock
 from sandbox.bitrix24.config import SandboxConfig, WebhookConfig
 from sandbox.bitrix24.core import RestError
-from sandbox.bitrix24.dispatch import Dispatcher, Outcome
+from sandbox.bitrix24.dispatch import Dispatcher, Outcome, method_name
 from sandbox.bitrix24.envelope import error_body
 from sandbox.bitrix24.faults import FaultInjector
 from sandbox.bitrix24.limits import LeakyBucket, OperatingLedger
@@ -71,6 +71,7 @@ class Sandbox:
             token_lifetime=config.token_lifetime,
             max_users=config.max_users,
         )
+        self.portal.plan = config.plan
         if config.public_url:
             self.portal.public_url = config.public_url.rstrip("/")
         self.bucket = LeakyBucket(rate, burst)
@@ -142,7 +143,7 @@ async def _rest(request: Request, via: str) -> Response:
             caller = token_caller(sandbox.portal, params.pop("auth", None))
             params.pop("AUTH", None)
     except RestError as exc:
-        outcome = Outcome(exc.status, error_body(exc), exc.code, raw_method.lower())
+        outcome = Outcome(exc.status, error_body(exc), exc.code, method_name(raw_method))
     else:
         outcome = sandbox.dispatcher.call(caller, raw_method, params)
     commands = None
@@ -238,7 +239,10 @@ def create_app(config: SandboxConfig | None = None) -> Any:
 
     routes = [
         Route("/rest/{user_id:int}/{code}/{method}", rest_webhook, methods=["GET", "POST"]),
+        # settings/performance/huge-data.md calls `…/crm.lead.list/` with a trailing slash.
+        Route("/rest/{user_id:int}/{code}/{method}/", rest_webhook, methods=["GET", "POST"]),
         Route("/rest/{method}", rest_oauth, methods=["GET", "POST"]),
+        Route("/rest/{method}/", rest_oauth, methods=["GET", "POST"]),
         Route("/oauth/token/", oauth_token, methods=["GET", "POST"]),
         Route("/oauth/token", oauth_token, methods=["GET", "POST"]),
         *knob_routes(),

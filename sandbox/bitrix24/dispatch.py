@@ -17,6 +17,7 @@ from sandbox.bitrix24.core import METHODS, CallContext, Caller, MethodSpec, Rest
 from sandbox.bitrix24.envelope import Timing, error_body, success
 from sandbox.bitrix24.limits import BUCKET_SECONDS, WINDOW_BUCKETS, LeakyBucket, OperatingLedger
 from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.system_errors import ForcedErrors
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Dispatcher:
         self.portal = portal
         self.bucket = bucket
         self.ledger = ledger
+        self.forced = ForcedErrors()
 
     def run_method(
         self, caller: Caller, name: str, params: dict[str, Any], *, in_batch: bool = False
@@ -78,6 +80,7 @@ class Dispatcher:
 
         name = method_name(raw_method)
         try:
+            self.forced.check(name)
             self.bucket.take(self.portal.clock.now())
         except RestError as exc:
             return Outcome(exc.status, error_body(exc), exc.code, name)

@@ -40,9 +40,18 @@ def app_auth(portal: Portal, user_id: int | None, *, with_refresh: bool = False)
 
 
 def emit(
-    portal: Portal, event: str, data: dict[str, Any], *, acting_user: int | None, object_id: Any = None
+    portal: Portal,
+    event: str,
+    data: dict[str, Any],
+    *,
+    acting_user: int | None,
+    object_id: Any = None,
+    with_refresh: bool = False,
 ) -> int:
-    """Raise ``event``; returns how many bindings it reached. Handlers bound by the app only."""
+    """Raise ``event``; returns how many bindings it reached. Handlers bound by the app only.
+
+    ``with_refresh``: the event's ``auth`` also carries ``refresh_token`` (ONUSERADD per on-user-add.md).
+    """
     event = event.upper()
     reached = 0
     if not portal.app.installed:
@@ -61,7 +70,7 @@ def emit(
             "event_handler_id": binding.id,
             "data": data,
             "ts": str(int(portal.clock.now())),
-            "auth": app_auth(portal, as_user),
+            "auth": app_auth(portal, as_user, with_refresh=with_refresh),
         }
         portal.outbox.put(binding.handler, payload, event)
     return reached
@@ -87,3 +96,14 @@ def _offline(portal: Portal, event: str, data: dict[str, Any], object_id: Any) -
     }
     portal.next_offline_id += 1
     portal.offline_events.append(record)
+    # §6.4: ONOFFLINEEVENT (an online handler) is pinged when the queue has new records; it carries no data.
+    for binding in portal.bindings:
+        if binding.event == "ONOFFLINEEVENT" and binding.event_type == "online":
+            payload = {
+                "event": "ONOFFLINEEVENT",
+                "event_handler_id": binding.id,
+                "data": {},
+                "ts": str(int(portal.clock.now())),
+                "auth": app_auth(portal, None),
+            }
+            portal.outbox.put(binding.handler, payload, "ONOFFLINEEVENT")

@@ -110,7 +110,7 @@ async def k_users(request: Request) -> Response:
     if "email" in q:
         ids = [i for i in [portal.by_email.get(q["email"].lower())] if i]
     elif "xml_id" in q:
-        ids = [i for i in [portal.by_xml_id.get(q["xml_id"])] if i]
+        ids = sorted(portal.by_xml_id.get(q["xml_id"], ()))
     elif "id" in q:
         ids = [int(q["id"])] if int(q["id"]) in portal.users else []
     else:
@@ -149,10 +149,13 @@ async def k_accept(request: Request) -> Response:
                 group.extranet = True
     reached = 0
     if first:
-        data = {k: v for k, v in user_row(portal, user, None).items() if k != "USER_TYPE"}
+        # on-user-add.md: data holds the user's fields directly (ID, ACTIVE Y/N, EMAIL, DATE_REGISTER, …);
+        # UF_DEPARTMENT may be absent for extranet users; auth carries refresh_token too.
+        skip = ("USER_TYPE", "IS_ONLINE", "LAST_LOGIN")
+        data = {k: v for k, v in user_row(portal, user, None).items() if k not in skip}
         data["ID"] = user.id
         data["ACTIVE"] = "Y" if user.active else "N"
-        reached = emit(portal, "ONUSERADD", data, acting_user=user.id, object_id=user.id)
+        reached = emit(portal, "ONUSERADD", data, acting_user=user.id, object_id=user.id, with_refresh=True)
     results = await portal.outbox.flush()
     return JSONResponse(
         {
@@ -316,9 +319,22 @@ async def k_app(request: Request) -> Response:
     )
 
 
+async def k_system_error(request: Request) -> Response:
+    """``{"code": "OVERLOAD_LIMIT", "method": "user.add", "count": 1}``; ``{"code": null}`` clears."""
+    forced = _sb(request).dispatcher.forced
+    if request.method == "POST":
+        body = await _json(request)
+        try:
+            forced.set(body.get("code"), method=body.get("method"), count=body.get("count"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"forced": forced.current()})
+
+
 async def k_reset(request: Request) -> Response:
     sandbox = _sb(request)
     sandbox.reset()
+    sandbox.dispatcher.forced.set(None)
     return JSONResponse({"ok": True})
 
 
@@ -352,5 +368,6 @@ def knob_routes() -> list[Route]:
         Route("/_sandbox/app", k_app, methods=get),
         Route("/_sandbox/app/install", k_install, methods=post),
         Route("/_sandbox/reset", k_reset, methods=post),
+        Route("/_sandbox/system-error", k_system_error, methods=both),
         Route("/_sandbox/save", k_save, methods=post),
     ]

@@ -119,6 +119,7 @@ class Portal:
         self.token_lifetime = token_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.max_users = max_users
+        self.plan = "standard"
         self._initial_app = app
         self._initial_webhooks = list(webhooks)
         self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
@@ -136,7 +137,8 @@ class Portal:
         self.users: dict[int, User] = {}
         self._user_ids: list[int] = []
         self.by_email: dict[str, int] = {}
-        self.by_xml_id: dict[str, int] = {}
+        self.by_xml_id: dict[str, set[int]] = {}
+        """XML_ID is not unique in Bitrix24, so the index holds every user with that value."""
         self.next_user_id = 1
         self.departments: dict[int, dict[str, Any]] = {}
         self.next_department_id = 1
@@ -190,7 +192,7 @@ class Portal:
             self.by_email[email] = user.id
         xml_id = user.fields.get("XML_ID")
         if xml_id not in (None, ""):
-            self.by_xml_id[str(xml_id)] = user.id
+            self.by_xml_id.setdefault(str(xml_id), set()).add(user.id)
 
     def update_user(self, user: User, changes: dict[str, Any]) -> None:
         """Apply field changes and keep the e-mail and XML_ID indexes right."""
@@ -199,8 +201,11 @@ class Portal:
         user.fields.update(changes)
         if old_email and self.by_email.get(old_email) == user.id:
             del self.by_email[old_email]
-        if old_xml not in (None, "") and self.by_xml_id.get(str(old_xml)) == user.id:
-            del self.by_xml_id[str(old_xml)]
+        if old_xml not in (None, ""):
+            holders = self.by_xml_id.get(str(old_xml), set())
+            holders.discard(user.id)
+            if not holders:
+                self.by_xml_id.pop(str(old_xml), None)
         self._index(user)
 
     def user_ids_from(self, low: int | None = None, high: int | None = None) -> list[int]:

@@ -21,7 +21,17 @@ from sandbox.bitrix24.app import Sandbox, create_app
 from sandbox.bitrix24.config import SandboxConfig, WebhookConfig
 from sandbox.server import free_port, serve_in_thread
 
-__all__ = ["T0", "Knobs", "Rest", "RunningSandbox", "SandboxConfig", "WebhookConfig", "run_sandbox"]
+__all__ = [
+    "T0",
+    "Captured",
+    "Knobs",
+    "Rest",
+    "RunningSandbox",
+    "SandboxConfig",
+    "WebhookConfig",
+    "capture_server",
+    "run_sandbox",
+]
 
 T0 = 1_767_225_600.0
 """2026-01-01T00:00:00Z — where the conformance tests freeze the portal clock."""
@@ -80,6 +90,10 @@ class Knobs:
     def limits(self, **settings: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._post("/_sandbox/limits", settings)
         return result
+
+    def system_error(self, code: str | None, *, method: str | None = None, count: int | None = None) -> None:
+        """Answer REST calls with a documented system error (bitrix24-rest.md §8.3); ``None`` clears."""
+        self._post("/_sandbox/system-error", {"code": code, "method": method, "count": count})
 
     def state(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/_sandbox/state")
@@ -158,6 +172,40 @@ class RunningSandbox:
         """The in-process state (for assertions that the knobs do not cover)."""
         sandbox: Sandbox = self.app.state.sandbox
         return sandbox
+
+
+@dataclass
+class Captured:
+    """One POST a handler URL received: its path and its form decoded with PHP brackets."""
+
+    path: str
+    form: dict[str, Any]
+    raw: str
+
+
+@contextmanager
+def capture_server(status: int = 200) -> Iterator[tuple[str, list[Captured]]]:
+    """A throw-away HTTP server recording every POST (event/install/activity handlers in tests).
+
+    Yields ``(base_url, received)``; handlers are ``base_url + "/any/path"``.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from sandbox.bitrix24.params import parse_query
+
+    received: list[Captured] = []
+
+    async def record(request: Request) -> PlainTextResponse:
+        raw = (await request.body()).decode("utf-8", "replace")
+        received.append(Captured(request.url.path, parse_query(raw), raw))
+        return PlainTextResponse("OK", status_code=status)
+
+    app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
+    with serve_in_thread(app) as url:
+        yield url, received
 
 
 @contextmanager

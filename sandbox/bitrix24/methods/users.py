@@ -85,8 +85,18 @@ FIELD_LABELS = {
 }
 CONTROL_KEYS = frozenset({"SORT", "ORDER", "FILTER", "ADMIN_MODE", "SELECT", "IMAGE_RESIZE", "START", "AUTH"})
 FILTER_EXTRA = frozenset(
-    {"ID", "USER_TYPE", "NAME_SEARCH", "IS_ONLINE", "LAST_LOGIN", "DATE_REGISTER", "FIND"}
+    {
+        "ID",
+        "USER_TYPE",
+        "NAME_SEARCH",
+        "IS_ONLINE",
+        "LAST_LOGIN",
+        "DATE_REGISTER",
+        "FIND",
+        "UF_DEPARTMENT_NAME",
+    }
 )
+SEARCH_TEXT = frozenset({"NAME", "LAST_NAME", "SECOND_NAME", "WORK_POSITION"})
 
 
 def _ints(value: Any) -> list[int]:
@@ -248,8 +258,7 @@ def _candidates(portal: Portal, conds: list[tuple[str, str, Any]]) -> list[int]:
             uid = portal.by_email.get(str(value).lower())
             return [uid] if uid else []
         if field == "XML_ID" and op in ("", "=") and not isinstance(value, list):
-            xid = portal.by_xml_id.get(str(value))
-            return [xid] if xid else []
+            return sorted(portal.by_xml_id.get(str(value), ()))
         if field == "ID" and _is_num(value):
             n = float(value)
             if op in (">", ">="):
@@ -269,9 +278,16 @@ def _is_num(value: Any) -> bool:
     return True
 
 
-def _test(user: User, conds: list[tuple[str, str, Any]]) -> bool:
+def _test(portal: Portal, user: User, conds: list[tuple[str, str, Any]]) -> bool:
     for op, field, value in conds:
-        if field == "NAME_SEARCH":
+        if field == "UF_DEPARTMENT_NAME":
+            names = [
+                str(portal.departments.get(d, {}).get("NAME", ""))
+                for d in user.fields.get("UF_DEPARTMENT") or []
+            ]
+            if not any(str(value).lower() in n.lower() for n in names):
+                return False
+        elif field == "NAME_SEARCH":
             hay = " ".join(
                 str(user.fields.get(k) or "") for k in ("NAME", "LAST_NAME", "SECOND_NAME", "EMAIL")
             )
@@ -304,7 +320,7 @@ def _listing(ctx: CallContext, params: dict[str, Any], filt: dict[str, Any]) -> 
         user = portal.users[uid]
         if visible is not None and not visible(user):
             continue
-        if _test(user, conds):
+        if _test(portal, user, conds):
             hits.append(user)
             if by_id and not counting and len(hits) >= need:
                 break  # §1.3: start=-1 needs no COUNT, so stop at a page
@@ -342,6 +358,8 @@ def user_search(ctx: CallContext, params: dict[str, Any]) -> Page:
     filt = upper_keys(filt)
     if "FIND" in filt and len(filt) > 1:
         filt = {"FIND": filt["FIND"]}
+    # §2.4: a search, so the name fields match by substring rather than equality.
+    filt = {(f"%{k}" if k in SEARCH_TEXT else k): v for k, v in filt.items()}
     return _listing(ctx, params, filt)
 
 
