@@ -503,3 +503,30 @@ def test_non_admin_sees_own_tasks_only(b24: RunningSandbox, rest: Rest, http: ht
     other = hook("bizproc.task.list", {"FILTER": {"USER_ID": 1}})
     assert (other.status_code, other.json()["error"]) == (403, "ACCESS_DENIED")
     assert hook.ok("bizproc.task.list") == []
+
+
+def test_sandbox_knobs_install_and_inspect(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
+    from sandbox.bitrix24.procs_knobs import mount
+
+    mount(b24.app)
+    iblock, _ = _leave_list(rest)
+    doc_type = ["lists", "BizprocDocument", f"iblock_{iblock}"]
+    steps = [{"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Got {=Document:NAME}"}]
+    bad = http.post(
+        f"{b24.base_url}/_sandbox/bizproc/templates", json={"document_type": doc_type, "steps": [{}]}
+    )
+    assert bad.status_code == 400
+    made = http.post(
+        f"{b24.base_url}/_sandbox/bizproc/templates",
+        json={"name": "Hello", "document_type": doc_type, "steps": steps, "auto_execute": 3},
+    )
+    assert made.status_code == 200
+    body = {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock, "ELEMENT_CODE": "k1"}
+    element = rest.ok("lists.element.add", {**body, "FIELDS": {"NAME": "Form A"}})
+    rest.ok("lists.element.update", {**body, "ELEMENT_ID": element, "FIELDS": {"NAME": "Form B"}})
+    flows = http.get(f"{b24.base_url}/_sandbox/bizproc/workflows").json()["workflows"]
+    assert [(w["template_id"], w["state"]) for w in flows] == [(made.json()["id"], "completed")] * 2
+    notes = http.get(f"{b24.base_url}/_sandbox/im/notifications", params={"user_id": 1}).json()[
+        "notifications"
+    ]
+    assert [n["message"] for n in notes] == ["Got Form A", "Got Form B"]  # AUTO_EXECUTE 3: create and edit
