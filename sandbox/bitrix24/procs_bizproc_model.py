@@ -208,7 +208,10 @@ def resolve(portal: Any, wf: Workflow, value: Any) -> Any:
 def user_ids(portal: Any, wf: Workflow, value: Any) -> list[int]:
     """``5``, ``"user_5"``, ``"5"``, lists of those, or expressions yielding them."""
     out: list[int] = []
+    items: list[Any] = []
     for item in as_list(resolve(portal, wf, value)):
+        items.extend(as_list(item) if isinstance(item, list) else [item])
+    for item in items:
         text = str(item).strip()
         number = as_int(text[5:] if text.startswith("user_") else text, 0)
         if number > 0 and number not in out:
