@@ -18,7 +18,7 @@ from sandbox.bitrix24.procs_common import (
     split_filter_key,
 )
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"ID": "1", "NAME": "Molly", "TAGS": ["a", "b"]},
     {"ID": "2", "NAME": "Ann"},
     {"ID": "10", "NAME": "Mo"},
