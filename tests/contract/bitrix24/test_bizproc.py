@@ -530,3 +530,80 @@ def test_sandbox_knobs_install_and_inspect(b24: RunningSandbox, rest: Rest, http
         "notifications"
     ]
     assert [n["message"] for n in notes] == ["Got Form A", "Got Form B"]  # AUTO_EXECUTE 3: create and edit
+
+
+def _manual_template(b24: RunningSandbox, iblock: int, steps: list[dict[str, Any]]) -> int:
+    return engine.install_template(
+        b24.sandbox.portal,
+        name="Manual",
+        steps=steps,
+        auto_execute=engine.ON_CREATE,
+        document_type=["lists", "BizprocDocument", f"iblock_{iblock}"],
+    )
+
+
+def test_all_approvers_must_agree_and_overdue_tasks(
+    b24: RunningSandbox, rest: Rest, http: httpx.Client
+) -> None:
+    one, hook_one = add_user(b24.knobs, http, "One")
+    two, hook_two = add_user(b24.knobs, http, "Two")
+    iblock, fields = _leave_list(rest)
+    steps: list[dict[str, Any]] = [
+        {
+            "type": "approve",
+            "name": "A1",
+            "title": "Both",
+            "users": [one, f"user_{two}"],
+            "approve_type": "all",
+            "comment_required": "YR",
+            "timeout": 3600,
+            "approved": [{"type": "set_field", "field": "PROPERTY_STATUS", "value": "ok"}],
+            "rejected": [
+                {
+                    "type": "set_field",
+                    "field": "PROPERTY_STATUS",
+                    "value": "{=A1:ApproveResult}/{=A1:IsTimeout}",
+                }
+            ],
+        },
+    ]
+    _manual_template(b24, iblock, steps)
+    body = {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock}
+    first = rest.ok("lists.element.add", {**body, "ELEMENT_CODE": "all1", "FIELDS": {"NAME": "a"}})
+    task = hook_one.ok("bizproc.task.list")[0]["ID"]
+    assert hook_one.ok("bizproc.task.complete", {"TASK_ID": task, "STATUS": 1})
+    assert _element(rest, iblock, first).get(fields["STATUS"]) is None  # still waiting for the second
+    no_comment = hook_two("bizproc.task.complete", {"TASK_ID": task, "STATUS": 2})
+    assert no_comment.json()["error"] == "ERROR_TASK_EXECUTION"  # CommentRequired YR: rejecting needs one
+    assert hook_two.ok("bizproc.task.complete", {"TASK_ID": task, "STATUS": 2, "COMMENT": "no"})
+    assert list(_element(rest, iblock, first)[fields["STATUS"]].values()) == ["N/0"]
+    second = rest.ok("lists.element.add", {**body, "ELEMENT_CODE": "all2", "FIELDS": {"NAME": "b"}})
+    b24.knobs.advance(3601)
+    assert list(_element(rest, iblock, second)[fields["STATUS"]].values()) == ["N/1"]
+    overdue = [
+        t for t in hook_two.ok("bizproc.task.list", {"SELECT": ["ID", "STATUS"]}) if t["STATUS"] == "4"
+    ]
+    assert len(overdue) == 1
+
+
+def test_fire_and_forget_activity_and_document_delete(
+    b24: RunningSandbox, rest: Rest, app: App, bridge: Bridge
+) -> None:
+    iblock, fields = _leave_list(rest)
+    _register_activity(app, bridge, USE_SUBSCRIPTION="N")
+    steps: list[dict[str, Any]] = [
+        {"type": "rest", "name": "A1", "code": "check_balance"},
+        {"type": "set_field", "field": "PROPERTY_STATUS", "value": "pushed"},
+        {"type": "approve", "name": "A2", "title": "Wait", "users": 1},
+    ]
+    _manual_template(b24, iblock, steps)
+    body = {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock}
+    element = rest.ok("lists.element.add", {**body, "ELEMENT_CODE": "f1", "FIELDS": {"NAME": "a"}})
+    # USE_SUBSCRIPTION=N (§5.11): the workflow does not wait for an answer.
+    assert list(_element(rest, iblock, element)[fields["STATUS"]].values()) == ["pushed"]
+    flush(b24.knobs)
+    assert bridge.received[-1]["use_subscription"] == "N"
+    assert len(rest.ok("bizproc.task.list")) == 1
+    rest.ok("lists.element.delete", {**body, "ELEMENT_ID": element})
+    # The document's workflows and tasks go with it.
+    assert rest.ok("bizproc.task.list") == [] and engine.state(b24.sandbox.portal).workflows == {}
