@@ -17,7 +17,9 @@ from sandbox.bitrix24.procs_common import as_int, as_list, lock, now, slot
 
 ON_CREATE, ON_EDIT = 1, 2  # bizproc-workflow-template-add.md AUTO_EXECUTE bits.
 TASK_KEEP_SECONDS = 86400  # bitrix24-rest.md §5.9: the cloud keeps task info one day after the end.
-STEP_TYPES = {"rest", "approve", "set_field", "notify", "stop"}
+STEP_TYPES = {"rest", "approve", "review", "set_field", "notify", "stop"}
+# bitrix24-rest.md §5.10: the STATUS values each task activity accepts.
+TASK_STATUSES = {"ApproveActivity": (1, 2), "ReviewActivity": (3,)}
 
 
 @dataclass
@@ -117,7 +119,7 @@ def _check_steps(steps: Any, names: set[str]) -> None:
         if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
             raise ValueError(f"unknown step: {step!r}")
         name = str(step.get("name") or "")
-        if step["type"] in ("rest", "approve"):
+        if step["type"] in ("rest", "approve", "review"):
             if not name or name in names:
                 raise ValueError(f"step {step['type']} needs a unique name, got {name!r}")
             names.add(name)

@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
+from sandbox.bitrix24.procs_bizproc_model import TASK_STATUSES
 from sandbox.bitrix24.procs_common import (
     as_int,
     as_list,
@@ -328,7 +329,8 @@ def task_complete(ctx: CallContext, params: dict[str, Any]) -> bool:
             raise RestError("ERROR_TASK_NOT_FOUND", "Task not found")
         if task.users[me] != 0 or task.status != 0:
             raise RestError("ERROR_TASK_COMPLETED", "Task already completed")
-        if status not in (1, 2):
+        if status not in TASK_STATUSES.get(task.activity, ()):
+            # §5.10: approval accepts 1|2, review 3; the workflow refuses anything else.
             raise RestError("ERROR_TASK_EXECUTION", "Incorrect task status")
         comment = p.get("COMMENT") if isinstance(p.get("COMMENT"), str) and p.get("COMMENT") else None
         need = task.parameters.get("CommentRequired", "N")
