@@ -155,8 +155,8 @@ def _advance(portal: Any, wf: Workflow) -> None:
 def _run_rest(portal: Any, wf: Workflow, step: dict[str, Any]) -> None:
     st = state(portal)
     activity = next((a for a in st.activities.values() if a.code == step["code"] and not a.is_robot), None)
-    if activity is None:
-        # [S] CBPRestActivity::execute throws when the activity is gone (app deleted): the workflow fails.
+    if activity is None or not portal.app.installed or activity.app_id != portal.app.client_id:
+        # [S] CBPRestActivity::execute throws when the activity or its app is gone: the workflow fails.
         _finish(portal, wf, "terminated", f"Activity {step['code']} not found")
         return
     # bitrix24-rest.md §5.11: USE_SUBSCRIPTION empty = wait; only an explicit N is fire-and-forget.

@@ -56,6 +56,8 @@ class Activity:
     filter: Any = None
     use_placement: str = "N"
     placement_handler: str | None = None
+    app_token: str = ""
+    """The app's application_token when it registered; a reinstall or update issues a new one."""
 
 
 @dataclass
@@ -108,7 +110,14 @@ class BizprocState:
 
 
 def state(portal: Any) -> BizprocState:
-    return slot(portal, "bizproc", BizprocState)
+    st = slot(portal, "bizproc", BizprocState)
+    # [S] RestService::onRestAppDelete / onRestAppUpdate + bizproc-activity-delete.md: deleting or updating
+    # the app removes its activities and robots; its installer must register them again.
+    token = portal.app.application_token
+    stale = [key for key, a in st.activities.items() if a.app_token != token or not portal.app.installed]
+    for key in stale:
+        del st.activities[key]
+    return st
 
 
 # -- templates ----------------------------------------------------------------------------------------

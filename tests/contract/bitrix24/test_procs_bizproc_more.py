@@ -287,3 +287,15 @@ def test_review_task_takes_ok_only(b24: RunningSandbox, rest: Rest, http: httpx.
     )
     assert hook.ok("bizproc.task.complete", {"TASK_ID": task["ID"], "STATUS": "ok"}) is True
     assert list(element_row(rest, iblock, element)[fields["STATUS"]].values()) == [f"read by user_{reader}"]
+
+
+def test_reinstalling_the_app_drops_its_activities(
+    b24: RunningSandbox, rest: Rest, http: httpx.Client, app: App, bridge: Bridge
+) -> None:
+    register_activity(app, bridge)
+    assert app.ok("bizproc.activity.list") == ["check_balance"]
+    again = install_app(b24, http, f"{bridge.url}/install")  # a reinstall issues a new application_token
+    # bizproc-activity-delete.md / [S] onRestAppUpdate: the installer has to register them again.
+    assert again.ok("bizproc.activity.list") == []
+    register_activity(again, bridge)
+    assert again.ok("bizproc.activity.list") == ["check_balance"]
