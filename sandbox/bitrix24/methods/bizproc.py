@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
+import zlib
 from typing import Any
 
 from sandbox.bitrix24 import bizproc_engine as engine
@@ -144,16 +146,35 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
 
 
 def _template_data(value: Any) -> dict[str, Any]:
-    """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md)."""
+    """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md).
+
+    The sandbox runs its own JSON format (see bizproc_engine.py). A real ``.bpt`` export (a PHP
+    ``serialize()`` array, usually zlib-compressed) is accepted as Bitrix24 accepts it, but installs a
+    template with no steps, since the sandbox cannot interpret designer activities.
+    """
     items = as_list(value)
     content = items[-1] if items else None
     try:
-        data = json.loads(base64.b64decode(str(content), validate=True))
+        raw = base64.b64decode(str(content), validate=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {"steps": [], "bpt": True} if _is_bpt(raw) else None
     if not isinstance(data, dict):
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!")
     return data
+
+
+def _is_bpt(raw: bytes) -> bool:
+    for unpack in (lambda b: b, zlib.decompress, gzip.decompress):
+        try:
+            if unpack(raw).startswith(b"a:"):
+                return True
+        except (OSError, zlib.error, EOFError):
+            continue
+    return False
 
 
 @method("bizproc.workflow.template.delete", scope="bizproc", app_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,6 +128,18 @@ def test_template_add_and_list(b24: RunningSandbox, rest: Rest, app: App) -> Non
     )
     rows = rest.ok("bizproc.workflow.template.list", {"FILTER": {"MODULE_ID": "lists"}})
     assert rows == [{"ID": str(new_id)}]  # default SELECT is ID only
+    # A designer export (.bpt: zlib-compressed PHP serialize()) is accepted, as Bitrix24 accepts it.
+    bpt = base64.b64encode(zlib.compress(b'a:1:{s:8:"TEMPLATE";a:0:{}}')).decode()
+    exported = app.ok(
+        "bizproc.workflow.template.add",
+        {"DOCUMENT_TYPE": doc_type, "NAME": "Export", "TEMPLATE_DATA": ["leave.bpt", bpt]},
+    )
+    assert exported > new_id
+    assert rest("bizproc.workflow.template.delete", {"ID": exported}).status_code == 403
+    assert app.ok("bizproc.workflow.template.delete", {"ID": exported}) is None  # [S]: returns nothing
+    assert app("bizproc.workflow.template.delete", {"ID": exported}).json()["error_description"] == (
+        "Workflow template not found."
+    )
     full = rest.ok(
         "bizproc.workflow.template.list", {"SELECT": ["ID", "NAME", "AUTO_EXECUTE", "DOCUMENT_TYPE"]}
     )
