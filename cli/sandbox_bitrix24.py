@@ -43,6 +43,7 @@ def bitrix24(
         str, typer.Option(help="The local application's client_id.")
     ] = "local.sandbox0000000000.00000000",
     client_secret: Annotated[str | None, typer.Option(help="The local application's client_secret.")] = None,
+    token_lifetime: Annotated[int, typer.Option(help="OAuth access-token lifetime in seconds.")] = 3600,
     app_handler: Annotated[
         str | None, typer.Option(help="Install the app on start, POSTing ONAPPINSTALL here.")
     ] = None,
@@ -69,6 +70,7 @@ def bitrix24(
         client_id=client_id,
         app_handler_url=app_handler,
         install_on_start=app_handler is not None,
+        token_lifetime=token_lifetime,
         public_url=f"http://{host}:{port}",
     )
     if client_secret:
@@ -79,6 +81,6 @@ def bitrix24(
     typer.echo(f"Bitrix24 sandbox on http://{host}:{port} (rate {r}/s, burst {b}, op budget {op_budget}s)")
     for url in sandbox.webhook_urls():
         typer.echo(f"incoming webhook: {url}")
-    typer.echo(f"app client_id: {config.client_id}  oauth: http://{host}:{port}/oauth/token/")
+    typer.echo(f"app client_id: {config.client_id} (secret: GET /_sandbox/app)  oauth: /oauth/token/")
     typer.echo(f"knobs: http://{host}:{port}/_sandbox/state")
     serve_forever(app, host, port)

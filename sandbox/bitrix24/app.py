@@ -114,8 +114,10 @@ async def read_params(request: Request) -> dict[str, Any]:
     elif ctype == "multipart/form-data":
         form = await request.form()
         params.update(decode_pairs((k, v) for k, v in form.multi_items() if isinstance(v, str)))
-    else:
+    elif ctype == "application/x-www-form-urlencoded":
         params.update(parse_query((await request.body()).decode("utf-8", "replace")))
+    # Any other body is not read: PHP fills $_POST only for form encodings, and Bitrix24 reads
+    # php://input only for application/json.
     return params
 
 
@@ -171,6 +173,18 @@ async def oauth_token(request: Request) -> Response:
     return JSONResponse(body, status_code=status)
 
 
+class DroppedConnection(ConnectionAbortedError):
+    """Raised on purpose to make the server cut a connection mid-answer (a ``reset``/``timeout`` fault)."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn from logging a traceback for connections the sandbox drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DroppedConnection)
+
+
 class FaultMiddleware:
     """Injects the configured faults into ``/rest/`` requests (see faults.py)."""
 
@@ -218,15 +232,19 @@ class FaultMiddleware:
             {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100000")]}
         )
         await send({"type": "http.response.body", "body": b'{"result":', "more_body": True})
-        raise ConnectionAbortedError("sandbox fault: connection dropped")
+        raise DroppedConnection("sandbox fault: connection dropped")
 
 
 def create_app(config: SandboxConfig | None = None) -> Any:
     """Build the sandbox app for ``config``; its state is at ``app.state.sandbox`` (a ``Sandbox``)."""
-    from sandbox.bitrix24.knobs import install_app, knob_routes
+    from sandbox.bitrix24.app_knobs import install_app
+    from sandbox.bitrix24.knobs import knob_routes
 
     config = config or SandboxConfig()
     sandbox = Sandbox(config)
+    quiet = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in quiet.filters):
+        quiet.addFilter(_QuietDrops())
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

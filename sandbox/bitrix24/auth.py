@@ -55,7 +55,7 @@ def webhook_caller(portal: Portal, user_id: int, code: str) -> Caller:
     user = portal.user(user_id)
     if user is None or not user.active:
         raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
-    return Caller(user_id, hook.scopes, user.is_admin, "webhook", None)
+    return Caller(user_id, hook.scopes, user.is_admin, "webhook", None, f"webhook:{user_id}:{code}")
 
 
 def token_caller(portal: Portal, token: Any) -> Caller:
@@ -70,11 +70,14 @@ def token_caller(portal: Portal, token: Any) -> Caller:
     user = portal.user(record.user_id)
     if user is None or not user.active:
         raise RestError("NO_AUTH_FOUND", WRONG_AUTH, 401)
-    return Caller(record.user_id, portal.app.scopes, user.is_admin, "app", portal.app.client_id)
+    client = portal.app.client_id
+    return Caller(record.user_id, portal.app.scopes, user.is_admin, "app", client, f"app:{client}")
 
 
 def caller_key(caller: Caller) -> str:
     """The operating-time ledger key: per app or per webhook (bitrix24-rest.md §8.2)."""
+    if caller.credential:
+        return caller.credential
     return f"app:{caller.client_id}" if caller.via == "app" else f"webhook:{caller.user_id}"
 
 

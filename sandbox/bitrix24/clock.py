@@ -19,6 +19,7 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = 0.0
         self._frozen: float | None = frozen_at
+        self._iso_cache: tuple[int, str] = (-1, "")
 
     def now(self) -> float:
         with self._lock:
@@ -55,5 +56,10 @@ class Clock:
 
     def iso(self, instant: float | None = None) -> str:
         """ISO-8601 with offset, as Bitrix24 writes dates (bitrix24-rest.md §1.2 ``date_start``)."""
-        moment = self.now() if instant is None else instant
-        return datetime.fromtimestamp(int(moment), UTC).isoformat()
+        second = int(self.now() if instant is None else instant)
+        cached = self._iso_cache
+        if cached[0] == second:
+            return cached[1]  # one shared string per second keeps 50k records small
+        text = datetime.fromtimestamp(second, UTC).isoformat()
+        self._iso_cache = (second, text)
+        return text

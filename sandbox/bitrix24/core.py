@@ -64,6 +64,8 @@ class Caller:
     """webhook | app"""
     client_id: str | None = None
     """The application's client_id when ``via == "app"``."""
+    credential: str = ""
+    """Which app or webhook is calling: the operating-time limit is kept per app/webhook (§8.2)."""
 
 
 @dataclass

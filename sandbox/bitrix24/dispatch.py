@@ -70,7 +70,8 @@ class Dispatcher:
         cost = self.ledger.cost(name, measured)
         operating, reset_at = self.ledger.spend(key, name, now, cost)
         if reset_at is None:
-            reset_at = (int(now // BUCKET_SECONDS) + WINDOW_BUCKETS) * BUCKET_SECONDS
+            # nothing spent in the window: the doc examples show start + 600 (limits.md, data-types.md#time)
+            reset_at = int(now) + WINDOW_BUCKETS * BUCKET_SECONDS
         timing = Timing(now, now + measured, measured, operating, reset_at)
         return Outcome(200, success(result, timing), None, name)
 

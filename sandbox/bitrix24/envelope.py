@@ -53,7 +53,9 @@ def page_slice(start: Any) -> tuple[int, bool]:
         value = 0
     if value == -1:
         return 0, False
-    return max(value, 0), True
+    # [S] CRestUtil::getNavData: page = intval(start / 50) + 1, so start is floored to a page boundary
+    # (bitrix24-rest.md §12: "start multiples of 50 or -1").
+    return max(value, 0) // PAGE_SIZE * PAGE_SIZE, True
 
 
 def paged(items: list[Any], start: Any) -> Page:

@@ -20,7 +20,9 @@ def app_auth(portal: Portal, user_id: int | None, *, with_refresh: bool = False)
     auth: dict[str, Any] = {}
     if user_id is not None:
         access, refresh = portal.issue_tokens(user_id)
-        auth.update({"access_token": access, "expires_in": portal.token_lifetime})
+        expires = int(portal.clock.now()) + portal.token_lifetime
+        # [SDK] (bitrix24-rest.md §6.2): real payloads also carry `expires` (unix time) and `user_id`.
+        auth.update({"access_token": access, "expires": expires, "expires_in": portal.token_lifetime})
         auth["scope"] = ",".join(sorted(portal.app.scopes))
         if with_refresh:
             auth["refresh_token"] = refresh

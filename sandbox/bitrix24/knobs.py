@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.bitrix24.auth import normalise_scopes
-from sandbox.bitrix24.eventbus import app_auth, emit
+from sandbox.bitrix24.eventbus import emit
 from sandbox.bitrix24.faults import profile_from_json
 from sandbox.bitrix24.persist import save_state
 from sandbox.bitrix24.presenters import user_row
@@ -35,44 +35,6 @@ async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     data = json.loads(raw) if raw.strip() else {}
     return data if isinstance(data, dict) else {}
-
-
-async def install_app(sandbox: Sandbox, handler_url: str | None) -> dict[str, Any]:
-    """Install the local app: new application_token, tokens for the admin, ONAPPINSTALL POSTed to the handler.
-
-    bitrix24-rest.md §6.2 (ONAPPINSTALL auth carries refresh_token too), on-app-install.md (data keys).
-    Reinstalling removes the app's event handlers (§6.1: "Handlers are removed when the app is reinstalled").
-    """
-    portal = sandbox.portal
-    portal.app.installed = True
-    portal.app.application_token = secrets.token_hex(16)
-    portal.app.handler_url = handler_url
-    portal.bindings = [b for b in portal.bindings if b.client_id != portal.app.client_id]
-    admin = portal.admin_id()
-    auth = app_auth(portal, admin, with_refresh=True)
-    delivered: dict[str, Any] | None = None
-    if handler_url:
-        payload = {
-            "event": "ONAPPINSTALL",
-            "data": {
-                "VERSION": str(portal.app.version),
-                "ACTIVE": "Y",
-                "INSTALLED": "Y",
-                "LANGUAGE_ID": "en",
-            },
-            "ts": str(int(portal.clock.now())),
-            "auth": auth,
-        }
-        portal.outbox.put(handler_url, payload, "ONAPPINSTALL")
-        results = await portal.outbox.flush()
-        delivered = {"status": results[-1].status, "error": results[-1].error} if results else None
-    return {"auth": auth, "delivery": delivered}
-
-
-async def k_install(request: Request) -> Response:
-    sandbox = _sb(request)
-    body = await _json(request)
-    return JSONResponse(await install_app(sandbox, body.get("handler_url", sandbox.portal.app.handler_url)))
 
 
 async def k_state(request: Request) -> Response:
@@ -306,19 +268,6 @@ async def k_webhooks(request: Request) -> Response:
     return JSONResponse({"urls": sandbox.webhook_urls()})
 
 
-async def k_app(request: Request) -> Response:
-    portal = _sb(request).portal
-    return JSONResponse(
-        {
-            "client_id": portal.app.client_id,
-            "client_secret": portal.app.client_secret,
-            "installed": portal.app.installed,
-            "application_token": portal.app.application_token,
-            "scopes": sorted(portal.app.scopes),
-        }
-    )
-
-
 async def k_system_error(request: Request) -> Response:
     """``{"code": "OVERLOAD_LIMIT", "method": "user.add", "count": 1}``; ``{"code": null}`` clears."""
     forced = _sb(request).dispatcher.forced
@@ -346,6 +295,25 @@ async def k_save(request: Request) -> Response:
     return JSONResponse({"saved": str(sandbox.config.state_file)})
 
 
+def extension_routes() -> list[Route]:
+    """Knob routes of other method families: any ``sandbox/bitrix24/*_knobs.py`` module exposing a
+    ``*knob_routes()`` function (e.g. ``procs_knobs.procs_knob_routes``) is mounted under ``/_sandbox/``."""
+    import importlib
+    import pkgutil
+
+    import sandbox.bitrix24 as package
+
+    routes: list[Route] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.endswith("_knobs"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for name in dir(module):
+            if name.endswith("knob_routes") and callable(getattr(module, name)):
+                routes.extend(r for r in getattr(module, name)() if r.path.startswith("/_sandbox/"))
+    return routes
+
+
 def knob_routes() -> list[Route]:
     get, post, both = ["GET"], ["POST"], ["GET", "POST"]
     return [
@@ -365,9 +333,8 @@ def knob_routes() -> list[Route]:
         Route("/_sandbox/clock", k_clock, methods=both),
         Route("/_sandbox/limits", k_limits, methods=both),
         Route("/_sandbox/webhooks", k_webhooks, methods=both),
-        Route("/_sandbox/app", k_app, methods=get),
-        Route("/_sandbox/app/install", k_install, methods=post),
         Route("/_sandbox/reset", k_reset, methods=post),
         Route("/_sandbox/system-error", k_system_error, methods=both),
         Route("/_sandbox/save", k_save, methods=post),
+        *extension_routes(),
     ]

@@ -87,7 +87,7 @@ class Binding:
     auth_connector: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Invitation:
     user_id: int
     email: str
@@ -137,7 +137,7 @@ class Portal:
         self.users: dict[int, User] = {}
         self._user_ids: list[int] = []
         self.by_email: dict[str, int] = {}
-        self.by_xml_id: dict[str, set[int]] = {}
+        self.by_xml_id: dict[str, list[int]] = {}
         """XML_ID is not unique in Bitrix24, so the index holds every user with that value."""
         self.next_user_id = 1
         self.departments: dict[int, dict[str, Any]] = {}
@@ -187,12 +187,15 @@ class Portal:
         return user
 
     def _index(self, user: User) -> None:
-        email = str(user.fields.get("EMAIL") or "").lower()
+        raw = str(user.fields.get("EMAIL") or "")
+        email = raw.lower()
         if email:
-            self.by_email[email] = user.id
+            self.by_email[raw if raw == email else email] = user.id  # reuse the stored string
         xml_id = user.fields.get("XML_ID")
         if xml_id not in (None, ""):
-            self.by_xml_id.setdefault(str(xml_id), set()).add(user.id)
+            holders = self.by_xml_id.setdefault(str(xml_id), [])
+            if user.id not in holders:
+                holders.append(user.id)
 
     def update_user(self, user: User, changes: dict[str, Any]) -> None:
         """Apply field changes and keep the e-mail and XML_ID indexes right."""
@@ -202,8 +205,9 @@ class Portal:
         if old_email and self.by_email.get(old_email) == user.id:
             del self.by_email[old_email]
         if old_xml not in (None, ""):
-            holders = self.by_xml_id.get(str(old_xml), set())
-            holders.discard(user.id)
+            holders = self.by_xml_id.get(str(old_xml), [])
+            if user.id in holders:
+                holders.remove(user.id)
             if not holders:
                 self.by_xml_id.pop(str(old_xml), None)
         self._index(user)

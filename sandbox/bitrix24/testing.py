@@ -145,6 +145,11 @@ class Knobs:
         result: dict[str, Any] = self._post("/_sandbox/app/install", {"handler_url": handler_url})
         return result
 
+    def uninstall(self, *, clean: bool = False) -> dict[str, Any]:
+        """Uninstall the app (ONAPPUNINSTALL to its handlers; tokens and bindings removed)."""
+        result: dict[str, Any] = self._post("/_sandbox/app/uninstall", {"clean": clean})
+        return result
+
     def app(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/_sandbox/app")
         return result

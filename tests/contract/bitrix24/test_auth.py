@@ -125,3 +125,19 @@ def test_scope_and_methods_lists(rest: Rest, knobs: Knobs, b24: RunningSandbox, 
     assert rest.ok("method.get", {"name": "user.add"}) == {"isExisting": True, "isAvailable": True}
     assert rest.ok("server.time") == "2026-01-01T00:00:00+00:00"
     assert rest.ok("profile")["ADMIN"] is True
+
+
+def test_refresh_token_lives_180_days(b24: RunningSandbox, knobs: Knobs, http: httpx.Client) -> None:
+    auth = knobs.install()["auth"]
+    app = knobs.app()
+    knobs.advance(180 * 86400 + 1)
+    response = http.post(
+        f"{b24.base_url}/oauth/token/",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "refresh_token": auth["refresh_token"],
+        },
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"

@@ -43,3 +43,19 @@ def test_form_post_with_php_brackets(b24: RunningSandbox, http: httpx.Client) ->
     rows = got.json()["result"]
     assert [r["ID"] for r in rows] == [str(uid)]
     assert rows[0]["UF_DEPARTMENT"] == [1]
+
+
+def test_result_xor_error(rest: Rest) -> None:
+    ok = rest("server.time").json()
+    assert "result" in ok and "error" not in ok
+    bad = rest("user.add", {"EMAIL": "x"}).json()
+    assert set(bad) == {"error", "error_description", "argument"}  # §1.2: no result, no time
+
+
+def test_json_body_wins_over_query_and_other_bodies_are_ignored(
+    b24: RunningSandbox, http: httpx.Client
+) -> None:
+    url = b24.webhook_url + "user.get.json?FILTER[ID]=999"
+    assert http.post(url, json={"FILTER": {"ID": 1}}).json()["result"][0]["ID"] == "1"
+    raw = http.post(url, content=b'{"FILTER": {"ID": 1}}', headers={"Content-Type": "text/plain"})
+    assert raw.json()["result"] == []  # text/plain body not read: only the query's filter applies

@@ -74,3 +74,15 @@ def test_cli_registers_bitrix24_command() -> None:
     register(group)
     result = CliRunner().invoke(group, ["--help"])
     assert result.exit_code == 0 and "--rate" in result.output and "--state-file" in result.output
+
+
+def test_delivery_posts_php_bracket_form() -> None:
+    from sandbox.bitrix24.delivery import post_form_sync
+    from sandbox.bitrix24.testing import capture_server
+
+    with capture_server(status=500) as (url, received):
+        result = post_form_sync(url + "/hook", {"event": "X", "data": {"IDS": [1, 2]}, "auth": {"a": "b"}})
+    assert result.status == 500  # the outcome is reported, never retried
+    assert received[0].form == {"event": "X", "data": {"IDS": ["1", "2"]}, "auth": {"a": "b"}}
+    unreachable = post_form_sync("http://127.0.0.1:9/nowhere", {"a": 1}, timeout=2)
+    assert unreachable.status is None and unreachable.error

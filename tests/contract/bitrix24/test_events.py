@@ -97,3 +97,20 @@ def test_offline_queue_keeps_latest_per_object_and_reserves(
     taken = app.ok("event.offline.get")
     assert taken["process_id"] is None and len(taken["events"]) == 1
     assert app.ok("event.offline.get")["events"] == []
+
+
+def test_reinstall_drops_bindings_and_uninstall_revokes(
+    b24: RunningSandbox, knobs: Knobs, http: httpx.Client
+) -> None:
+    app = _app(b24, knobs, http)
+    app.ok("event.bind", event="ONUSERADD", handler="http://127.0.0.1:9/h")
+    app = _app(b24, knobs, http)  # §6.1: handlers are removed when the app is reinstalled
+    assert app.ok("event.get") == []
+    with capture_server() as (url, received):
+        app.ok("event.bind", event="ONAPPUNINSTALL", handler=url + "/bye")
+        token = knobs.app()["application_token"]
+        knobs.uninstall(clean=True)
+    form = received[0].form
+    assert form["event"] == "ONAPPUNINSTALL" and form["data"]["CLEAN"] == "1"
+    assert form["auth"]["application_token"] == token and "access_token" not in form["auth"]
+    assert app("user.current").status_code == 401  # access removed

@@ -54,9 +54,10 @@ def test_operating_limit_is_per_webhook(
     knobs.limits(op_budget=50, op_costs={"user.get": 100})
     rest("user.get")
     assert rest("user.get").status_code == 429
-    uid = knobs.add_user({"EMAIL": "w@example.com", "UF_DEPARTMENT": [1]}, is_admin=True)
-    other = knobs.webhook(user_id=uid, scopes=["user"])
+    other = knobs.webhook(user_id=1, scopes=["user"])  # the same user, another webhook
     assert http.post(other + "user.get.json", json={}).status_code == 200
+    token = knobs.install()["auth"]["access_token"]  # and the app keeps its own account
+    assert http.post(f"{b24.base_url}/rest/user.get.json", json={"auth": token}).status_code == 200
 
 
 def test_each_batch_command_spends_operating_time(rest: Rest, knobs: Knobs) -> None:

@@ -161,6 +161,7 @@ def test_get_paging_total_next_and_no_count(rest: Rest) -> None:
     assert len(body["result"]) == 50 and body["total"] == 61 and body["next"] == 50
     body = rest("user.get", {"start": 50}).json()
     assert len(body["result"]) == 11 and body["total"] == 61 and "next" not in body
+    assert rest("user.get", {"start": 70}).json()["result"][0]["ID"] == "51"  # floored to the page
     body = rest("user.get", {"start": -1, "FILTER": {">ID": 30}, "order": "ASC", "sort": "ID"}).json()
     assert body["total"] == 0 and "next" not in body  # §1.3: start=-1 skips COUNT
     assert [r["ID"] for r in body["result"]][:2] == ["31", "32"] and len(body["result"]) == 31
