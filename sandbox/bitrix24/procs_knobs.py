@@ -1,8 +1,8 @@
 """Sandbox-only knobs for the process families, under ``/_sandbox/`` (never part of the REST surface).
 
 Owns: installing a business-process template over HTTP (what an admin does in the designer), reading
-workflows, tasks, notifications and uploaded files, and firing due time-outs. ``procs_knob_routes()``
-returns the routes; ``mount(app)`` adds them to a running sandbox app built by ``create_app``.
+workflows, tasks, notifications and uploaded files, and firing due time-outs. The core mounts
+``procs_knob_routes()`` with the other ``*_knobs.py`` modules (knobs.extension_routes).
 """
 
 from __future__ import annotations
@@ -118,10 +118,3 @@ def procs_knob_routes() -> list[Route]:
         Route("/_sandbox/im/notifications", k_notifications, methods=["GET"]),
         Route("/_sandbox/disk/files/{file_id:int}", k_file, methods=["GET"]),
     ]
-
-
-def mount(app: Any) -> None:
-    """Add the routes to an app from ``create_app`` (until the core lists them itself); idempotent."""
-    inner = getattr(app, "app", app)
-    paths = {getattr(r, "path", None) for r in inner.router.routes}
-    inner.router.routes.extend(r for r in procs_knob_routes() if r.path not in paths)

@@ -190,9 +190,6 @@ def test_non_admin_sees_own_tasks_only(b24: RunningSandbox, rest: Rest, http: ht
 
 
 def test_sandbox_knobs_install_and_inspect(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
-    from sandbox.bitrix24.procs_knobs import mount
-
-    mount(b24.app)
     iblock, _ = leave_list(rest)
     doc_type = ["lists", "BizprocDocument", f"iblock_{iblock}"]
     steps = [{"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Got {=Document:NAME}"}]
