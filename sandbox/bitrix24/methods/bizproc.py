@@ -310,6 +310,22 @@ def _task_rows(portal: Any, task: engine.Task) -> list[dict[str, Any]]:
     return [{**base, "USER_ID": str(uid), "USER_STATUS": str(status)} for uid, status in task.users.items()]
 
 
+def _subordinate(portal: Any, boss: int, user_id: int) -> bool:
+    """[S] CBPHelper::checkUserSubordination: ``user_id`` is in a department (or below) ``boss`` heads."""
+    user = portal.user(user_id)
+    if user is None:
+        return False
+    depts = portal.departments
+    for dept_id in as_list(user.fields.get("UF_DEPARTMENT")):
+        current, seen = as_int(dept_id), set()
+        while current in depts and current not in seen:
+            seen.add(current)
+            if as_int(depts[current].get("UF_HEAD")) == boss:
+                return True
+            current = as_int(depts[current].get("PARENT"))
+    return False
+
+
 @method("bizproc.task.list", scope="bizproc", list_method=True)
 def task_list(ctx: CallContext, params: dict[str, Any]) -> Page:
     """§5.9 + [S] getTaskList: a non-admin sees own tasks; someone else's need admin rights."""
@@ -320,7 +336,8 @@ def task_list(ctx: CallContext, params: dict[str, Any]) -> Page:
         me = ctx.caller.user_id
         if not is_admin(ctx) and "USER_ID" not in flt:
             flt["USER_ID"] = me
-        if "USER_ID" in flt and as_int(flt["USER_ID"]) != me:
+        target = as_int(flt.get("USER_ID"), 0)
+        if "USER_ID" in flt and target != me and not _subordinate(ctx.portal, me, target):
             require_admin(ctx)
         rows = [r for t in engine.visible_tasks(ctx.portal) for r in _task_rows(ctx.portal, t)]
         rows = _listing(rows, {**p, "FILTER": flt}, {"ID": "desc"})

@@ -187,6 +187,12 @@ def test_non_admin_sees_own_tasks_only(b24: RunningSandbox, rest: Rest, http: ht
     other = hook("bizproc.task.list", {"FILTER": {"USER_ID": 1}})
     assert (other.status_code, other.json()["error"]) == (403, "ACCESS_DENIED")
     assert hook.ok("bizproc.task.list") == []
+    # [S] checkUserSubordination: a department head may list the tasks of the people below them.
+    boss, boss_hook = add_user(b24.knobs, http, "Head")
+    dept = rest.ok("department.add", {"NAME": "Site 7", "PARENT": 1, "UF_HEAD": boss})
+    worker = b24.knobs.add_user({"NAME": "W", "EMAIL": "w7@example.com", "UF_DEPARTMENT": [dept]})
+    assert boss_hook("bizproc.task.list", {"FILTER": {"USER_ID": worker}}).status_code == 200
+    assert boss_hook("bizproc.task.list", {"FILTER": {"USER_ID": 1}}).status_code == 403
 
 
 def test_sandbox_knobs_install_and_inspect(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
