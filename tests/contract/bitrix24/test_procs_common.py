@@ -55,7 +55,7 @@ def test_order_and_paging() -> None:
     page = paged(list(range(120)), 50)
     assert (page.items[0], page.total, page.next) == (50, 120, 100)
     no_count = paged(list(range(120)), -1)
-    assert (len(no_count.items), no_count.total, no_count.next) == (50, None, None)
+    assert (len(no_count.items), no_count.total, no_count.next) == (50, 0, None)  # §1.3: total becomes 0
 
 
 def test_dates() -> None:
