@@ -36,7 +36,8 @@ def lock(portal: Any) -> threading.RLock:
 def slot(portal: Any, key: str, factory: Callable[[], T]) -> T:
     """This family's state in ``portal.extensions`` (created on first use, gone after a reset)."""
     found = portal.extensions.get(key)
-    if found is None:
+    # A state file loaded by persist.py may hold plain JSON under our key: start afresh then.
+    if found is None or (isinstance(factory, type) and not isinstance(found, factory)):
         found = factory()
         portal.extensions[key] = found
     return found  # type: ignore[no-any-return]
