@@ -60,7 +60,9 @@ def bind(ctx: CallContext, params: dict[str, Any]) -> bool:
         code = str(p.get("PLACEMENT") or "").upper()
         if not code:
             raise _arg200("PLACEMENT")
-        if code not in {c for codes in PLACEMENTS.values() for c in codes}:
+        scope = next((name for name, codes in PLACEMENTS.items() if code in codes), None)
+        if scope is None or (scope != "placement" and scope not in ctx.caller.scopes):
+            # widgets/crm/detail-activity.md: an unknown code, or one of a scope the app lacks.
             raise RestError("ERROR_PLACEMENT_NOT_FOUND", "Placement not found")
         handler = str(p.get("HANDLER") or "")
         if not handler:

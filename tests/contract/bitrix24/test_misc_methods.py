@@ -215,6 +215,9 @@ def test_placements_are_app_only(b24: RunningSandbox, rest: Rest, http: httpx.Cl
         "placement.bind", {"PLACEMENT": "LEFT_MENU", "HANDLER": "https://x.example.com/p", "USER_ID": 1}
     )
     assert (user_mode.status_code, user_mode.json()["error"]) == (200, "ERROR_PLACEMENT_USER_MODE")
+    for code in ("NO_SUCH_PLACE", "CRM_DEAL_DETAIL_TAB"):  # the sandbox app has no crm scope
+        missing = app("placement.bind", {"PLACEMENT": code, "HANDLER": "https://x.example.com/p"})
+        assert _err(missing)[:2] == (400, "ERROR_PLACEMENT_NOT_FOUND")
     profile = {
         "PLACEMENT": "USER_PROFILE_TOOLBAR",
         "HANDLER": "https://x.example.com/profile",
