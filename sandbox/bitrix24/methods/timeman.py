@@ -88,6 +88,7 @@ def _time(p: dict[str, Any]) -> float | None:
         raise RestError("WRONG_DATETIME", "Wrong datetime format")
     if empty(p.get("REPORT")):
         # §10.3: REPORT is required with TIME (unless a flexible schedule, which the sandbox has not).
+        # The error code is not documented; "REPORT" is the sandbox's guess.
         raise RestError("REPORT", "Report is required when the time is changed")
     return moment
 
@@ -111,20 +112,19 @@ def open_day(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         day = days.setdefault(uid, Day())
         moment = now(ctx.portal)
         at = _time(p)
+        reopen = day.status == "PAUSED" or (
+            day.status == "CLOSED" and day.start is not None and _date(day.start) == _date(moment)
+        )
         if at is not None:
-            if day.status == "PAUSED":
+            if reopen:
+                # [S] CTimeManRestService::openDay: a REOPEN (paused, or closed today) takes no TIME.
                 raise RestError("TIME", "Unable to set time, work day is paused")
             if day.status != "CLOSED" or _date(at) != _date(moment):
                 raise RestError("WRONG_DATETIME", "Day open date should correspond to the current date")
         if day.status == "PAUSED":
             day.leaks += moment - (day.paused_at or moment)
             day.status, day.paused_at = "OPENED", None
-        elif (
-            day.status == "CLOSED"
-            and day.start is not None
-            and _date(day.start) == _date(moment)
-            and at is None
-        ):
+        elif reopen:
             day.status, day.finish = "OPENED", None  # continue today's day after closing it
         elif day.status == "CLOSED":
             days[uid] = day = Day(status="OPENED", start=at if at is not None else moment, active=at is None)
