@@ -7,6 +7,7 @@ filter operators ``>= > <= < @ !@ % =% %= !% != !``…), §11.19.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,18 +55,23 @@ def _eq(actual: Any, expected: Any) -> bool:
     )
 
 
+def _pattern(actual: Any, expected: Any) -> bool:
+    """``%`` is a wildcard: "Iva%" starts with, "%mol" ends with, "%mol%" contains (user-get.md)."""
+    regex = ".*".join(re.escape(part) for part in str(expected or "").lower().split("%"))
+    return re.fullmatch(regex, str(actual or "").lower(), flags=re.S) is not None
+
+
 def _like(actual: Any, expected: Any, mode: str) -> bool:
-    a = str(actual or "").lower()
-    e = str(expected or "").lower()
-    if mode == "%":
-        return e in a
-    if mode == "=%":
-        return a.startswith(e.rstrip("%"))
-    return a.endswith(e.lstrip("%"))
+    if mode == "%":  # substring; the value carries no wildcard
+        return str(expected or "").lower() in str(actual or "").lower()
+    return _pattern(actual, expected)  # "=%" / "%=": the value carries the % wildcards
 
 
 def matches(op: str, actual: Any, expected: Any) -> bool:
     """One filter condition (bitrix24-rest.md §2.3 / §4.2 operator tables)."""
+    if op == "" and isinstance(expected, str) and "%" in expected and not isinstance(actual, list):
+        # user-get.md example: {"filter": {"NAME": "Iva%"}} finds names starting with "Iva".
+        return _pattern(actual, expected)
     if op in ("", "="):
         return _eq(actual, expected)
     if op in ("!", "!="):

@@ -213,9 +213,10 @@ def user_update(ctx: CallContext, params: dict[str, Any]) -> bool:
     return True
 
 
-def _visible(portal: Portal, caller_id: int, is_admin: bool) -> Any:
-    """§2.3 [S]: a non-admin sees employees + extranet users of his own groups (and himself)."""
-    if is_admin:
+def _visible(portal: Portal, caller_id: int, admin_mode: bool) -> Any:
+    """§2.3 [S]: without admin mode a caller sees employees + extranet users of his own groups (and
+    himself); ``ADMIN_MODE`` ("see users of any visibility") lifts that, for admins only."""
+    if admin_mode:
         return None
     me = portal.user(caller_id)
     mine = portal.groups_of(caller_id)
@@ -306,7 +307,8 @@ def _listing(ctx: CallContext, params: dict[str, Any], filt: dict[str, Any]) -> 
     portal: Portal = ctx.portal
     p = upper_keys(params)
     conds = _conditions(filt)
-    visible = _visible(portal, ctx.caller.user_id, ctx.caller.is_admin)
+    admin_mode = ctx.caller.is_admin and p.get("ADMIN_MODE") not in (None, False, 0, "", "0", "N", "false")
+    visible = _visible(portal, ctx.caller.user_id, admin_mode)
     sort = str(p.get("SORT") or "ID").upper()
     desc = str(p.get("ORDER") or "ASC").upper() == "DESC"
     offset, counting = page_slice(params.get("start"))

@@ -92,7 +92,10 @@ def test_extranet_invite_discards_departments_and_joins_group_on_accept(rest: Re
     gid = _group(rest)
     body = {"EMAIL": "ext@contractor.example", "EXTRANET": "Y", "SONET_GROUP_ID": [gid], "UF_DEPARTMENT": [1]}
     uid = rest.ok("user.add", body)
-    row = rest.ok("user.get", {"FILTER": {"ID": uid}})[0]
+    # §2.3 [S]: an invitee with only a pending join request is outside the admin's groups — visible
+    # only with ADMIN_MODE.
+    assert rest.ok("user.get", {"FILTER": {"ID": uid}}) == []
+    row = rest.ok("user.get", {"FILTER": {"ID": uid}, "ADMIN_MODE": True})[0]
     assert row["USER_TYPE"] == "extranet"
     assert "UF_DEPARTMENT" not in row
     members = {m["USER_ID"] for m in rest.ok("sonet_group.user.get", {"ID": gid})}
@@ -102,7 +105,7 @@ def test_extranet_invite_discards_departments_and_joins_group_on_accept(rest: Re
     members = {m["USER_ID"] for m in rest.ok("sonet_group.user.get", {"ID": gid})}
     assert str(uid) in members
     assert rest.ok("sonet_group.get", {"FILTER": {"ID": gid}})[0]["IS_EXTRANET"] == "Y"
-    assert "LAST_LOGIN" in rest.ok("user.get", {"FILTER": {"ID": uid}})[0]
+    assert "LAST_LOGIN" in rest.ok("user.get", {"FILTER": {"ID": uid}})[0]  # now in the admin's group
 
 
 # -- user.update --------------------------------------------------------------------------------------
@@ -212,6 +215,16 @@ def test_current_and_fields(rest: Rest) -> None:
     assert fields["XML_ID"] and fields["UF_DEPARTMENT"] and fields["USER_TYPE"] == "USER_TYPE"
 
 
+def test_admin_mode_is_for_admins_only(b24: Any, rest: Rest, knobs: Knobs, http: Any) -> None:
+    other = rest.ok("sonet_group.create", {"NAME": "Other", "OWNER_ID": 1})
+    ext = rest.ok("user.add", {"EMAIL": "far@c.example", "EXTRANET": "Y", "SONET_GROUP_ID": [other]})
+    plain = knobs.add_user({"EMAIL": "plain@example.com", "UF_DEPARTMENT": [1]})
+    url = knobs.webhook(user_id=plain, scopes=["user"])
+    body = {"FILTER": {"ID": ext}, "ADMIN_MODE": True}
+    assert http.post(url + "user.get.json", json=body).json()["result"] == []
+    assert [r["ID"] for r in rest.ok("user.get", body)] == [str(ext)]
+
+
 def test_non_admin_does_not_see_foreign_extranet_users(b24: Any, rest: Rest, knobs: Knobs, http: Any) -> None:
     gid = _group(rest)
     ext = rest.ok("user.add", {"EMAIL": "e@c.example", "EXTRANET": "Y", "SONET_GROUP_ID": [gid]})
@@ -236,3 +249,16 @@ def test_xml_id_is_not_unique(rest: Rest) -> None:
 def test_trailing_slash_and_get_query(b24: Any, http: Any) -> None:
     response = http.get(b24.webhook_url + "user.get/", params={"FILTER[ID]": 1})
     assert response.status_code == 200 and response.json()["result"][0]["ID"] == "1"
+
+
+def test_like_patterns(rest: Rest) -> None:
+    for name in ("Ivan", "Ivanka", "Bogdan"):
+        rest.ok("user.add", {"EMAIL": f"{name}@example.com", "UF_DEPARTMENT": [1], "NAME": name})
+
+    def names(flt: dict[str, Any]) -> list[str]:
+        return [r["NAME"] for r in rest.ok("user.get", {"filter": flt})]
+
+    assert names({"NAME": "Iva%"}) == ["Ivan", "Ivanka"]  # user-get.md example
+    assert names({"=%NAME": "%an"}) == ["Ivan", "Bogdan"]
+    assert names({"%NAME": "vank"}) == ["Ivanka"]
+    assert names({"!%NAME": "an"}) == ["Portal"]
