@@ -14,6 +14,7 @@ Sandbox template format (installed with ``install_template`` or as the JSON file
 * ``approve`` ``{name, title, users, description?, approve_type: any|all, comment_required?, timeout?,
   approved?: [steps], rejected?: [steps]}`` — an ApproveActivity task for ``users``; the branch for the
   outcome runs, then the remaining steps. A time-out marks the task overdue (4) and takes ``rejected``.
+* ``review`` — the same keys; a ReviewActivity task ("read it"), completed with STATUS 3 only.
 * ``set_field`` ``{field, value}`` — write a field of the document (a list element).
 * ``notify`` ``{to, message}`` — an im system notification to a user.
 * ``stop`` ``{status?}`` — end the workflow here.
@@ -134,7 +135,7 @@ def _advance(portal: Any, wf: Workflow) -> None:
         kind = step["type"]
         if kind == "rest":
             _run_rest(portal, wf, step)
-        elif kind == "approve":
+        elif kind in ("approve", "review"):
             _run_approve(portal, wf, step)
         elif kind == "set_field":
             value = resolve(portal, wf, step.get("value"))
@@ -154,8 +155,8 @@ def _advance(portal: Any, wf: Workflow) -> None:
 def _run_rest(portal: Any, wf: Workflow, step: dict[str, Any]) -> None:
     st = state(portal)
     activity = next((a for a in st.activities.values() if a.code == step["code"] and not a.is_robot), None)
-    if activity is None:
-        # [S] CBPRestActivity::execute throws when the activity is gone (app deleted): the workflow fails.
+    if activity is None or not portal.app.installed or activity.app_id != portal.app.client_id:
+        # [S] CBPRestActivity::execute throws when the activity or its app is gone: the workflow fails.
         _finish(portal, wf, "terminated", f"Activity {step['code']} not found")
         return
     # bitrix24-rest.md §5.11: USE_SUBSCRIPTION empty = wait; only an explicit N is fire-and-forget.
@@ -211,14 +212,17 @@ def _run_approve(portal: Any, wf: Workflow, step: dict[str, Any]) -> None:
         modified=now(portal),
         overdue_at=now(portal) + timeout if timeout > 0 else None,
     )
-    # bitrix24-rest.md §5.9 PARAMETERS of an approval task.
+    # bitrix24-rest.md §5.9 PARAMETERS: approval has Yes/No buttons, review a single OK one.
     task.parameters = {
         "CommentLabel": "Comment",
         "CommentRequired": str(step.get("comment_required") or "N"),
         "ShowComment": "Y",
-        "StatusYesLabel": "Approve",
-        "StatusNoLabel": "Reject",
     }
+    if step["type"] == "review":
+        task.activity = "ReviewActivity"
+        task.parameters["StatusOkLabel"] = "Read"
+    else:
+        task.parameters.update({"StatusYesLabel": "Approve", "StatusNoLabel": "Reject"})
     st.next_task += 1
     st.tasks[task.id] = task
     wf.waiting = {"kind": "task", "name": step["name"], "task_id": task.id, "step": step}
@@ -280,8 +284,8 @@ def complete_task(portal: Any, task: Task, user_id: int, status: int, comment: s
     decisions = list(task.users.values())
     if status == 2:
         _decide(portal, wf, task, False, 2)
-    elif task.approve_type != "all" or all(d == 1 for d in decisions):
-        _decide(portal, wf, task, True, 1)
+    elif task.approve_type != "all" or all(d != 0 for d in decisions):
+        _decide(portal, wf, task, True, status)
 
 
 def tick(portal: Any) -> None:

@@ -17,7 +17,9 @@ from sandbox.bitrix24.procs_common import as_int, as_list, lock, now, slot
 
 ON_CREATE, ON_EDIT = 1, 2  # bizproc-workflow-template-add.md AUTO_EXECUTE bits.
 TASK_KEEP_SECONDS = 86400  # bitrix24-rest.md §5.9: the cloud keeps task info one day after the end.
-STEP_TYPES = {"rest", "approve", "set_field", "notify", "stop"}
+STEP_TYPES = {"rest", "approve", "review", "set_field", "notify", "stop"}
+# bitrix24-rest.md §5.10: the STATUS values each task activity accepts.
+TASK_STATUSES = {"ApproveActivity": (1, 2), "ReviewActivity": (3,)}
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Activity:
     filter: Any = None
     use_placement: str = "N"
     placement_handler: str | None = None
+    app_token: str = ""
+    """The app's application_token when it registered; a reinstall or update issues a new one."""
 
 
 @dataclass
@@ -106,7 +110,14 @@ class BizprocState:
 
 
 def state(portal: Any) -> BizprocState:
-    return slot(portal, "bizproc", BizprocState)
+    st = slot(portal, "bizproc", BizprocState)
+    # [S] RestService::onRestAppDelete / onRestAppUpdate + bizproc-activity-delete.md: deleting or updating
+    # the app removes its activities and robots; its installer must register them again.
+    token = portal.app.application_token
+    stale = [key for key, a in st.activities.items() if a.app_token != token or not portal.app.installed]
+    for key in stale:
+        del st.activities[key]
+    return st
 
 
 # -- templates ----------------------------------------------------------------------------------------
@@ -117,7 +128,7 @@ def _check_steps(steps: Any, names: set[str]) -> None:
         if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
             raise ValueError(f"unknown step: {step!r}")
         name = str(step.get("name") or "")
-        if step["type"] in ("rest", "approve"):
+        if step["type"] in ("rest", "approve", "review"):
             if not name or name in names:
                 raise ValueError(f"step {step['type']} needs a unique name, got {name!r}")
             names.add(name)
@@ -208,7 +219,10 @@ def resolve(portal: Any, wf: Workflow, value: Any) -> Any:
 def user_ids(portal: Any, wf: Workflow, value: Any) -> list[int]:
     """``5``, ``"user_5"``, ``"5"``, lists of those, or expressions yielding them."""
     out: list[int] = []
+    items: list[Any] = []
     for item in as_list(resolve(portal, wf, value)):
+        items.extend(as_list(item) if isinstance(item, list) else [item])
+    for item in items:
         text = str(item).strip()
         number = as_int(text[5:] if text.startswith("user_") else text, 0)
         if number > 0 and number not in out:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sandbox.bitrix24 import envelope
 from sandbox.bitrix24.core import CallContext, Page, RestError
 
 T = TypeVar("T")
-PAGE_SIZE = 50  # bitrix24-rest.md §1.3: the page size is fixed at 50.
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -36,7 +36,8 @@ def lock(portal: Any) -> threading.RLock:
 def slot(portal: Any, key: str, factory: Callable[[], T]) -> T:
     """This family's state in ``portal.extensions`` (created on first use, gone after a reset)."""
     found = portal.extensions.get(key)
-    if found is None:
+    # A state file loaded by persist.py may hold plain JSON under our key: start afresh then.
+    if found is None or (isinstance(factory, type) and not isinstance(found, factory)):
         found = factory()
         portal.extensions[key] = found
     return found  # type: ignore[no-any-return]
@@ -253,14 +254,8 @@ class _SortKey:
 
 
 def paged(items: list[Any], start: Any) -> Page:
-    """One page of 50 with ``total``/``next`` (bitrix24-rest.md §1.3; ``start=-1`` skips the count)."""
-    offset = as_int(start, 0)
-    if offset == -1:
-        return Page(items[:PAGE_SIZE], None)
-    offset = max(offset, 0)
-    rows = items[offset : offset + PAGE_SIZE]
-    nxt = offset + PAGE_SIZE if offset + PAGE_SIZE < len(items) else None
-    return Page(rows, len(items), nxt)
+    """One page of 50 with ``total``/``next`` (bitrix24-rest.md §1.3) — the core envelope's rule."""
+    return envelope.paged(items, start)
 
 
 def stringify(value: Any) -> Any:

@@ -231,6 +231,21 @@ def _store_file(st: ListsState, value: Any, error: str) -> int:
     return file_id
 
 
+def _valid(fld: ListField, value: Any) -> bool:
+    """List values must be one of the field's options; numbers parse; bindings are positive ids."""
+    if fld.type == "L":
+        return str(value) in {str(k) for k in fld.enum}
+    if fld.type in ("N", "N:Sequence"):
+        try:
+            float(str(value).replace(",", "."))
+        except ValueError:
+            return False
+        return True
+    if fld.type in ("S:employee", "E", "G", "E:EList", "S:DiskFile"):
+        return as_int(value, -1) > 0
+    return True
+
+
 def internalize(st: ListsState, fld: ListField, raw: Any, error: str) -> list[Any]:
     """REST value(s) → stored values; dates become timestamps (bitrix24-rest.md §5.2, ISO is converted)."""
     values = as_list(raw) if fld.type != "F" or isinstance(raw, dict) else [raw]
@@ -249,9 +264,7 @@ def internalize(st: ListsState, fld: ListField, raw: Any, error: str) -> list[An
             out.append(moment)
         elif fld.type == "F":
             out.append(_store_file(st, value, error))
-        elif (fld.type == "L" and str(value) not in {str(k) for k in fld.enum}) or (
-            fld.type in ("N", "S:employee", "E", "G", "S:DiskFile") and as_int(value, -1) < 0
-        ):
+        elif not _valid(fld, value):
             raise RestError(error, f'Invalid value of the field "{fld.name}"')
         else:
             out.append(value)

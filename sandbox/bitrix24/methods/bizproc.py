@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
+import zlib
 from typing import Any
 
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
+from sandbox.bitrix24.procs_bizproc_model import TASK_STATUSES
 from sandbox.bitrix24.procs_common import (
     as_int,
     as_list,
@@ -143,16 +146,35 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
 
 
 def _template_data(value: Any) -> dict[str, Any]:
-    """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md)."""
+    """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md).
+
+    The sandbox runs its own JSON format (see bizproc_engine.py). A real ``.bpt`` export (a PHP
+    ``serialize()`` array, usually zlib-compressed) is accepted as Bitrix24 accepts it, but installs a
+    template with no steps, since the sandbox cannot interpret designer activities.
+    """
     items = as_list(value)
     content = items[-1] if items else None
     try:
-        data = json.loads(base64.b64decode(str(content), validate=True))
+        raw = base64.b64decode(str(content), validate=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = {"steps": [], "bpt": True} if _is_bpt(raw) else None
     if not isinstance(data, dict):
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!")
     return data
+
+
+def _is_bpt(raw: bytes) -> bool:
+    for unpack in (lambda b: b, zlib.decompress, gzip.decompress):
+        try:
+            if unpack(raw).startswith(b"a:"):
+                return True
+        except (OSError, zlib.error, EOFError):
+            continue
+    return False
 
 
 @method("bizproc.workflow.template.delete", scope="bizproc", app_only=True)
@@ -288,6 +310,22 @@ def _task_rows(portal: Any, task: engine.Task) -> list[dict[str, Any]]:
     return [{**base, "USER_ID": str(uid), "USER_STATUS": str(status)} for uid, status in task.users.items()]
 
 
+def _subordinate(portal: Any, boss: int, user_id: int) -> bool:
+    """[S] CBPHelper::checkUserSubordination: ``user_id`` is in a department (or below) ``boss`` heads."""
+    user = portal.user(user_id)
+    if user is None:
+        return False
+    depts = portal.departments
+    for dept_id in as_list(user.fields.get("UF_DEPARTMENT")):
+        current, seen = as_int(dept_id), set()
+        while current in depts and current not in seen:
+            seen.add(current)
+            if as_int(depts[current].get("UF_HEAD")) == boss:
+                return True
+            current = as_int(depts[current].get("PARENT"))
+    return False
+
+
 @method("bizproc.task.list", scope="bizproc", list_method=True)
 def task_list(ctx: CallContext, params: dict[str, Any]) -> Page:
     """§5.9 + [S] getTaskList: a non-admin sees own tasks; someone else's need admin rights."""
@@ -298,7 +336,8 @@ def task_list(ctx: CallContext, params: dict[str, Any]) -> Page:
         me = ctx.caller.user_id
         if not is_admin(ctx) and "USER_ID" not in flt:
             flt["USER_ID"] = me
-        if "USER_ID" in flt and as_int(flt["USER_ID"]) != me:
+        target = as_int(flt.get("USER_ID"), 0)
+        if "USER_ID" in flt and target != me and not _subordinate(ctx.portal, me, target):
             require_admin(ctx)
         rows = [r for t in engine.visible_tasks(ctx.portal) for r in _task_rows(ctx.portal, t)]
         rows = _listing(rows, {**p, "FILTER": flt}, {"ID": "desc"})
@@ -328,7 +367,8 @@ def task_complete(ctx: CallContext, params: dict[str, Any]) -> bool:
             raise RestError("ERROR_TASK_NOT_FOUND", "Task not found")
         if task.users[me] != 0 or task.status != 0:
             raise RestError("ERROR_TASK_COMPLETED", "Task already completed")
-        if status not in (1, 2):
+        if status not in TASK_STATUSES.get(task.activity, ()):
+            # §5.10: approval accepts 1|2, review 3; the workflow refuses anything else.
             raise RestError("ERROR_TASK_EXECUTION", "Incorrect task status")
         comment = p.get("COMMENT") if isinstance(p.get("COMMENT"), str) and p.get("COMMENT") else None
         need = task.parameters.get("CommentRequired", "N")

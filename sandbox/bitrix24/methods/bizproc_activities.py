@@ -108,6 +108,7 @@ def _add_activity(ctx: CallContext, params: dict[str, Any], robot: bool) -> bool
             p.get("FILTER"),
             placement,
             p.get("PLACEMENT_HANDLER"),
+            ctx.portal.app.application_token,
         )
         return True
 

@@ -211,6 +211,7 @@ def element_add(ctx: CallContext, params: dict[str, Any]) -> int:
     """lists-element-add.md + §5.2: ELEMENT_CODE* unique; auto-starts "on create" workflows."""
     p = upper(params)
     with lock(ctx.portal):
+        engine.tick(ctx.portal)  # time-outs due on the portal clock fire first
         iblock = resolve_iblock(ctx, p, "E")
         if empty(p.get("ELEMENT_CODE")):
             raise missing("ELEMENT_CODE")
@@ -248,6 +249,7 @@ def element_get(ctx: CallContext, params: dict[str, Any]) -> Page:
     """lists-element-get.md: one element (ELEMENT_ID/ELEMENT_CODE) or the filtered, ordered list."""
     p = upper(params)
     with lock(ctx.portal):
+        engine.tick(ctx.portal)  # time-outs due on the portal clock fire first
         iblock = resolve_iblock(ctx, p, "R")
         st = state(ctx.portal)
         elements = [e for e in st.elements.values() if e.iblock_id == iblock.id]
@@ -273,6 +275,7 @@ def element_update(ctx: CallContext, params: dict[str, Any]) -> bool:
     """lists-element-update.md + §5.4: a full overwrite; auto-starts "on edit" workflows ([S])."""
     p = upper(params)
     with lock(ctx.portal):
+        engine.tick(ctx.portal)  # time-outs due on the portal clock fire first
         iblock = resolve_iblock(ctx, p, "U")
         if empty(p.get("ELEMENT_ID")) and empty(p.get("ELEMENT_CODE")):
             raise missing("ELEMENT_ID")
@@ -300,6 +303,7 @@ def element_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
     """lists-element-delete.md: ELEMENT_ID|ELEMENT_CODE*; the element's workflows go with it."""
     p = upper(params)
     with lock(ctx.portal):
+        engine.tick(ctx.portal)  # time-outs due on the portal clock fire first
         iblock = resolve_iblock(ctx, p, "W")
         if empty(p.get("ELEMENT_ID")) and empty(p.get("ELEMENT_CODE")):
             raise missing("ELEMENT_ID")

@@ -18,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24.params import parse_query
-from sandbox.bitrix24.testing import Knobs, RunningSandbox
+from sandbox.bitrix24.testing import Knobs, Rest, RunningSandbox
 from sandbox.server import serve_in_thread
 
 ALL_SCOPES = ["user", "lists", "bizproc", "im", "disk", "timeman", "calendar", "placement", "department"]
@@ -117,3 +118,105 @@ def loopback_bridge() -> Iterator[Bridge]:
     with serve_in_thread(app) as url:
         bridge.url = url
         yield bridge
+
+
+# -- a leave-request list, its activity and templates (shared by the bizproc tests) ----------------
+def leave_list(rest: Rest) -> tuple[int, dict[str, str]]:
+    iblock = rest.ok(
+        "lists.add",
+        {
+            "IBLOCK_TYPE_ID": "bitrix_processes",
+            "IBLOCK_CODE": "leave",
+            "FIELDS": {"NAME": "Leave request"},
+            "RIGHTS": {"U1": "X", "*": "E"},
+        },
+    )
+    fields = {}
+    for code, ftype in (("START", "S:Date"), ("STATUS", "S"), ("EMPLOYEE", "S:employee")):
+        fields[code] = rest.ok(
+            "lists.field.add",
+            {
+                "IBLOCK_TYPE_ID": "bitrix_processes",
+                "IBLOCK_ID": iblock,
+                "FIELDS": {"NAME": code.title(), "TYPE": ftype, "CODE": code},
+            },
+        )
+    return iblock, fields
+
+
+def register_activity(app: App, bridge: Bridge, **extra: Any) -> None:
+    app.ok(
+        "bizproc.activity.add",
+        {
+            "CODE": "check_balance",
+            "HANDLER": f"{bridge.url}/activity",
+            "AUTH_USER_ID": 1,
+            "USE_SUBSCRIPTION": "Y",
+            "NAME": {"en": "Check leave balance in 1C"},
+            "PROPERTIES": {"employee": {"Name": "Employee", "Type": "user", "Required": "Y"}},
+            "RETURN_PROPERTIES": {
+                "approver": {"Name": "Approver", "Type": "user"},
+                "balance": {"Name": "Days"},
+            },
+            "DOCUMENT_TYPE": ["lists", "BizprocDocument", "iblock_1"],
+            **extra,
+        },
+    )
+
+
+def leave_template(b24: RunningSandbox, iblock: int, **step: Any) -> int:
+    steps = [
+        {
+            "type": "rest",
+            "name": "A1",
+            "code": "check_balance",
+            "properties": {"employee": "{=Document:CREATED_BY}"},
+            **step,
+        },
+        {
+            "type": "approve",
+            "name": "A2",
+            "title": "Approve leave: {=Document:NAME}",
+            "users": "{=A1:approver}",
+            "approved": [
+                {"type": "set_field", "field": "PROPERTY_STATUS", "value": "approved"},
+                {"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Leave approved"},
+            ],
+            "rejected": [
+                {"type": "set_field", "field": "PROPERTY_STATUS", "value": "rejected"},
+                {"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Leave rejected"},
+                {"type": "stop"},
+            ],
+        },
+        {"type": "set_field", "field": "PROPERTY_STATUS", "value": "sent to 1C"},
+    ]
+    return engine.install_template(
+        b24.sandbox.portal,
+        name="Leave",
+        steps=steps,
+        auto_execute=engine.ON_CREATE,
+        document_type=["lists", "BizprocDocument", f"iblock_{iblock}"],
+    )
+
+
+def element_row(rest: Rest, iblock: int, element_id: int) -> dict[str, Any]:
+    rows = rest.ok(
+        "lists.element.get",
+        {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock, "ELEMENT_ID": element_id},
+    )
+    return dict(rows[0])
+
+
+def prop_id(rest: Rest, iblock: int, code: str) -> str:
+    fields = rest.ok("lists.field.get", {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock})
+    return str(next(f["ID"] for f in fields.values() if f.get("CODE") == code))
+
+
+def manual_template(b24: RunningSandbox, iblock: int, steps: list[dict[str, Any]]) -> int:
+    return engine.install_template(
+        b24.sandbox.portal,
+        name="Manual",
+        steps=steps,
+        auto_execute=engine.ON_CREATE,
+        document_type=["lists", "BizprocDocument", f"iblock_{iblock}"],
+    )

@@ -6,15 +6,12 @@ loopback "bridge" that answers with ``bizproc.event.send`` exactly as the real b
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24.methods import im
 from sandbox.bitrix24.testing import Rest, RunningSandbox
 
@@ -22,9 +19,14 @@ from .procs_helpers import (
     App,
     Bridge,
     add_user,
+    element_row,
     flush,
     install_app,
+    leave_list,
+    leave_template,
     loopback_bridge,
+    prop_id,
+    register_activity,
 )
 
 
@@ -39,101 +41,15 @@ def app(b24: RunningSandbox, http: httpx.Client, bridge: Bridge) -> App:
     return install_app(b24, http, f"{bridge.url}/install")
 
 
-def _leave_list(rest: Rest) -> tuple[int, dict[str, str]]:
-    iblock = rest.ok(
-        "lists.add",
-        {
-            "IBLOCK_TYPE_ID": "bitrix_processes",
-            "IBLOCK_CODE": "leave",
-            "FIELDS": {"NAME": "Leave request"},
-            "RIGHTS": {"U1": "X", "*": "E"},
-        },
-    )
-    fields = {}
-    for code, ftype in (("START", "S:Date"), ("STATUS", "S"), ("EMPLOYEE", "S:employee")):
-        fields[code] = rest.ok(
-            "lists.field.add",
-            {
-                "IBLOCK_TYPE_ID": "bitrix_processes",
-                "IBLOCK_ID": iblock,
-                "FIELDS": {"NAME": code.title(), "TYPE": ftype, "CODE": code},
-            },
-        )
-    return iblock, fields
-
-
-def _register_activity(app: App, bridge: Bridge, **extra: Any) -> None:
-    app.ok(
-        "bizproc.activity.add",
-        {
-            "CODE": "check_balance",
-            "HANDLER": f"{bridge.url}/activity",
-            "AUTH_USER_ID": 1,
-            "USE_SUBSCRIPTION": "Y",
-            "NAME": {"en": "Check leave balance in 1C"},
-            "PROPERTIES": {"employee": {"Name": "Employee", "Type": "user", "Required": "Y"}},
-            "RETURN_PROPERTIES": {
-                "approver": {"Name": "Approver", "Type": "user"},
-                "balance": {"Name": "Days"},
-            },
-            "DOCUMENT_TYPE": ["lists", "BizprocDocument", "iblock_1"],
-            **extra,
-        },
-    )
-
-
-def _leave_template(b24: RunningSandbox, iblock: int, **step: Any) -> int:
-    steps = [
-        {
-            "type": "rest",
-            "name": "A1",
-            "code": "check_balance",
-            "properties": {"employee": "{=Document:CREATED_BY}"},
-            **step,
-        },
-        {
-            "type": "approve",
-            "name": "A2",
-            "title": "Approve leave: {=Document:NAME}",
-            "users": "{=A1:approver}",
-            "approved": [
-                {"type": "set_field", "field": "PROPERTY_STATUS", "value": "approved"},
-                {"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Leave approved"},
-            ],
-            "rejected": [
-                {"type": "set_field", "field": "PROPERTY_STATUS", "value": "rejected"},
-                {"type": "notify", "to": "{=Document:CREATED_BY}", "message": "Leave rejected"},
-                {"type": "stop"},
-            ],
-        },
-        {"type": "set_field", "field": "PROPERTY_STATUS", "value": "sent to 1C"},
-    ]
-    return engine.install_template(
-        b24.sandbox.portal,
-        name="Leave",
-        steps=steps,
-        auto_execute=engine.ON_CREATE,
-        document_type=["lists", "BizprocDocument", f"iblock_{iblock}"],
-    )
-
-
-def _element(rest: Rest, iblock: int, element_id: int) -> dict[str, Any]:
-    rows = rest.ok(
-        "lists.element.get",
-        {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock, "ELEMENT_ID": element_id},
-    )
-    return dict(rows[0])
-
-
 def test_leave_request_runs_end_to_end(
     b24: RunningSandbox, rest: Rest, http: httpx.Client, app: App, bridge: Bridge
 ) -> None:
     manager, manager_hook = add_user(b24.knobs, http, "Manager")
     employee, employee_hook = add_user(b24.knobs, http, "Employee")
     bridge.answer = lambda _: {"APPROVER": f"user_{manager}", "balance": "14", "unknown": "ignored"}
-    iblock, _ = _leave_list(rest)
-    _register_activity(app, bridge)
-    template_id = _leave_template(b24, iblock)
+    iblock, _ = leave_list(rest)
+    register_activity(app, bridge)
+    template_id = leave_template(b24, iblock)
 
     element = employee_hook.ok(
         "lists.element.add",
@@ -206,16 +122,11 @@ def test_leave_request_runs_end_to_end(
     again = manager_hook("bizproc.task.complete", {"TASK_ID": task_id, "STATUS": 1})
     assert again.json()["error"] == "ERROR_TASK_COMPLETED"
 
-    row = _element(rest, iblock, element)
-    assert list(row["PROPERTY_" + _prop_id(rest, iblock, "STATUS")].values()) == ["sent to 1C"]
+    row = element_row(rest, iblock, element)
+    assert list(row["PROPERTY_" + prop_id(rest, iblock, "STATUS")].values()) == ["sent to 1C"]
     notes = im.notifications(b24.sandbox.portal, employee)
     assert [n["message"] for n in notes] == ["Leave approved"]
     assert rest.ok("bizproc.workflow.instances", {"FILTER": {"DOCUMENT_ID": str(element)}}) == []
-
-
-def _prop_id(rest: Rest, iblock: int, code: str) -> str:
-    fields = rest.ok("lists.field.get", {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock})
-    return str(next(f["ID"] for f in fields.values() if f.get("CODE") == code))
 
 
 def test_rejection_takes_the_reject_branch_and_stops(
@@ -223,9 +134,9 @@ def test_rejection_takes_the_reject_branch_and_stops(
 ) -> None:
     manager, manager_hook = add_user(b24.knobs, http, "Boss")
     bridge.answer = lambda _: {"approver": manager}
-    iblock, _ = _leave_list(rest)
-    _register_activity(app, bridge)
-    _leave_template(b24, iblock)
+    iblock, _ = leave_list(rest)
+    register_activity(app, bridge)
+    leave_template(b24, iblock)
     element = rest.ok(
         "lists.element.add",
         {
@@ -242,8 +153,8 @@ def test_rejection_takes_the_reject_branch_and_stops(
     wrong = manager_hook("bizproc.task.complete", {"TASK_ID": task["ID"], "STATUS": "maybe"})
     assert wrong.json() == {"error": "ERROR_TASK_VALIDATION", "error_description": "incorrect STATUS"}
     assert manager_hook.ok("bizproc.task.complete", {"TASK_ID": task["ID"], "STATUS": 2})
-    row = _element(rest, iblock, element)
-    assert list(row["PROPERTY_" + _prop_id(rest, iblock, "STATUS")].values()) == ["rejected"]
+    row = element_row(rest, iblock, element)
+    assert list(row["PROPERTY_" + prop_id(rest, iblock, "STATUS")].values()) == ["rejected"]
     assert [n["message"] for n in im.notifications(b24.sandbox.portal, 1)] == ["Leave rejected"]
     listed = manager_hook.ok("bizproc.task.list", {"SELECT": ["STATUS", "USER_STATUS"]})
     assert (listed[0]["STATUS"], listed[0]["USER_STATUS"]) == ("2", "2")
@@ -253,9 +164,9 @@ def test_rejection_takes_the_reject_branch_and_stops(
 
 def test_event_send_rules(b24: RunningSandbox, rest: Rest, app: App, bridge: Bridge) -> None:
     bridge.answer = lambda _: None  # the bridge receives but does not answer
-    iblock, _ = _leave_list(rest)
-    _register_activity(app, bridge)
-    _leave_template(b24, iblock)
+    iblock, _ = leave_list(rest)
+    register_activity(app, bridge)
+    leave_template(b24, iblock)
     rest.ok(
         "lists.element.add",
         {
@@ -287,9 +198,9 @@ def test_activity_timeout_on_the_portal_clock(
     b24: RunningSandbox, rest: Rest, app: App, bridge: Bridge
 ) -> None:
     bridge.answer = lambda _: None
-    iblock, _ = _leave_list(rest)
-    _register_activity(app, bridge)
-    _leave_template(b24, iblock, timeout=600)
+    iblock, _ = leave_list(rest)
+    register_activity(app, bridge)
+    leave_template(b24, iblock, timeout=600)
     element = rest.ok(
         "lists.element.add",
         {
@@ -304,8 +215,8 @@ def test_activity_timeout_on_the_portal_clock(
     b24.knobs.advance(601)
     # No approver came back: the approval step has nobody, so the reject branch runs and the workflow stops.
     assert rest.ok("bizproc.workflow.instances", {"FILTER": {"DOCUMENT_ID": str(element)}}) == []
-    row = _element(rest, iblock, element)
-    assert list(row["PROPERTY_" + _prop_id(rest, iblock, "STATUS")].values()) == ["rejected"]
+    row = element_row(rest, iblock, element)
+    assert list(row["PROPERTY_" + prop_id(rest, iblock, "STATUS")].values()) == ["rejected"]
 
 
 def test_activity_registration_is_app_only_and_validated(
@@ -356,7 +267,7 @@ def test_activity_registration_is_app_only_and_validated(
         assert response.json()["error"] == code, body
         if text:
             assert response.json()["error_description"] == text
-    _register_activity(app, bridge)
+    register_activity(app, bridge)
     dup = app("bizproc.robot.add", {"CODE": "check_balance", "HANDLER": f"{bridge.url}/a", "NAME": "R"})
     assert dup.json()["error"] == "ERROR_ACTIVITY_ALREADY_INSTALLED"
     assert app.ok("bizproc.robot.add", {"CODE": "robot1", "HANDLER": f"{bridge.url}/r", "NAME": "R"})
@@ -369,137 +280,3 @@ def test_activity_registration_is_app_only_and_validated(
     missing = app("bizproc.activity.delete", {"CODE": "robot1"})  # a robot is not an activity
     assert missing.json()["error"] == "ERROR_ACTIVITY_NOT_FOUND"
     assert app.ok("bizproc.robot.delete", {"CODE": "robot1"}) and app.ok("bizproc.robot.list") == []
-
-
-def test_workflow_start_terminate_kill(b24: RunningSandbox, rest: Rest, http: httpx.Client, app: App) -> None:
-    iblock, _ = _leave_list(rest)
-    doc = ["lists", "BizprocDocument"]
-    steps = [{"type": "approve", "name": "A1", "title": "Sign", "users": "{=Template:Approver}"}]
-    template_id = engine.install_template(
-        b24.sandbox.portal,
-        name="Manual",
-        steps=steps,
-        document_type=[*doc, f"iblock_{iblock}"],
-        parameters={"Approver": {"Type": "user", "Default": "user_1"}},
-    )
-    element = rest.ok(
-        "lists.element.add",
-        {
-            "IBLOCK_TYPE_ID": "bitrix_processes",
-            "IBLOCK_ID": iblock,
-            "ELEMENT_CODE": "w1",
-            "FIELDS": {"NAME": "Doc"},
-        },
-    )
-    assert rest.ok("bizproc.workflow.instances") == []  # auto_execute 0: nothing started
-    errors = [
-        ({}, "ERROR_WRONG_WORKFLOW_ID", "Empty TEMPLATE_ID"),
-        (
-            {"TEMPLATE_ID": 99999, "DOCUMENT_ID": [*doc, str(element)]},
-            "ERROR_WRONG_WORKFLOW_ID",
-            "Template not found",
-        ),
-        ({"TEMPLATE_ID": template_id, "DOCUMENT_ID": [*doc, "424242"]}, "", "Wrong DOCUMENT_ID!"),
-    ]
-    for body, code, text in errors:
-        response = rest("bizproc.workflow.start", body)
-        assert (response.status_code, response.json()) == (400, {"error": code, "error_description": text})
-    _, hook = add_user(b24.knobs, http, "Plain")
-    assert (
-        hook(
-            "bizproc.workflow.start", {"TEMPLATE_ID": template_id, "DOCUMENT_ID": [*doc, str(element)]}
-        ).json()["error"]
-        == "ACCESS_DENIED"
-    )
-    assert hook("bizproc.workflow.instances").status_code == 403
-    wf = rest.ok(
-        "bizproc.workflow.start",
-        {
-            "TEMPLATE_ID": template_id,
-            "DOCUMENT_ID": [*doc, str(element)],
-            "PARAMETERS": {"Approver": "user_1"},
-        },
-    )
-    assert isinstance(wf, str) and "." in wf
-    assert [t["WORKFLOW_ID"] for t in rest.ok("bizproc.task.list")] == [wf]
-    assert rest("bizproc.workflow.terminate", {}).json()["error_description"] == "Empty workflow instance ID"
-    assert rest.ok("bizproc.workflow.terminate", {"ID": wf, "STATUS": "Cancelled from 1C"}) is True
-    assert rest.ok("bizproc.workflow.instances") == [] and rest.ok("bizproc.task.list") == []
-    wf2 = rest.ok("bizproc.workflow.start", {"TEMPLATE_ID": template_id, "DOCUMENT_ID": [*doc, str(element)]})
-    assert rest.ok("bizproc.workflow.kill", {"ID": wf2}) is True
-    assert wf2 not in engine.state(b24.sandbox.portal).workflows
-
-
-def test_template_add_and_list(b24: RunningSandbox, rest: Rest, app: App) -> None:
-    iblock, _ = _leave_list(rest)
-    data = base64.b64encode(json.dumps({"steps": [{"type": "stop"}]}).encode()).decode()
-    doc_type = ["lists", "BizprocDocument", f"iblock_{iblock}"]
-    assert rest("bizproc.workflow.template.add", {"DOCUMENT_TYPE": doc_type}).status_code == 403  # app only
-    bad: list[tuple[dict[str, Any], str]] = [
-        ({"DOCUMENT_TYPE": ["lists"], "NAME": "T", "TEMPLATE_DATA": data}, "Incorrect field DOCUMENT_TYPE!"),
-        ({"DOCUMENT_TYPE": doc_type, "NAME": "", "TEMPLATE_DATA": data}, "Empty template name!"),
-        (
-            {"DOCUMENT_TYPE": doc_type, "NAME": "T", "AUTO_EXECUTE": 5, "TEMPLATE_DATA": data},
-            "Incorrect field AUTO_EXECUTE!",
-        ),
-        (
-            {"DOCUMENT_TYPE": doc_type, "NAME": "T", "TEMPLATE_DATA": "not base64!"},
-            "Incorrect field TEMPLATE_DATA!",
-        ),
-    ]
-    for body, text in bad:
-        response = app("bizproc.workflow.template.add", body)
-        assert response.json() == {"error": "ERROR_TEMPLATE_VALIDATION_FAILURE", "error_description": text}
-    new_id = app.ok(
-        "bizproc.workflow.template.add",
-        {"DOCUMENT_TYPE": doc_type, "NAME": "Auto", "AUTO_EXECUTE": 1, "TEMPLATE_DATA": ["t.json", data]},
-    )
-    rows = rest.ok("bizproc.workflow.template.list", {"FILTER": {"MODULE_ID": "lists"}})
-    assert rows == [{"ID": str(new_id)}]  # default SELECT is ID only
-    full = rest.ok(
-        "bizproc.workflow.template.list", {"SELECT": ["ID", "NAME", "AUTO_EXECUTE", "DOCUMENT_TYPE"]}
-    )
-    assert full == [
-        {"ID": str(new_id), "NAME": "Auto", "AUTO_EXECUTE": "1", "DOCUMENT_TYPE": f"iblock_{iblock}"}
-    ]
-    element = rest.ok(
-        "lists.element.add",
-        {
-            "IBLOCK_TYPE_ID": "bitrix_processes",
-            "IBLOCK_ID": iblock,
-            "ELEMENT_CODE": "auto1",
-            "FIELDS": {"NAME": "x"},
-        },
-    )
-    state = engine.state(b24.sandbox.portal)
-    assert [w.state for w in state.workflows.values() if w.document_id[2] == str(element)] == ["completed"]
-
-
-def test_element_add_blocked_by_unconfigured_constants(b24: RunningSandbox, rest: Rest) -> None:
-    iblock, _ = _leave_list(rest)
-    engine.install_template(
-        b24.sandbox.portal,
-        name="C",
-        steps=[{"type": "stop"}],
-        auto_execute=1,
-        document_type=["lists", "BizprocDocument", f"iblock_{iblock}"],
-        constants={"Manager": {"Type": "user", "Required": "Y", "Default": ""}},
-    )
-    response = rest(
-        "lists.element.add",
-        {
-            "IBLOCK_TYPE_ID": "bitrix_processes",
-            "IBLOCK_ID": iblock,
-            "ELEMENT_CODE": "c1",
-            "FIELDS": {"NAME": "x"},
-        },
-    )
-    assert response.json()["error_description"] == "Workflow constants need to be configured"
-    assert rest.ok("lists.element.get", {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": iblock}) == []
-
-
-def test_non_admin_sees_own_tasks_only(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
-    _, hook = add_user(b24.knobs, http, "Worker")
-    other = hook("bizproc.task.list", {"FILTER": {"USER_ID": 1}})
-    assert (other.status_code, other.json()["error"]) == (403, "ACCESS_DENIED")
-    assert hook.ok("bizproc.task.list") == []
