@@ -1,7 +1,6 @@
 """Fixtures of the 1C contract tests: sandboxes over real HTTP and SOAP callers.
 
-Fixtures shared by the 1C contract tests (the package makes the conftest name unique for mypy); two
-modules named ``conftest`` break ``mypy .`` while tests/ has no ``__init__.py``.
+This folder is a package so that its conftest's module name differs from the other conftests' for mypy.
 """
 
 from __future__ import annotations
