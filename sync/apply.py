@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
@@ -24,6 +25,7 @@ from sync import commit, ledger
 from sync.diff import state_hash
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, link_key
+from sync.state import link_ids
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
 UNKNOWN_PASSES = 3
@@ -74,6 +76,11 @@ class Applier:
         self.on_progress = on_progress
         self.stats = ApplyStats()
         self._unknown: list[Item] = []
+        self._links_due: dict[tuple[str, str], tuple[int | None, dict[str, Any]]] = {}
+        self._invitations_due: list[dict[str, Any]] = []
+        self._done_due: list[int] = []
+        with sessions() as session:
+            self._link_ids = link_ids(session)
         """Items whose write may have run although no answer came: checked, then re-sent if absent."""
 
     async def run(self) -> ApplyStats:
@@ -131,6 +138,7 @@ class Applier:
                     refused.append((item, outcome))
                 else:
                     self._record(session, item, outcome)
+            self._flush(session)
         if refused:
             # A user.add refused as a duplicate may be our own from a retried batch whose answer was
             # lost (the portal ran it): look for the person's XML_ID before parking anyone.
@@ -139,6 +147,7 @@ class Applier:
                 for item, outcome in refused:
                     if item.id not in settled:
                         self._record(session, item, outcome)
+                self._flush(session)
         if self.on_progress:
             self.on_progress(len(items))
 
@@ -165,6 +174,7 @@ class Applier:
         return directory.remove_members(group_id, p["user_ids"], label)
 
     def _settle_without_call(self, item: Item) -> None:
+        """An item with nothing left to send (e.g. all its people are already members)."""
         with self.sessions.begin() as session:
             ledger.mark(session, [item.id], "done")
         self.stats.done += 1
@@ -178,10 +188,18 @@ class Applier:
         return link.b24_id if link else None
 
     # -- outcomes ----------------------------------------------------------------------------------
+    def _flush(self, session: Session) -> None:
+        """Write what the batch confirmed in a few statements (links, invitations, done items)."""
+        commit.save_links(session, self._links_due, self._link_ids)
+        if self._invitations_due:
+            session.execute(insert(Invitation), self._invitations_due)
+        ledger.mark(session, self._done_due, "done")
+        self._links_due, self._invitations_due, self._done_due = {}, [], []
+
     def _record(self, session: Session, item: Item, outcome: CallOutcome) -> None:
         if outcome.ok:
             self._confirm(session, item, outcome.result)
-            ledger.mark(session, [item.id], "done")
+            self._done_due.append(item.id)
             self.stats.done += 1
             self.stats.by_op[item.op] = self.stats.by_op.get(item.op, 0) + 1
             return
@@ -210,14 +228,15 @@ class Applier:
         elif item.op == "create_user":
             self._save(session, "person", item.ref, int(result), p["state"])
             # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
-            session.add(
-                Invitation(
-                    person_ref=item.ref,
-                    b24_user_id=str(result),
-                    channel="bitrix24",
-                    status="sent",
-                    sent_at=utcnow(),
-                )
+            self._invitations_due.append(
+                {
+                    "person_ref": item.ref,
+                    "b24_user_id": str(result),
+                    "channel": "bitrix24",
+                    "status": "sent",
+                    "error": None,
+                    "sent_at": utcnow(),
+                }
             )
         elif item.op in ("adopt_user", "update_user"):
             self._save(session, "person", item.ref, int(p["user_id"]), p["state"])
@@ -240,7 +259,7 @@ class Applier:
         state: dict[str, Any],
         key: str | None = None,
     ) -> None:
-        commit.save_link(session, kind, ref, b24_id, state)
+        self._links_due[(kind, ref)] = (b24_id, state)
         self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, state)
 
     # -- resume after a crash ----------------------------------------------------------------------
@@ -268,7 +287,8 @@ class Applier:
                     continue  # not there: the item is re-sent as usual
                 found_id = int(rows[0]["ID"])
                 self._confirm(session, item, found_id)
-                ledger.mark(session, [item.id], "done")
+                self._done_due.append(item.id)
                 self.stats.done += 1
                 settled.add(item.id)
+            self._flush(session)
         return settled

@@ -171,3 +171,35 @@ def save_cursor(session: Session, message_no: int) -> None:
     else:
         cursor.committed_message_no = message_no
         cursor.updated_at = utcnow()
+
+
+LinkKey = tuple[str, str]
+
+
+def save_links(
+    session: Session, rows: Mapping[LinkKey, tuple[int | None, dict[str, Any]]], ids: dict[LinkKey, int]
+) -> None:
+    """Insert or update many identity links at once; ``ids`` (kind, ref) → row id is kept up to date."""
+    now = utcnow()
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for (kind, ref), (b24_id, state) in rows.items():
+        values = {
+            "b24_id": str(b24_id) if b24_id is not None else None,
+            "content_hash": state_hash(state),
+            "state": state,
+            "last_seen_at": now,
+            "updated_at": now,
+        }
+        if (kind, ref) in ids:
+            changed.append({"id": ids[(kind, ref)], **values})
+        else:
+            new.append({"kind": kind, "source_ref": ref, **values})
+    if new:
+        statement = insert(IdentityLink).returning(
+            IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref
+        )
+        for row_id, kind, ref in session.execute(statement, new):
+            ids[(kind, ref)] = row_id
+    if changed:
+        session.execute(update(IdentityLink), changed)

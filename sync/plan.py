@@ -15,8 +15,9 @@ from mappings import DesiredState, DesiredUser
 from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
 from sync.model import ExistingUser, Link, Operation, Plan, Quarantine, link_key
 
-MEMBERS_PER_CALL = 500
-"""User ids per sonet_group.user.add/delete call (USER_ID accepts an array, bitrix24-rest.md §4.5)."""
+MEMBERS_PER_CALL = 250
+"""User ids per sonet_group.user.add/delete call (USER_ID accepts an array, bitrix24-rest.md §4.5);
+250 keeps the command short enough to travel inside a batch (connectors/bitrix24 MAX_COMMAND_CHARS)."""
 
 
 class AdoptionIndex:

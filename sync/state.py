@@ -87,3 +87,9 @@ def has_committed_full_run(session: Session) -> bool:
 
     query = select(SyncRun.id).where(SyncRun.mode == "full", SyncRun.status == "committed").limit(1)
     return session.scalar(query) is not None
+
+
+def link_ids(session: Session) -> dict[tuple[str, str], int]:
+    """(kind, ref) → identity-map row id, for bulk updates."""
+    rows = session.execute(select(IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref))
+    return {(kind, ref): row_id for row_id, kind, ref in rows}

@@ -25,7 +25,7 @@ THrEvent = Literal["Hire", "Transfer", "Dismissal", "Restore"]
 TEmploymentKind = Literal["Main", "PartTimeExternal", "PartTimeInternal"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceInfo:
     contract_version: str
     config_name: str
@@ -36,7 +36,7 @@ class ServiceInfo:
     node_code: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Organization:
     ref: OrgRef
     name: str
@@ -47,7 +47,7 @@ class Organization:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Department:
     ref: DepartmentRef
     org_ref: OrgRef
@@ -59,21 +59,21 @@ class Department:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Position:
     ref: PositionRef
     name: str
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactPhone:
     kind: str
     """Mobile | Work | Home"""
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     ref: PersonRef
     last_name: str
@@ -86,7 +86,7 @@ class Person:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Placement:
     """Where an employment stands at a date: organisation, department, position."""
 
@@ -99,7 +99,7 @@ class Placement:
     rate: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HrEvent:
     """One dated line of an employment's HR history (effective date = ``period``)."""
 
@@ -111,7 +111,7 @@ class HrEvent:
     valid_until: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Employee:
     """An employment (Сотрудник); a rehire or a second job is another Employee of the same person."""
 
@@ -126,7 +126,7 @@ class Employee:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Absence:
     ref: AbsenceRef
     employee_ref: EmploymentRef
@@ -138,7 +138,7 @@ class Absence:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestStatus:
     """A change of status of a request the bridge submitted (travels in the change feed)."""
 
@@ -153,7 +153,7 @@ class RequestStatus:
 Record = Organization | Department | Position | Person | Employee | Absence | RequestStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     entity: TEntity
     ref: str
@@ -162,7 +162,7 @@ class Change:
     """None when deleted (or when 1C could not build the payload)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChangeBatch:
     message_no: int
     """Pass it back as ``ack_message_no`` of the next call, only after committing these changes."""
@@ -170,14 +170,14 @@ class ChangeBatch:
     has_more: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BusinessError:
     code: str
     message: str
     field: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Approval:
     who: str
     role: str
@@ -186,7 +186,7 @@ class Approval:
     comment: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attachment:
     name: str
     mime: str
@@ -210,7 +210,7 @@ TRequestKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestSubmission:
     request_id: str
     kind: TRequestKind
@@ -223,7 +223,7 @@ class RequestSubmission:
     attachments: tuple[Attachment, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     request_id: str
     status: Literal["Created", "AlreadyExists", "Rejected"]
@@ -233,7 +233,7 @@ class SubmitResult:
     errors: tuple[BusinessError, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetDay:
     day: date
     time_kind: str
@@ -241,13 +241,13 @@ class TimesheetDay:
     hours: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetRow:
     employee_ref: EmploymentRef
     days: tuple[TimesheetDay, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetSubmission:
     request_id: str
     org_ref: OrgRef
@@ -258,7 +258,7 @@ class TimesheetSubmission:
     approvals: tuple[Approval, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetConflict:
     employee_ref: EmploymentRef
     day: date
@@ -266,7 +266,7 @@ class TimesheetConflict:
     """The absence document that owns the day."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetResult:
     request_id: str
     status: Literal["Created", "Replaced", "AlreadyExists", "Rejected"]
@@ -275,13 +275,13 @@ class TimesheetResult:
     errors: tuple[BusinessError, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleDay:
     day: date
     hours: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentStatus:
     request_id: str
     status: str
