@@ -22,12 +22,13 @@ from connectors.errors import SyncError
 from store.db import utcnow
 from store.models import Invitation
 from sync import commit, ledger
-from sync.diff import state_hash
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, link_key
 from sync.state import link_ids
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
+ITEM_CHUNK = 2000
+"""Plan items read from the ledger at a time."""
 UNKNOWN_PASSES = 3
 """How often a stage re-checks and re-sends writes whose answer was lost before giving up on them."""
 
@@ -87,12 +88,17 @@ class Applier:
         with self.sessions.begin() as session:
             ledger.set_status(session, self.run_id, "applying")
         for stage in STAGES:
-            with self.sessions() as session:
-                items = ledger.open_items(session, self.run_id, stage)
-            settled = await self._verify_started([i for i in items if i.started_before])
-            items = [i for i in items if i.id not in settled]
-            for start in range(0, len(items), self.batch_size):
-                await self._apply_batch(items[start : start + self.batch_size])
+            after = -1
+            while True:  # a chunk of items at a time keeps memory flat on large plans
+                with self.sessions() as session:
+                    items = ledger.open_items(session, self.run_id, stage, after_seq=after, limit=ITEM_CHUNK)
+                if not items:
+                    break
+                after = items[-1].seq
+                settled = await self._verify_started([i for i in items if i.started_before])
+                items = [i for i in items if i.id not in settled]
+                for start in range(0, len(items), self.batch_size):
+                    await self._apply_batch(items[start : start + self.batch_size])
             for _ in range(UNKNOWN_PASSES):
                 if not self._unknown:
                     break
@@ -212,8 +218,9 @@ class Applier:
             ledger.mark(session, [item.id], "failed", error=reason)
             raise RunAborted(f"Bitrix24 refused the bridge's credentials or scope ({code})")
         if action in ("QUARANTINE", "FAIL") and item.kind == "person":
-            state = item.payload.get("state", {})
-            commit.park(session, Quarantine("person", item.ref, code, reason, state_hash(state)))
+            # Parked with the planner's hash of the desired state: it is retried when 1C changes it.
+            digest = item.payload.get("digest")
+            commit.park(session, Quarantine("person", item.ref, code, reason, digest))
             ledger.mark(session, [item.id], "quarantined", error=reason)
             self.stats.quarantined += 1
             return
@@ -224,9 +231,11 @@ class Applier:
         p = item.payload
         if item.op in ("create_group", "update_group"):
             group_id = int(result) if item.op == "create_group" else int(p["group_id"])
-            self._save(session, item.kind, item.ref, group_id, p["state"], key=p["key"])
+            state = p.get("state") or {"fields": p["fields"]}
+            self._save(session, item.kind, item.ref, group_id, state, key=p["key"])
         elif item.op == "create_user":
-            self._save(session, "person", item.ref, int(result), p["state"])
+            state = {"fields": p["fields"], "groups": [], "active": True}
+            self._save(session, "person", item.ref, int(result), state)
             # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
             self._invitations_due.append(
                 {

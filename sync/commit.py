@@ -25,10 +25,21 @@ from sync.state import FEED_NODE
 def save_replica(
     session: Session, records: Iterable[Record], known: Mapping[tuple[str, str], str]
 ) -> list[Record]:
-    """Upsert records whose content changed; returns those records (new or changed)."""
+    """Upsert records whose content changed, in chunks; returns those records (new or changed)."""
     now = utcnow()
     inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    ids: dict[tuple[str, str], int] = {}
     changed: list[Record] = []
+
+    def flush() -> None:
+        if inserts:
+            session.execute(insert(SourceRecord), inserts)
+            inserts.clear()
+        if updates:
+            session.execute(update(SourceRecord), updates)
+            updates.clear()
+
     for record in records:
         payload = to_json(record)
         digest = content_hash(payload)
@@ -36,24 +47,26 @@ def save_replica(
         if known.get(key) == digest:
             continue
         changed.append(record)
-        row = {
-            "entity": key[0],
-            "ref": key[1],
+        values = {
             "parent_ref": parent_of(record),
             "payload": payload,
             "content_hash": digest,
             "updated_at": now,
         }
         if key in known:
-            session.execute(
-                update(SourceRecord)
-                .where(SourceRecord.entity == key[0], SourceRecord.ref == key[1])
-                .values(parent_ref=row["parent_ref"], payload=payload, content_hash=digest, updated_at=now)
-            )
+            if not ids:
+                ids = dict(
+                    ((entity, ref), row_id)
+                    for row_id, entity, ref in session.execute(
+                        select(SourceRecord.id, SourceRecord.entity, SourceRecord.ref)
+                    )
+                )
+            updates.append({"id": ids[key], **values})
         else:
-            inserts.append(row)
-    for start in range(0, len(inserts), 2000):
-        session.execute(insert(SourceRecord), inserts[start : start + 2000])
+            inserts.append({"entity": key[0], "ref": key[1], **values})
+        if len(inserts) + len(updates) >= 2000:
+            flush()
+    flush()
     return changed
 
 

@@ -63,6 +63,7 @@ class Item:
     """A plan item as apply sees it (detached from the session)."""
 
     id: int
+    seq: int
     op: str
     kind: str
     ref: str
@@ -71,15 +72,26 @@ class Item:
     """True when a previous attempt started and its outcome is unknown: check before re-sending."""
 
 
-def open_items(session: Session, run_id: int, ops: Iterable[str]) -> list[Item]:
-    rows = session.execute(
-        select(PlanItem.id, PlanItem.op, PlanItem.kind, PlanItem.source_ref, PlanItem.payload, PlanItem.state)
+def open_items(
+    session: Session, run_id: int, ops: Iterable[str], *, after_seq: int = -1, limit: int | None = None
+) -> list[Item]:
+    """Pending or started items of these operations, in plan order, after ``after_seq``."""
+    columns = (PlanItem.id, PlanItem.seq, PlanItem.op, PlanItem.kind, PlanItem.source_ref, PlanItem.payload)
+    query = (
+        select(*columns, PlanItem.state)
         .where(
-            PlanItem.run_id == run_id, PlanItem.op.in_(list(ops)), PlanItem.state.in_(("pending", "started"))
+            PlanItem.run_id == run_id,
+            PlanItem.op.in_(list(ops)),
+            PlanItem.state.in_(("pending", "started")),
+            PlanItem.seq > after_seq,
         )
         .order_by(PlanItem.seq)
+        .limit(limit)
     )
-    return [Item(i, op, kind, ref, payload, state == "started") for i, op, kind, ref, payload, state in rows]
+    return [
+        Item(i, seq, op, kind, ref, payload, state == "started")
+        for i, seq, op, kind, ref, payload, state in session.execute(query)
+    ]
 
 
 def set_status(session: Session, run_id: int, status: str, **stats: Any) -> None:

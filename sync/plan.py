@@ -60,7 +60,7 @@ def plan_groups(
             payload: dict[str, Any] = {"key": key, "group_id": found, "fields": group.fields, "state": state}
             plan.operations.append(Operation("update_group", group.kind, group.source_ref, payload))
         elif link is None or link.b24_id is None:
-            payload = {"key": key, "fields": group.fields, "state": state}
+            payload = {"key": key, "fields": group.fields}
             plan.operations.append(Operation("create_group", group.kind, group.source_ref, payload))
         else:
             changes = changed_fields(group.fields, link.state.get("fields", {}))
@@ -108,9 +108,9 @@ def plan_users(
         if ref in quarantined:
             plan.cleared.append(("person", ref))
         if link is None or link.b24_id is None:
-            _plan_new_user(user, state, index, plan, joins)
+            _plan_new_user(user, state, digest, index, plan, joins)
             continue
-        _plan_known_user(user, state, link, plan, joins, leaves)
+        _plan_known_user(user, state, digest, link, plan, joins, leaves)
     for key in sorted(joins):
         refs = sorted(joins[key])
         for start in range(0, len(refs), MEMBERS_PER_CALL):
@@ -145,6 +145,7 @@ def _problem(
 def _plan_new_user(
     user: DesiredUser,
     state: dict[str, Any],
+    digest: str,
     index: AdoptionIndex,
     plan: Plan,
     joins: dict[str, list[str]],
@@ -154,10 +155,11 @@ def _plan_new_user(
         fields = changed_fields(user.fields, found.fields) if found.fields else dict(user.fields)
         if found.active != user.active:
             fields["ACTIVE"] = "Y" if user.active else "N"
-        payload = {"user_id": found.id, "fields": fields, "state": {**state, "groups": []}}
+        payload = {"user_id": found.id, "fields": fields, "state": {**state, "groups": []}, "digest": digest}
         plan.operations.append(Operation("adopt_user", "person", user.person_ref, payload))
     elif user.active and user.groups:
-        payload = {"fields": user.fields, "groups": sorted(user.groups), "state": {**state, "groups": []}}
+        # No "state" here: a created user's state is its fields, no groups yet, active (see apply).
+        payload = {"fields": user.fields, "groups": sorted(user.groups), "digest": digest}
         plan.operations.append(Operation("create_user", "person", user.person_ref, payload))
     else:
         return  # nobody to invite yet: not employed today (a future hire waits as a due row)
@@ -168,6 +170,7 @@ def _plan_new_user(
 def _plan_known_user(
     user: DesiredUser,
     state: dict[str, Any],
+    digest: str,
     link: Link,
     plan: Plan,
     joins: dict[str, list[str]],
@@ -182,6 +185,7 @@ def _plan_known_user(
             "user_id": link.b24_id,
             "fields": fields,
             "state": {**state, "groups": confirmed.get("groups", [])},
+            "digest": digest,
         }
         plan.operations.append(Operation("update_user", "person", user.person_ref, payload))
     add, remove = membership_changes(user.groups, list(confirmed.get("groups", [])))
