@@ -26,7 +26,7 @@ from connectors.onec.errors import (
     OneCTransportError,
     OneCUnavailable,
 )
-from connectors.onec.port import PersonRef, RequestSubmission
+from connectors.onec.port import OneCPort, PersonRef, RequestSubmission
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 R1 = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -355,3 +355,23 @@ async def test_zeep_transport_logging_stays_above_debug() -> None:
     connector = OneCConnector(OneCOptions(endpoint=ENDPOINT))
     assert logging.getLogger("zeep.transports").getEffectiveLevel() > logging.DEBUG
     await connector.close()
+
+
+@respx.mock
+async def test_page_size_is_clamped_to_the_contract_limit(make: Callable[..., OneCConnector]) -> None:
+    sent: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return soap("GetSnapshotPage", page("Person", "", "00000000-0000-0000-0000-000000000000", False))
+
+    route(respx.mock, {"GetInfo": [info()], "GetSnapshotPage": answer})
+    pages = [p async for p in make(page_size=5000).snapshot("Person")]
+    assert pages == [] and b"<ns0:pageSize>1000</ns0:pageSize>" in sent[0]
+
+
+def test_the_connector_implements_the_port() -> None:
+    def as_port(connector: OneCConnector) -> OneCPort:
+        return connector  # mypy checks the structural match
+
+    assert as_port(OneCConnector(OneCOptions(endpoint=ENDPOINT))) is not None
