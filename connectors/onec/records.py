@@ -4,15 +4,14 @@ GetSnapshotPage and GetChanges carry up to a thousand records per call; zeep's g
 costs about ten times the XML parse (measured: cli/bench_onec.py), so these two answers are read here,
 element by element, against the contract's ``Record`` type (one optional child per entity). zeep still
 builds the request envelopes and handles every other operation. A missing required field is an
-OneCProtocolError. The value helpers below are connectors/onec/normalise.py's rules, specialised to
-text (what lxml gives) because they run a million times per snapshot.
+OneCProtocolError. The value helpers are connectors/onec/normalise.py's rules, specialised to
+text (what lxml gives) in connectors/onec/values.py, because they run a million times per snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, tzinfo
-from decimal import Decimal, InvalidOperation
+from datetime import tzinfo
 from typing import Any, cast
 
 from lxml import etree
@@ -43,6 +42,13 @@ from connectors.onec.port import (
     RequestStatus,
     TEntity,
 )
+from connectors.onec.values import flag as _b
+from connectors.onec.values import opt_day as _d
+from connectors.onec.values import opt_decimal as _dec
+from connectors.onec.values import opt_ref as _r
+from connectors.onec.values import opt_text as _s
+from connectors.onec.values import req_day as _rd
+from connectors.onec.values import req_ref as _rr
 
 _NS = "{" + NAMESPACE + "}"
 _PARSER = etree.XMLParser(
@@ -54,8 +60,6 @@ _ENTITIES: frozenset[str] = frozenset(
 _STATUSES = frozenset(("Created", "InReview", "Approved", "Rejected", "Withdrawn", "Done"))
 _EVENTS = frozenset(("Hire", "Transfer", "Dismissal", "Restore"))
 _KINDS = frozenset(("Main", "PartTimeExternal", "PartTimeInternal"))
-_EMPTY_REF = n.EMPTY_REF
-_EMPTY_DATE = n.EMPTY_DATE_PREFIX
 
 (
     RETURN, ITEMS, ITEM, ERRORS, LAST_REF, HAS_MORE, MESSAGE_NO, ENTITY, PAYLOAD, CODE, MESSAGE, FIELD,
@@ -79,70 +83,6 @@ _OptOrg = OrgRef | None
 _OptDept = DepartmentRef | None
 _OptPos = PositionRef | None
 _OptEmp = EmploymentRef | None
-
-
-# ---- text → value (the rules of normalise.py, for text only) ----------------------------------------
-
-
-def _s(v: str | None) -> str | None:
-    if v is None:
-        return None
-    v = v.strip()
-    return v or None
-
-
-def _r(v: str | None) -> str | None:
-    if v is None:
-        return None
-    if len(v) != 36:  # a GUID is 36 characters: anything else may be padded
-        v = v.strip()
-        if not v:
-            return None
-    return None if v == _EMPTY_REF else v.lower()
-
-
-def _rr(v: str | None, name: str) -> str:
-    ref = _r(v)
-    if ref is None:
-        raise OneCProtocolError(f"1C sent an empty reference in {name!r}, which the contract requires")
-    return ref
-
-
-def _d(v: str | None) -> date | None:
-    if v is None or v.startswith(_EMPTY_DATE):
-        return None
-    try:
-        return date.fromisoformat(v[:10])
-    except ValueError:
-        pass
-    v = v.strip()
-    if not v or v.startswith(_EMPTY_DATE):
-        return None
-    try:
-        return date.fromisoformat(v[:10])
-    except ValueError as exc:
-        raise OneCProtocolError(f"1C sent a date the contract cannot read ({v[:32]!r})") from exc
-
-
-def _rd(v: str | None, name: str) -> date:
-    day = _d(v)
-    if day is None:
-        raise OneCProtocolError(f"1C sent an empty date in {name!r}, which the contract requires")
-    return day
-
-
-def _b(v: str | None) -> bool:
-    return v == "true" or (v is not None and v.strip() in ("true", "1"))
-
-
-def _dec(v: str | None) -> Decimal | None:
-    v = _s(v)
-    if v is None:
-        return None
-    try:
-        return Decimal(v)
-    except InvalidOperation as exc:
-        raise OneCProtocolError(f"1C sent a number the contract cannot read ({v[:32]!r})") from exc
 
 
 def _leaves(element: Any) -> Fields:
