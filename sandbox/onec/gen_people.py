@@ -34,6 +34,8 @@ class ContactShares:
     foreign: float = 0.04
     """Persons with a Central Asian name and no patronymic."""
     female: float = 0.45
+    missing_gender: float = 0.005
+    """Persons whose Пол was never filled in (the name still has its gender)."""
 
 
 def _mobile(rng: random.Random) -> str:
@@ -104,7 +106,8 @@ def generate_persons(rng: random.Random, count: int, today: date, shares: Contac
         female = rnd() < shares.female
         last, first, middle = full_name(rng, female, foreign=rnd() < shares.foreign)
         birth = today - timedelta(days=rng.randint(18 * 365 + 5, 64 * 365))
-        person = PersonRec(ids.new_ref(rng), last, first, middle, birth, "Female" if female else "Male")
+        gender = None if rnd() < shares.missing_gender else "Female" if female else "Male"
+        person = PersonRec(ids.new_ref(rng), last, first, middle, birth, gender)
         r = rnd()
         if r < shares.missing_email:
             pass
@@ -146,6 +149,11 @@ def random_person(rng: random.Random, today: date) -> PersonRec:
         1,
         today,
         ContactShares(
-            missing_email=0, duplicate_email=0, malformed_email=0, missing_phone=0, malformed_phone=0
+            missing_email=0,
+            duplicate_email=0,
+            malformed_email=0,
+            missing_phone=0,
+            malformed_phone=0,
+            missing_gender=0,
         ),
     )[0]

@@ -1,6 +1,7 @@
 """The JSON knobs under ``/_sandbox/…``: the clock, mutations, inspection, faults, review settings, reset.
 
-Owns the knob routes and the JSON shape of what they return (camelCase keys, ISO dates). Not part of
+Owns the knob routes and their JSON: inputs and mutation results use camelCase keys; records, requests
+and timesheets come back with their field names (snake_case); dates are ISO strings. Not part of
 the 1C contract: tests and the demo drive the sandbox with it (sandbox/onec/testing.py wraps it).
 """
 
@@ -176,6 +177,7 @@ POST: dict[str, Handler] = {
     "absence/cancel": _cancel_absence,
     "department": mutations.add_department,
     "department/disband": mutations.disband_department,
+    "churn": mutations.churn,
     "faults": _faults_add,
     "faults/clear": _faults_clear,
     "review": _review,

@@ -205,3 +205,55 @@ def disband_department(state: SandboxState, body: dict[str, Any]) -> dict[str, A
     d.disbanded_on = _date(body.get("date"), state.today())
     state.register("Department", d.ref)
     return {"deptRef": d.ref, "disbandedOn": d.disbanded_on.isoformat()}
+
+
+def churn(state: SandboxState, body: dict[str, Any]) -> dict[str, Any]:
+    """Many random mutations in one call (deterministic per seed), to drive incremental sync at scale.
+
+    ``{hires, transfers, dismissals, rehires, personEdits, absences, date?}``; returns the refs touched.
+    """
+    c, rng, today = state.company, state.rng, state.today()
+    when = _date(body.get("date"), today)
+    touched: dict[str, list[str]] = {
+        "hired": [],
+        "transferred": [],
+        "dismissed": [],
+        "rehired": [],
+        "edited": [],
+    }
+    touched["absences"] = []
+    active = [e for e in c.employees.values() if e.is_active_on(today) and e.dismissal_date() is None]
+    rng.shuffle(active)
+    for _ in range(int(body.get("hires", 0))):
+        touched["hired"].append(hire(state, {"date": when.isoformat()})["employeeRef"])
+    for emp in active[: int(body.get("transfers", 0))]:
+        touched["transferred"].append(
+            transfer(state, {"employeeRef": emp.ref, "date": when.isoformat()})["employeeRef"]
+        )
+    start = int(body.get("transfers", 0))
+    for emp in active[start : start + int(body.get("dismissals", 0))]:
+        touched["dismissed"].append(
+            dismiss(state, {"employeeRef": emp.ref, "date": when.isoformat()})["employeeRef"]
+        )
+    gone = [e for e in c.employees.values() if e.archived(today)]
+    for emp in rng.sample(gone, min(len(gone), int(body.get("rehires", 0)))):
+        touched["rehired"].append(
+            rehire(state, {"employeeRef": emp.ref, "date": when.isoformat()})["employeeRef"]
+        )
+    persons = list(c.persons.values())
+    for person in rng.sample(persons, min(len(persons), int(body.get("personEdits", 0)))):
+        fresh = random_person(rng, today)
+        edit_person(
+            state,
+            {"personRef": person.ref, "emails": fresh.emails, "phones": [p.value for p in fresh.phones]},
+        )
+        touched["edited"].append(person.ref)
+    still = [e for e in active if e.dismissal_date() is None]
+    for emp in still[: int(body.get("absences", 0))]:
+        start_day = today.toordinal() + rng.randint(1, 60)
+        span = {"dateFrom": date.fromordinal(start_day).isoformat(),
+                "dateTo": date.fromordinal(start_day + rng.randint(0, 13)).isoformat()}  # fmt: skip
+        touched["absences"].append(
+            add_absence(state, {"employeeRef": emp.ref, "kind": "Vacation", **span})["absenceRef"]
+        )
+    return touched

@@ -71,6 +71,10 @@ class Knobs:
     def cancel_absence(self, absence_ref: str) -> dict[str, Any]:
         return dict(self.post("absence/cancel", absenceRef=absence_ref))
 
+    def churn(self, **counts: Any) -> dict[str, list[str]]:
+        """Many random mutations at once: hires, transfers, dismissals, rehires, personEdits, absences."""
+        return dict(self.post("churn", **counts))
+
     # inspection
     def stats(self) -> dict[str, Any]:
         return dict(self.get("stats"))
