@@ -8,7 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from onec_soap import envelope, page, person
+from onec_connector_soap import envelope, page, person
 
 from connectors.onec import normalise as n
 from connectors.onec import records, values

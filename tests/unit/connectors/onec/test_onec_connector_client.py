@@ -10,7 +10,7 @@ from datetime import date
 import httpx
 import pytest
 import respx
-from onec_soap import ENDPOINT, fault, info, operation_of, page, person, soap
+from onec_connector_soap import ENDPOINT, fault, info, operation_of, page, person, soap
 
 from connectors.errors import Terminal, Transient
 from connectors.onec.connector import OneCConnector, OneCOptions, RetryPolicy
