@@ -12,7 +12,7 @@ import pytest
 from config.settings import OneCSettings, Settings
 from connectors.onec import build_onec
 from connectors.onec.connector import OneCConnector, RetryPolicy
-from connectors.onec.errors import OneCFault, OneCSessionsLocked
+from connectors.onec.errors import OneCFault, OneCRequestRejected, OneCSessionsLocked
 from connectors.onec.port import (
     Employee,
     EmploymentRef,
@@ -118,6 +118,16 @@ async def test_change_feed_redelivers_until_acknowledged(
     assert [(c.entity, c.ref) for c in after_ack.items] == [("Employee", hired["employeeRef"])]
     done = await connector.changes(after_ack.message_no)
     assert done.items == ()
+
+
+async def test_refusals_of_reads_are_typed_errors(sandbox: RunningSandbox, connector: OneCConnector) -> None:
+    with pytest.raises(OneCRequestRejected) as caught:
+        await _all(connector, "Payroll")  # type: ignore[arg-type]
+    assert caught.value.codes == ("UNKNOWN_ENTITY",)
+    sent = (await connector.changes(0)).message_no
+    with pytest.raises(OneCRequestRejected) as caught:
+        await connector.changes(sent + 10)  # acknowledging what was never sent
+    assert caught.value.codes == ("ACK_OUT_OF_RANGE",)
 
 
 async def test_sessions_locked_is_retried_and_module_faults_are_not(
