@@ -90,11 +90,6 @@ def _leaves(element: Any) -> Fields:
     return {child.tag: child.text for child in element}
 
 
-def _text(elements: dict[str, Any], tag: str) -> str | None:
-    child = elements.get(tag)
-    return None if child is None else child.text
-
-
 # ---- one decoder per entity ----------------------------------------------------------------------------
 
 
@@ -135,32 +130,34 @@ def _position(el: Any, _tz: tzinfo) -> Position:
 
 
 def _person(el: Any, _tz: tzinfo) -> Person:
-    f: dict[str, Any] = {child.tag: child for child in el}
+    f: Fields = {}
     emails: tuple[str, ...] = ()
     phones: tuple[ContactPhone, ...] = ()
-    container = f.get(EMAILS)
-    if container is not None and len(container):
-        emails = tuple(e for e in (_s(c.text) for c in container) if e)
-    container = f.get(PHONES)
-    if container is not None and len(container):
-        found = []
-        for item in container:
-            pf = _leaves(item)
-            value = _s(pf.get(VALUE))
-            if value:
-                found.append(ContactPhone(kind=_s(pf.get(KIND)) or "Other", value=value))
-        phones = tuple(found)
-    gender = _s(_text(f, GENDER))
+    for child in el:
+        tag = child.tag
+        if tag == EMAILS:
+            emails = tuple(e for e in (_s(c.text) for c in child) if e)
+        elif tag == PHONES:
+            found = []
+            for item in child:
+                pf = _leaves(item)
+                value = _s(pf.get(VALUE))
+                if value:
+                    found.append(ContactPhone(kind=_s(pf.get(KIND)) or "Other", value=value))
+            phones = tuple(found)
+        else:
+            f[tag] = child.text
+    gender = _s(f.get(GENDER))
     return Person(
-        ref=PersonRef(_rr(_text(f, REF), "Person.ref")),
-        last_name=_s(_text(f, LAST_NAME)) or "",
-        first_name=_s(_text(f, FIRST_NAME)) or "",
-        middle_name=_s(_text(f, MIDDLE_NAME)),
-        birth_date=_d(_text(f, BIRTH_DATE)),
+        ref=PersonRef(_rr(f.get(REF), "Person.ref")),
+        last_name=_s(f.get(LAST_NAME)) or "",
+        first_name=_s(f.get(FIRST_NAME)) or "",
+        middle_name=_s(f.get(MIDDLE_NAME)),
+        birth_date=_d(f.get(BIRTH_DATE)),
         gender="Male" if gender == "Male" else "Female" if gender == "Female" else None,
         emails=emails,
         phones=phones,
-        deleted=_b(_text(f, DELETED)),
+        deleted=_b(f.get(DELETED)),
     )
 
 
