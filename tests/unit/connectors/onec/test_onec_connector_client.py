@@ -299,6 +299,7 @@ async def test_write_is_retried_with_the_same_request_id(make: Callable[..., One
     assert result.status == "AlreadyExists" and result.doc_ref == R1
     assert len(bodies) == 2 and bodies[0] == bodies[1] and b"<ns0:requestId>r-1</ns0:requestId>" in bodies[0]
     assert b"<ns0:dateFrom>2026-12-01T00:00:00</ns0:dateFrom>" in bodies[0]
+    assert b"<ns0:employeeRef>00000000-0000-0000-0000-000000000000</ns0:employeeRef>" in bodies[0]
 
 
 @respx.mock

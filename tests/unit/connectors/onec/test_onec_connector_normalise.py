@@ -37,7 +37,10 @@ def test_naive_datetimes_get_the_server_zone_and_aware_ones_keep_theirs() -> Non
     assert value.astimezone(UTC).hour == 6
     aware = n.to_datetime("2026-03-01T09:30:00+05:00", MSK)
     assert aware is not None and aware.utcoffset() == timedelta(hours=5)
-    assert n.out_datetime(datetime(2026, 3, 1, 6, 30, tzinfo=UTC), MSK) == datetime(2026, 3, 1, 9, 30)
+    assert n.out_datetime(datetime(2026, 3, 1, 6, 30, 5, 999, tzinfo=UTC), MSK) == datetime(
+        2026, 3, 1, 9, 30, 5
+    )
+    assert n.out_date(None) == "0001-01-01T00:00:00" and n.out_ref(None) == ZERO
 
 
 def test_time_zone_names_and_offsets() -> None:
