@@ -196,6 +196,11 @@ async def test_licence_and_lock_faults_classify(make: Callable[..., OneCConnecto
     route(respx.mock, {"GetInfo": [httpx.Response(503, text="License not found")]})
     with pytest.raises(OneCLicenceError):
         await make().info()
+    respx.mock.reset()
+    route(respx.mock, {"GetInfo": [fault("Соединение с сервером 1С:Предприятия прервано администратором")]})
+    with pytest.raises(OneCUnavailable) as caught:
+        await make().info()
+    assert isinstance(caught.value, Transient)
 
 
 @respx.mock
