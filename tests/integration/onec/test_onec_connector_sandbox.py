@@ -87,6 +87,12 @@ async def test_wsdl_from_the_server_and_either_soap_version(sandbox: RunningSand
         assert info.contract_version == "1.0" and info.server_time.tzinfo is not None
         orgs = await _all(onec, "Organization")
         assert len(orgs) == sandbox.knobs.stats()["counts"]["Organization"]
+        employee = await _active_employee(onec)
+        leave = RequestSubmission(
+            request_id=str(uuid.uuid4()), kind="Leave", person_ref=employee.person_ref, employee_ref=None,
+            date_from=TODAY + timedelta(days=60), date_to=TODAY + timedelta(days=61),
+        )  # fmt: skip
+        assert (await onec.submit_request(leave)).status == "Created"
     finally:
         await onec.close()
 
