@@ -51,6 +51,8 @@ from connectors.onec.wsdl import load_wsdl, pick_port
 
 log = get_logger(__name__)
 MAX_CLOCK_SKEW_SECONDS = 300
+MAX_PAGE_SIZE = 1000
+"""The contract's limit on GetSnapshotPage.pageSize (docs/onec-contract.md); larger settings are clamped."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ class OneCConnector:
     async def snapshot(self, entity: TEntity, *, page_size: int | None = None) -> AsyncIterator[list[Record]]:
         """Every record of ``entity``, page by page, keyset-paged on the ref until hasMore is false."""
         tz = await self._zone()
-        size = page_size or self.options.page_size
+        size = max(1, min(page_size or self.options.page_size, MAX_PAGE_SIZE))
         after = n.EMPTY_REF
         pages = 0
         while True:

@@ -54,7 +54,9 @@ class OneCAuthError(OneCError, Terminal):
 
 
 class OneCFault(OneCError, Terminal):
-    """A SOAP fault from the 1C module (an unhandled exception there): retrying the same call won't help."""
+    """A SOAP fault from the 1C module that names no transient cause (those are OneCLockConflict,
+    OneCSessionsLocked, …): an exception in the module, or a Client/VersionMismatch fault (a bug on our
+    side). Retrying the same call would repeat it, so it is not retried."""
 
     def __init__(self, operator_message: str, *, code: str | None = None, internal: str | None = None):
         super().__init__(operator_message, internal=internal)
@@ -104,6 +106,10 @@ _LOCK_CONFLICT = re.compile(
     r"конфликт блокировок|время ожидания (?:предоставления )?блокировки|lock conflict|"
     r"lock (?:wait )?time(?:d)? ?out|deadlock|взаимоблокировк",
 )
+_CLUSTER = re.compile(
+    r"соединение с сервером .*(?:прервано|разорвано|потеряно)|рабочий процесс .*(?:аварийно|недоступен)|"
+    r"server connection (?:was )?(?:lost|broken|closed)|working process .*(?:crash|unavailable)",
+)
 
 
 def classify_text(text: str, status: int | None) -> OneCUnavailable | None:
@@ -118,4 +124,6 @@ def classify_text(text: str, status: int | None) -> OneCUnavailable | None:
         return OneCLicenceError("1C has no free licence for a new session", status=status, internal=internal)
     if _LOCK_CONFLICT.search(low):
         return OneCLockConflict("1C reported a data-lock conflict", status=status, internal=internal)
+    if _CLUSTER.search(low):
+        return OneCUnavailable("1C lost its cluster connection mid-call", status=status, internal=internal)
     return None

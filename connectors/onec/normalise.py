@@ -20,6 +20,7 @@ from connectors.onec.errors import OneCProtocolError
 
 EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE_PREFIX = "0001-01-01"
+EMPTY_DATE = "0001-01-01T00:00:00"
 DEFAULT_TIME_ZONE = "Europe/Moscow"
 ZERO = Decimal(0)
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
@@ -141,9 +142,9 @@ def time_zone(name: str | None) -> tzinfo:
 # ---- outbound: what the bridge sends is written the way 1C expects it -------------------------------
 
 
-def out_date(value: date | None) -> datetime | None:
-    """A date as the naive midnight ``xs:dateTime`` of our contract (None stays nil)."""
-    return None if value is None else datetime(value.year, value.month, value.day)
+def out_date(value: date | None) -> datetime | str:
+    """A date as the naive midnight ``xs:dateTime`` of our contract; none is 1C's empty date, never nil."""
+    return EMPTY_DATE if value is None else datetime(value.year, value.month, value.day)
 
 
 def out_datetime(value: datetime | None, tz: tzinfo) -> datetime | None:
@@ -152,11 +153,11 @@ def out_datetime(value: datetime | None, tz: tzinfo) -> datetime | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(tz)
-    return value.replace(tzinfo=None)
+    return value.replace(tzinfo=None, microsecond=0)
 
 
 def out_ref(value: str | None) -> str:
-    """A ref for 1C: the empty ref stands for 'none'."""
+    """A ref for 1C: the empty ref stands for 'none' (never nil, docs/onec-contract.md)."""
     return value.lower() if value else EMPTY_REF
 
 

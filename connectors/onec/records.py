@@ -1,9 +1,11 @@
 """The fast path: snapshot pages and change batches read with lxml straight into the port's records.
 
-GetSnapshotPage and GetChanges carry up to thousands of records per call; zeep's generic object
-building costs several times the XML parse itself, so these two answers are read here, element by
-element, against the contract's ``Record`` type (one optional child per entity). zeep still builds the
-request envelopes and handles every other operation. A missing required field is an OneCProtocolError.
+GetSnapshotPage and GetChanges carry up to a thousand records per call; zeep's generic object building
+is about nine times slower than this path (``extranet-bridge bench onec --zeep``), so they are read here,
+element by element, against the contract's ``Record`` type (one optional child per entity). zeep still
+builds the request envelopes and handles every other operation. A missing required field is an
+OneCProtocolError. The value helpers are connectors/onec/normalise.py's rules, specialised to
+text (what lxml gives) in connectors/onec/values.py, because they run a million times per snapshot.
 """
 
 from __future__ import annotations
@@ -40,184 +42,215 @@ from connectors.onec.port import (
     RequestStatus,
     TEntity,
 )
+from connectors.onec.values import flag as _b
+from connectors.onec.values import opt_day as _d
+from connectors.onec.values import opt_decimal as _dec
+from connectors.onec.values import opt_ref as _r
+from connectors.onec.values import opt_text as _s
+from connectors.onec.values import req_day as _rd
+from connectors.onec.values import req_ref as _rr
 
 _NS = "{" + NAMESPACE + "}"
-_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True, remove_pis=True
+)
 _ENTITIES: frozenset[str] = frozenset(
     ("Organization", "Department", "Position", "Person", "Employee", "Absence", "Request")
 )
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    huge_tree=True,
-    remove_blank_text=True,
-    remove_comments=True,
-    remove_pis=True,
-)
+_STATUSES = frozenset(("Created", "InReview", "Approved", "Rejected", "Withdrawn", "Done"))
+_EVENTS = frozenset(("Hire", "Transfer", "Dismissal", "Restore"))
+_KINDS = frozenset(("Main", "PartTimeExternal", "PartTimeInternal"))
 
-Fields = dict[str, Any]
+(
+    RETURN, ITEMS, ITEM, ERRORS, LAST_REF, HAS_MORE, MESSAGE_NO, ENTITY, PAYLOAD, CODE, MESSAGE, FIELD,
+    REF, NAME, FULL_NAME, INN, KPP, HEAD_ORG_REF, DELETED, ORG_REF, PARENT_REF, CREATED_ON, DISBANDED_ON,
+    LAST_NAME, FIRST_NAME, MIDDLE_NAME, BIRTH_DATE, GENDER, EMAILS, PHONES, KIND, VALUE,
+    DEPT_REF, POSITION_REF, EMPLOYMENT_KIND, HIRE_DATE, DISMISSAL_DATE, RATE, PERIOD, EVENT, VALID_UNTIL,
+    PERSONNEL_NO, PERSON_REF, MAIN_EMPLOYEE_REF, ARCHIVED, CURRENT, HISTORY, EMPLOYEE_REF, DATE_FROM,
+    DATE_TO, STATE, REQUEST_ID, STATUS, REASON, REVIEWED_BY, REVIEWED_AT, DOC_REF,
+) = (_NS + name for name in (
+    "return", "items", "item", "errors", "lastRef", "hasMore", "messageNo", "entity", "payload", "code",
+    "message", "field", "ref", "name", "fullName", "inn", "kpp", "headOrgRef", "deleted", "orgRef",
+    "parentRef", "createdOn", "disbandedOn", "lastName", "firstName", "middleName", "birthDate", "gender",
+    "emails", "phones", "kind", "value", "deptRef", "positionRef", "employmentKind", "hireDate",
+    "dismissalDate", "rate", "period", "event", "validUntil", "personnelNo", "personRef",
+    "mainEmployeeRef", "archived", "current", "history", "employeeRef", "dateFrom", "dateTo", "state",
+    "requestId", "status", "reason", "reviewedBy", "reviewedAt", "docRef",
+))  # fmt: skip
 
-
-class _Keys(dict[str, str]):
-    """``_K["ref"]`` is the qualified tag ``{ns}ref`` (computed once per name)."""
-
-    def __missing__(self, local: str) -> str:
-        self[local] = _NS + local
-        return self[local]
-
-
-_K = _Keys()
+Fields = dict[str, str | None]
 _OptOrg = OrgRef | None
 _OptDept = DepartmentRef | None
 _OptPos = PositionRef | None
 _OptEmp = EmploymentRef | None
 
 
-def _fields(element: Any) -> Fields:
-    """Child tag → text (or the element itself when it has children); keys are ``_NS + local name``."""
-    return {child.tag: child if len(child) else child.text for child in element}
+def _leaves(element: Any) -> Fields:
+    """Child tag → its text (for types whose children are all simple)."""
+    return {child.tag: child.text for child in element}
 
 
-def _children(element: Any) -> list[Any]:
-    return [] if element is None or isinstance(element, str) else list(element)
+# ---- one decoder per entity ----------------------------------------------------------------------------
 
 
-def _organization(f: Fields, _tz: tzinfo) -> Organization:
+def _organization(el: Any, _tz: tzinfo) -> Organization:
+    f = _leaves(el)
     return Organization(
-        ref=OrgRef(n.required_ref(f.get(_K["ref"]), "Organization.ref")),
-        name=n.text(f.get(_K["name"])) or "",
-        full_name=n.text(f.get(_K["fullName"])) or "",
-        inn=n.text(f.get(_K["inn"])),
-        kpp=n.text(f.get(_K["kpp"])),
-        head_org_ref=cast(_OptOrg, n.ref(f.get(_K["headOrgRef"]))),
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        ref=OrgRef(_rr(f.get(REF), "Organization.ref")),
+        name=_s(f.get(NAME)) or "",
+        full_name=_s(f.get(FULL_NAME)) or "",
+        inn=_s(f.get(INN)),
+        kpp=_s(f.get(KPP)),
+        head_org_ref=cast(_OptOrg, _r(f.get(HEAD_ORG_REF))),
+        deleted=_b(f.get(DELETED)),
     )
 
 
-def _department(f: Fields, _tz: tzinfo) -> Department:
+def _department(el: Any, _tz: tzinfo) -> Department:
+    f = _leaves(el)
     return Department(
-        ref=DepartmentRef(n.required_ref(f.get(_K["ref"]), "Department.ref")),
-        org_ref=OrgRef(n.required_ref(f.get(_K["orgRef"]), "Department.orgRef")),
-        parent_ref=cast(_OptDept, n.ref(f.get(_K["parentRef"]))),
-        code=n.text(f.get(_K["code"])) or "",
-        name=n.text(f.get(_K["name"])) or "",
-        created_on=n.to_date(f.get(_K["createdOn"])),
-        disbanded_on=n.to_date(f.get(_K["disbandedOn"])),
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        ref=DepartmentRef(_rr(f.get(REF), "Department.ref")),
+        org_ref=OrgRef(_rr(f.get(ORG_REF), "Department.orgRef")),
+        parent_ref=cast(_OptDept, _r(f.get(PARENT_REF))),
+        code=_s(f.get(CODE)) or "",
+        name=_s(f.get(NAME)) or "",
+        created_on=_d(f.get(CREATED_ON)),
+        disbanded_on=_d(f.get(DISBANDED_ON)),
+        deleted=_b(f.get(DELETED)),
     )
 
 
-def _position(f: Fields, _tz: tzinfo) -> Position:
+def _position(el: Any, _tz: tzinfo) -> Position:
+    f = _leaves(el)
     return Position(
-        ref=PositionRef(n.required_ref(f.get(_K["ref"]), "Position.ref")),
-        name=n.text(f.get(_K["name"])) or "",
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        ref=PositionRef(_rr(f.get(REF), "Position.ref")),
+        name=_s(f.get(NAME)) or "",
+        deleted=_b(f.get(DELETED)),
     )
 
 
-def _person(f: Fields, _tz: tzinfo) -> Person:
-    emails = tuple(e for e in (n.text(c.text) for c in _children(f.get(_K["emails"]))) if e)
-    phones = []
-    for item in _children(f.get(_K["phones"])):
-        pf = _fields(item)
-        value = n.text(pf.get(_K["value"]))
-        if value:
-            phones.append(ContactPhone(kind=n.text(pf.get(_K["kind"])) or "Other", value=value))
-    gender = n.text(f.get(_K["gender"]))
+def _person(el: Any, _tz: tzinfo) -> Person:
+    f: Fields = {}
+    emails: tuple[str, ...] = ()
+    phones: tuple[ContactPhone, ...] = ()
+    for child in el:
+        tag = child.tag
+        if tag == EMAILS:
+            emails = tuple(e for e in (_s(c.text) for c in child) if e)
+        elif tag == PHONES:
+            found = []
+            for item in child:
+                pf = _leaves(item)
+                value = _s(pf.get(VALUE))
+                if value:
+                    found.append(ContactPhone(kind=_s(pf.get(KIND)) or "Other", value=value))
+            phones = tuple(found)
+        else:
+            f[tag] = child.text
+    gender = _s(f.get(GENDER))
     return Person(
-        ref=PersonRef(n.required_ref(f.get(_K["ref"]), "Person.ref")),
-        last_name=n.text(f.get(_K["lastName"])) or "",
-        first_name=n.text(f.get(_K["firstName"])) or "",
-        middle_name=n.text(f.get(_K["middleName"])),
-        birth_date=n.to_date(f.get(_K["birthDate"])),
+        ref=PersonRef(_rr(f.get(REF), "Person.ref")),
+        last_name=_s(f.get(LAST_NAME)) or "",
+        first_name=_s(f.get(FIRST_NAME)) or "",
+        middle_name=_s(f.get(MIDDLE_NAME)),
+        birth_date=_d(f.get(BIRTH_DATE)),
         gender="Male" if gender == "Male" else "Female" if gender == "Female" else None,
         emails=emails,
-        phones=tuple(phones),
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        phones=phones,
+        deleted=_b(f.get(DELETED)),
     )
 
 
-def _placement(element: Any) -> Placement | None:
-    if element is None or isinstance(element, str):
+def _placement(el: Any) -> Placement | None:
+    if el is None:
         return None
-    f = _fields(element)
-    org = n.ref(f.get(_K["orgRef"]))
+    f = {child.tag: child.text for child in el}
+    org = _r(f.get(ORG_REF))
     if org is None:
         return None
-    kind = n.text(f.get(_K["employmentKind"])) or "Main"
+    kind = _s(f.get(EMPLOYMENT_KIND)) or "Main"
     return Placement(
         org_ref=OrgRef(org),
-        department_ref=cast(_OptDept, n.ref(f.get(_K["deptRef"]))),
-        position_ref=cast(_OptPos, n.ref(f.get(_K["positionRef"]))),
-        employment_kind=kind if kind in ("Main", "PartTimeExternal", "PartTimeInternal") else "Main",  # type: ignore[arg-type]
-        hire_date=n.to_date(f.get(_K["hireDate"])),
-        dismissal_date=n.to_date(f.get(_K["dismissalDate"])),
-        rate=n.to_decimal(f.get(_K["rate"])),
+        department_ref=cast(_OptDept, _r(f.get(DEPT_REF))),
+        position_ref=cast(_OptPos, _r(f.get(POSITION_REF))),
+        employment_kind=kind if kind in _KINDS else "Main",  # type: ignore[arg-type]
+        hire_date=_d(f.get(HIRE_DATE)),
+        dismissal_date=_d(f.get(DISMISSAL_DATE)),
+        rate=_dec(f.get(RATE)),
     )
 
 
-def _event(element: Any) -> HrEvent:
-    f = _fields(element)
-    event = n.text(f.get(_K["event"]))
-    if event not in ("Hire", "Transfer", "Dismissal", "Restore"):
+def _event(el: Any) -> HrEvent:
+    f = {child.tag: child.text for child in el}
+    event = _s(f.get(EVENT))
+    if event not in _EVENTS:
         raise OneCProtocolError(f"1C sent an unknown HR event kind ({str(event)[:20]!r})")
     return HrEvent(
-        period=n.required_date(f.get(_K["period"]), "HrEvent.period"),
+        period=_rd(f.get(PERIOD), "HrEvent.period"),
         event=event,  # type: ignore[arg-type]
-        org_ref=OrgRef(n.required_ref(f.get(_K["orgRef"]), "HrEvent.orgRef")),
-        department_ref=cast(_OptDept, n.ref(f.get(_K["deptRef"]))),
-        position_ref=cast(_OptPos, n.ref(f.get(_K["positionRef"]))),
-        valid_until=n.to_date(f.get(_K["validUntil"])),
+        org_ref=OrgRef(_rr(f.get(ORG_REF), "HrEvent.orgRef")),
+        department_ref=cast(_OptDept, _r(f.get(DEPT_REF))),
+        position_ref=cast(_OptPos, _r(f.get(POSITION_REF))),
+        valid_until=_d(f.get(VALID_UNTIL)),
     )
 
 
-def _employee(f: Fields, _tz: tzinfo) -> Employee:
+def _employee(el: Any, _tz: tzinfo) -> Employee:
+    f: Fields = {}
+    history = current = None
+    for child in el:
+        tag = child.tag
+        if tag == HISTORY:
+            history = child
+        elif tag == CURRENT:
+            current = child
+        else:
+            f[tag] = child.text
     return Employee(
-        ref=EmploymentRef(n.required_ref(f.get(_K["ref"]), "Employee.ref")),
-        personnel_no=n.text(f.get(_K["personnelNo"])) or "",
-        person_ref=PersonRef(n.required_ref(f.get(_K["personRef"]), "Employee.personRef")),
-        head_org_ref=OrgRef(n.required_ref(f.get(_K["headOrgRef"]), "Employee.headOrgRef")),
-        main_employee_ref=cast(_OptEmp, n.ref(f.get(_K["mainEmployeeRef"]))),
-        archived=n.to_bool(f.get(_K["archived"])),
-        current=_placement(f.get(_K["current"])),
-        history=tuple(_event(item) for item in _children(f.get(_K["history"]))),
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        ref=EmploymentRef(_rr(f.get(REF), "Employee.ref")),
+        personnel_no=_s(f.get(PERSONNEL_NO)) or "",
+        person_ref=PersonRef(_rr(f.get(PERSON_REF), "Employee.personRef")),
+        head_org_ref=OrgRef(_rr(f.get(HEAD_ORG_REF), "Employee.headOrgRef")),
+        main_employee_ref=cast(_OptEmp, _r(f.get(MAIN_EMPLOYEE_REF))),
+        archived=_b(f.get(ARCHIVED)),
+        current=_placement(current),
+        history=tuple([_event(item) for item in history]) if history is not None else (),
+        deleted=_b(f.get(DELETED)),
     )
 
 
-def _absence(f: Fields, _tz: tzinfo) -> Absence:
+def _absence(el: Any, _tz: tzinfo) -> Absence:
+    f = _leaves(el)
     return Absence(
-        ref=AbsenceRef(n.required_ref(f.get(_K["ref"]), "Absence.ref")),
-        employee_ref=EmploymentRef(n.required_ref(f.get(_K["employeeRef"]), "Absence.employeeRef")),
-        kind=n.text(f.get(_K["kind"])) or "Other",
-        date_from=n.required_date(f.get(_K["dateFrom"]), "Absence.dateFrom"),
-        date_to=n.required_date(f.get(_K["dateTo"]), "Absence.dateTo"),
-        state=n.text(f.get(_K["state"])) or "",
-        deleted=n.to_bool(f.get(_K["deleted"])),
+        ref=AbsenceRef(_rr(f.get(REF), "Absence.ref")),
+        employee_ref=EmploymentRef(_rr(f.get(EMPLOYEE_REF), "Absence.employeeRef")),
+        kind=_s(f.get(KIND)) or "Other",
+        date_from=_rd(f.get(DATE_FROM), "Absence.dateFrom"),
+        date_to=_rd(f.get(DATE_TO), "Absence.dateTo"),
+        state=_s(f.get(STATE)) or "",
+        deleted=_b(f.get(DELETED)),
     )
 
 
-_STATUSES = ("Created", "InReview", "Approved", "Rejected", "Withdrawn", "Done")
-
-
-def _request(f: Fields, tz: tzinfo) -> RequestStatus:
-    status = n.text(f.get(_K["status"]))
+def _request(el: Any, tz: tzinfo) -> RequestStatus:
+    f = _leaves(el)
+    status = _s(f.get(STATUS))
     if status not in _STATUSES:
         raise OneCProtocolError(f"1C sent an unknown request status ({str(status)[:20]!r})")
-    request_id = n.text(f.get(_K["requestId"]))
+    request_id = _s(f.get(REQUEST_ID))
     if request_id is None:
         raise OneCProtocolError("1C sent a request status without requestId")
     return RequestStatus(
         request_id=request_id,
         status=status,  # type: ignore[arg-type]
-        reason=n.text(f.get(_K["reason"])),
-        reviewed_by=n.text(f.get(_K["reviewedBy"])),
-        reviewed_at=n.to_datetime(f.get(_K["reviewedAt"]), tz),
-        doc_ref=n.ref(f.get(_K["docRef"])),
+        reason=_s(f.get(REASON)),
+        reviewed_by=_s(f.get(REVIEWED_BY)),
+        reviewed_at=n.to_datetime(f.get(REVIEWED_AT), tz),
+        doc_ref=_r(f.get(DOC_REF)),
     )
 
 
-_DECODERS: dict[str, Callable[[Fields, tzinfo], Record]] = {
+_DECODERS: dict[str, Callable[[Any, tzinfo], Record]] = {
     _NS + "organization": _organization,
     _NS + "department": _department,
     _NS + "position": _position,
@@ -233,7 +266,7 @@ def record(element: Any, tz: tzinfo) -> Record | None:
     for child in element:
         decoder = _DECODERS.get(child.tag)
         if decoder is not None:
-            return decoder(_fields(child), tz)
+            return decoder(child, tz)
     return None
 
 
@@ -242,54 +275,66 @@ def _return(body: bytes, operation: str) -> Any:
         root = etree.fromstring(body, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise OneCProtocolError(f"1C answered {operation} with malformed XML (line {exc.lineno})") from exc
-    for element in root.iter(_NS + "return"):
+    for element in root.iter(RETURN):
         return element
     raise OneCProtocolError(f"1C answered {operation} without a 'return' element")
 
 
 def errors(element: Any) -> tuple[BusinessError, ...]:
+    if element is None:
+        return ()
     out = []
-    for item in _children(element):
-        f = _fields(item)
+    for item in element:
+        f = _leaves(item)
         out.append(
             BusinessError(
-                code=n.text(f.get(_K["code"])) or "Error",
-                message=n.text(f.get(_K["message"])) or "",
-                field=n.text(f.get(_K["field"])),
+                code=_s(f.get(CODE)) or "Error", message=_s(f.get(MESSAGE)) or "", field=_s(f.get(FIELD))
             )
         )
     return tuple(out)
+
+
+def _items(ret: Any) -> list[Any]:
+    container = ret.find(ITEMS)
+    return [] if container is None else list(container)
 
 
 def snapshot_page(
     body: bytes, tz: tzinfo
 ) -> tuple[list[Record], str | None, bool, tuple[BusinessError, ...]]:
     """GetSnapshotPage's answer → (records, lastRef, hasMore, business errors)."""
-    f = _fields(_return(body, "GetSnapshotPage"))
-    records = [r for r in (record(item, tz) for item in _children(f.get(_K["items"]))) if r is not None]
-    return records, n.ref(f.get(_K["lastRef"])), n.to_bool(f.get(_K["hasMore"])), errors(f.get(_K["errors"]))
+    ret = _return(body, "GetSnapshotPage")
+    f = _leaves(ret)
+    records: list[Record] = []
+    decoders = _DECODERS
+    for item in _items(ret):
+        for child in item:
+            decoder = decoders.get(child.tag)
+            if decoder is not None:
+                records.append(decoder(child, tz))
+                break
+    return records, _r(f.get(LAST_REF)), _b(f.get(HAS_MORE)), errors(ret.find(ERRORS))
 
 
 def change_batch(body: bytes, tz: tzinfo) -> tuple[ChangeBatch, tuple[BusinessError, ...]]:
     """GetChanges' answer → a ChangeBatch (and business errors, if 1C refused the call)."""
-    f = _fields(_return(body, "GetChanges"))
-    raw_no = n.text(f.get(_K["messageNo"]))
+    ret = _return(body, "GetChanges")
+    f = _leaves(ret)
+    raw_no = _s(f.get(MESSAGE_NO))
     try:
         message_no = int(raw_no or "0")
     except ValueError as exc:
         raise OneCProtocolError(f"1C sent a message number the contract cannot read ({raw_no!r})") from exc
     changes = []
-    for item in _children(f.get(_K["items"])):
-        cf = _fields(item)
-        entity = n.text(cf.get(_K["entity"]))
+    for item in _items(ret):
+        cf = _leaves(item)
+        entity = _s(cf.get(ENTITY))
         if entity not in _ENTITIES:
             raise OneCProtocolError(f"1C sent a change of an unknown entity ({str(entity)[:20]!r})")
-        payload = cf.get(_K["payload"])
-        deleted = n.to_bool(cf.get(_K["deleted"]))
-        rec = None if deleted or payload is None or isinstance(payload, str) else record(payload, tz)
-        key = n.text(cf.get(_K["ref"])) or ""
-        changes.append(
-            Change(entity=cast(TEntity, entity), ref=n.ref(key) or key, deleted=deleted, record=rec)
-        )
-    batch = ChangeBatch(message_no=message_no, items=tuple(changes), has_more=n.to_bool(f.get(_K["hasMore"])))
-    return batch, errors(f.get(_K["errors"]))
+        deleted = _b(cf.get(DELETED))
+        payload = None if deleted else item.find(PAYLOAD)
+        rec = record(payload, tz) if payload is not None and len(payload) else None
+        key = _s(cf.get(REF)) or ""
+        changes.append(Change(entity=cast(TEntity, entity), ref=_r(key) or key, deleted=deleted, record=rec))
+    batch = ChangeBatch(message_no=message_no, items=tuple(changes), has_more=_b(f.get(HAS_MORE)))
+    return batch, errors(ret.find(ERRORS))

@@ -70,6 +70,8 @@ class BridgeTransport(AsyncTransport):
     def __init__(self, client: httpx.AsyncClient, wsdl_client: httpx.Client) -> None:
         self._close_session = False
         self.cache = None
+        self.load_timeout = wsdl_client.timeout.read
+        self.operation_timeout = client.timeout.read
         self.client = client
         self.wsdl_client = wsdl_client
         self.logger = logging.getLogger("connectors.onec.transport")

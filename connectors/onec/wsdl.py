@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lxml import etree
+from zeep.exceptions import ExternalReferenceForbidden
 from zeep.settings import Settings
 from zeep.wsdl import Document
 from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 from zeep.xsd.types.builtins import default_types
 
+from config.logging import redact_text
 from connectors.onec.errors import WsdlDefectError
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
+_KNOWN_NAMESPACES = frozenset({"http://www.w3.org/XML/1998/namespace"})  # xml:lang and friends
 _BOM = b"\xef\xbb\xbf"
 _XS_BUILTINS = frozenset(str(qname).rpartition("}")[2] for qname in default_types)
 _XS_NOT_TYPES = frozenset(
@@ -51,6 +54,8 @@ class LoadedWsdl:
 
 def _qname(node: etree._Element, value: str) -> tuple[str | None, str]:
     prefix, _, local = value.rpartition(":")
+    if prefix == "xml":  # bound by definition, never declared
+        return "http://www.w3.org/XML/1998/namespace", local
     return node.nsmap.get(prefix or None), local
 
 
@@ -125,7 +130,7 @@ def _unresolved(root: etree._Element) -> list[str]:
                     if local not in _XS_BUILTINS:
                         missing.append(f"xs:{local}")
                     continue
-                if namespace in located:
+                if namespace in located or namespace in _KNOWN_NAMESPACES:
                     continue
                 declared = {name for _kind, name in names.get(namespace or "", set())}
                 if local not in declared:
@@ -176,6 +181,13 @@ def load_wsdl(
         document = Document(io.BytesIO(fixed), transport, base=base, settings=zeep_settings)
     except WsdlDefectError:
         raise
+    except ExternalReferenceForbidden as exc:
+        url = redact_text(str(exc.args[0] if exc.args else exc))[:120]
+        raise WsdlDefectError(
+            f"the WSDL imports an external schema ({url}); "
+            "the bridge does not fetch schemas over the network: give it a WSDL file with the schema inlined",
+            defect="external-schema",
+        ) from exc
     except Exception as exc:  # zeep signals schema trouble with AssertionError, LookupError, its own types
         raise WsdlDefectError(
             f"zeep cannot read the WSDL: {type(exc).__name__}: {str(exc)[:200]}",

@@ -8,10 +8,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from onec_soap import envelope, page, person
+from onec_connector_soap import envelope, page, person
 
 from connectors.onec import normalise as n
-from connectors.onec import records
+from connectors.onec import records, values
 from connectors.onec.errors import OneCProtocolError
 from connectors.onec.port import Employee, Organization, Person, RequestStatus
 
@@ -37,7 +37,10 @@ def test_naive_datetimes_get_the_server_zone_and_aware_ones_keep_theirs() -> Non
     assert value.astimezone(UTC).hour == 6
     aware = n.to_datetime("2026-03-01T09:30:00+05:00", MSK)
     assert aware is not None and aware.utcoffset() == timedelta(hours=5)
-    assert n.out_datetime(datetime(2026, 3, 1, 6, 30, tzinfo=UTC), MSK) == datetime(2026, 3, 1, 9, 30)
+    assert n.out_datetime(datetime(2026, 3, 1, 6, 30, 5, 999, tzinfo=UTC), MSK) == datetime(
+        2026, 3, 1, 9, 30, 5
+    )
+    assert n.out_date(None) == "0001-01-01T00:00:00" and n.out_ref(None) == ZERO
 
 
 def test_time_zone_names_and_offsets() -> None:
@@ -151,3 +154,18 @@ def test_unknown_entity_in_the_feed_is_a_protocol_error() -> None:
     )
     with pytest.raises(OneCProtocolError):
         records.change_batch(envelope("GetChanges", inner).encode(), MSK)
+
+
+def test_fast_path_values_follow_the_same_rules() -> None:
+    assert values.opt_ref(f" {R1}\n") == R1.lower()
+    assert values.opt_ref(ZERO) is None and values.opt_ref("  ") is None
+    assert values.opt_day(" 2026-01-31T00:00:00 ") == date(2026, 1, 31)
+    assert values.opt_day("0001-01-01T00:00:00") is None and values.opt_day(" ") is None
+    assert (
+        values.flag("true") and values.flag(" true ") and not values.flag("false") and not values.flag(None)
+    )
+    assert values.opt_decimal(" 0.25 ") == Decimal("0.25")
+    with pytest.raises(OneCProtocolError):
+        values.opt_day("31.01.2026")
+    with pytest.raises(OneCProtocolError):
+        values.req_day(None, "x")

@@ -10,7 +10,7 @@ from datetime import date
 import httpx
 import pytest
 import respx
-from onec_soap import ENDPOINT, fault, info, operation_of, page, person, soap
+from onec_connector_soap import ENDPOINT, fault, info, operation_of, page, person, soap
 
 from connectors.errors import Terminal, Transient
 from connectors.onec.connector import OneCConnector, OneCOptions, RetryPolicy
@@ -26,7 +26,7 @@ from connectors.onec.errors import (
     OneCTransportError,
     OneCUnavailable,
 )
-from connectors.onec.port import PersonRef, RequestSubmission
+from connectors.onec.port import OneCPort, PersonRef, RequestSubmission
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 R1 = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -196,6 +196,11 @@ async def test_licence_and_lock_faults_classify(make: Callable[..., OneCConnecto
     route(respx.mock, {"GetInfo": [httpx.Response(503, text="License not found")]})
     with pytest.raises(OneCLicenceError):
         await make().info()
+    respx.mock.reset()
+    route(respx.mock, {"GetInfo": [fault("Соединение с сервером 1С:Предприятия прервано администратором")]})
+    with pytest.raises(OneCUnavailable) as caught:
+        await make().info()
+    assert isinstance(caught.value, Transient)
 
 
 @respx.mock
@@ -299,6 +304,7 @@ async def test_write_is_retried_with_the_same_request_id(make: Callable[..., One
     assert result.status == "AlreadyExists" and result.doc_ref == R1
     assert len(bodies) == 2 and bodies[0] == bodies[1] and b"<ns0:requestId>r-1</ns0:requestId>" in bodies[0]
     assert b"<ns0:dateFrom>2026-12-01T00:00:00</ns0:dateFrom>" in bodies[0]
+    assert b"<ns0:employeeRef>00000000-0000-0000-0000-000000000000</ns0:employeeRef>" in bodies[0]
 
 
 @respx.mock
@@ -355,3 +361,23 @@ async def test_zeep_transport_logging_stays_above_debug() -> None:
     connector = OneCConnector(OneCOptions(endpoint=ENDPOINT))
     assert logging.getLogger("zeep.transports").getEffectiveLevel() > logging.DEBUG
     await connector.close()
+
+
+@respx.mock
+async def test_page_size_is_clamped_to_the_contract_limit(make: Callable[..., OneCConnector]) -> None:
+    sent: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return soap("GetSnapshotPage", page("Person", "", "00000000-0000-0000-0000-000000000000", False))
+
+    route(respx.mock, {"GetInfo": [info()], "GetSnapshotPage": answer})
+    pages = [p async for p in make(page_size=5000).snapshot("Person")]
+    assert pages == [] and b"<ns0:pageSize>1000</ns0:pageSize>" in sent[0]
+
+
+def test_the_connector_implements_the_port() -> None:
+    def as_port(connector: OneCConnector) -> OneCPort:
+        return connector  # mypy checks the structural match
+
+    assert as_port(OneCConnector(OneCOptions(endpoint=ENDPOINT))) is not None

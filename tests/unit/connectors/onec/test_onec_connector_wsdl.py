@@ -137,3 +137,16 @@ def test_a_missing_soap12_port_is_a_clear_error() -> None:
     with pytest.raises(WsdlDefectError) as caught:
         pick_port(loaded.document, "1.2")
     assert caught.value.defect == "no-port"
+
+
+def test_references_to_the_xml_namespace_are_not_flagged() -> None:
+    wsdl = tiny_wsdl(
+        '<xs:import namespace="http://www.w3.org/XML/1998/namespace"/>'
+        '<xs:complexType name="R"><xs:sequence><xs:element name="t" type="xs:string"/></xs:sequence>'
+        '<xs:attribute ref="xml:lang"/></xs:complexType>'
+    )
+    _fixed, repairs = repair_wsdl(wsdl)
+    assert repairs == ()
+    with pytest.raises(WsdlDefectError) as caught:  # zeep would fetch xml.xsd from w3.org: refused, named
+        _load(wsdl)
+    assert caught.value.defect == "external-schema"
