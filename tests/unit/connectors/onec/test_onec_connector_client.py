@@ -10,7 +10,6 @@ from datetime import date
 import httpx
 import pytest
 import respx
-from onec_connector_soap import ENDPOINT, fault, info, operation_of, page, person, soap
 
 from connectors.errors import Terminal, Transient
 from connectors.onec.connector import OneCConnector, OneCOptions, RetryPolicy
@@ -27,6 +26,8 @@ from connectors.onec.errors import (
     OneCUnavailable,
 )
 from connectors.onec.port import OneCPort, PersonRef, RequestSubmission
+
+from .onec_connector_soap import ENDPOINT, fault, info, operation_of, page, person, soap
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 R1 = "aaaaaaaa-0000-0000-0000-000000000001"

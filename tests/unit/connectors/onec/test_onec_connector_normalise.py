@@ -8,12 +8,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from onec_connector_soap import envelope, page, person
 
 from connectors.onec import normalise as n
 from connectors.onec import records, values
 from connectors.onec.errors import OneCProtocolError
 from connectors.onec.port import Employee, Organization, Person, RequestStatus
+
+from .onec_connector_soap import envelope, page, person
 
 MSK = ZoneInfo("Europe/Moscow")
 R1 = "AAAAAAAA-0000-0000-0000-000000000001"
