@@ -78,7 +78,8 @@ class OneCSettings(Section):
     soap_version: Literal["1.1", "1.2"] = "1.1"
     connect_timeout_seconds: float = Field(10.0, gt=0)
     read_timeout_seconds: float = Field(120.0, gt=0)
-    page_size: int = Field(1000, gt=0, le=10000)
+    page_size: int = Field(1000, gt=0, le=1000)
+    """Records per GetSnapshotPage call; the contract allows at most 1000 (docs/onec-contract.md)."""
 
 
 class SmtpSettings(Section):
