@@ -80,6 +80,8 @@ class Applier:
         self._links_due: dict[tuple[str, str], tuple[int | None, dict[str, Any]]] = {}
         self._invitations_due: list[dict[str, Any]] = []
         self._done_due: list[int] = []
+        self._memberships_due: dict[str, dict[str, bool]] = {}
+        """person ref → {group key: joined (True) or left (False)} confirmed in this batch."""
         with sessions() as session:
             self._link_ids = link_ids(session)
         """Items whose write may have run although no answer came: checked, then re-sent if absent."""
@@ -197,10 +199,12 @@ class Applier:
     def _flush(self, session: Session) -> None:
         """Write what the batch confirmed in a few statements (links, invitations, done items)."""
         commit.save_links(session, self._links_due, self._link_ids)
+        commit.apply_memberships(session, self._memberships_due)
         if self._invitations_due:
             session.execute(insert(Invitation), self._invitations_due)
         ledger.mark(session, self._done_due, "done")
         self._links_due, self._invitations_due, self._done_due = {}, [], []
+        self._memberships_due = {}
 
     def _record(self, session: Session, item: Item, outcome: CallOutcome) -> None:
         if outcome.ok:
@@ -252,12 +256,8 @@ class Applier:
         else:
             joined = item.op == "add_members"
             for ref in p["person_refs"]:
-                link = self.links.get(link_key("person", ref))
-                if link is None:
-                    continue
-                groups = set(link.state.get("groups", []))
-                groups = groups | {p["group_key"]} if joined else groups - {p["group_key"]}
-                self._save(session, "person", ref, link.b24_id, {**link.state, "groups": sorted(groups)})
+                delta = self._memberships_due.setdefault(ref, ({}))
+                delta[p["group_key"]] = joined
 
     def _save(
         self,
@@ -269,7 +269,8 @@ class Applier:
         key: str | None = None,
     ) -> None:
         self._links_due[(kind, ref)] = (b24_id, state)
-        self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, state)
+        # Only ids are kept in memory; states live in the store (memberships are applied there).
+        self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, {})
 
     # -- resume after a crash ----------------------------------------------------------------------
     async def _verify_started(self, items: Sequence[Item]) -> set[int]:

@@ -216,3 +216,30 @@ def save_links(
             ids[(kind, ref)] = row_id
     if changed:
         session.execute(update(IdentityLink), changed)
+
+
+def apply_memberships(session: Session, changes: Mapping[str, Mapping[str, bool]]) -> None:
+    """Record confirmed joins (True) and leaves (False) in the persons' stored states."""
+    refs = list(changes)
+    now = utcnow()
+    for start in range(0, len(refs), 1000):
+        chunk = refs[start : start + 1000]
+        rows = session.execute(
+            select(IdentityLink.id, IdentityLink.source_ref, IdentityLink.state).where(
+                IdentityLink.kind == "person", IdentityLink.source_ref.in_(chunk)
+            )
+        ).all()
+        updates = []
+        for row_id, ref, stored in rows:
+            groups = set((stored or {}).get("groups", []))
+            for key, joined in changes[ref].items():
+                if joined:
+                    groups.add(key)
+                else:
+                    groups.discard(key)
+            new_state = {**(stored or {}), "groups": sorted(groups)}
+            updates.append(
+                {"id": row_id, "state": new_state, "content_hash": state_hash(new_state), "updated_at": now}
+            )
+        if updates:
+            session.execute(update(IdentityLink), updates)

@@ -90,7 +90,7 @@ async def _plan(ctx: SyncContext, data: SourceData, scope: set[str]) -> Plan:
 
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
     with ctx.sessions() as session:
-        links = state.load_links(session)
+        links = state.load_links(session, with_state=False)
     stats = await Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress).run()
     with ctx.sessions.begin() as session:
         ledger.set_status(session, run_id, "committed", **{"applied": vars(stats)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
@@ -16,9 +16,15 @@ FEED_NODE = "main"
 
 
 def load_links(
-    session: Session, kinds: Iterable[str] | None = None, refs: Iterable[str] | None = None
+    session: Session,
+    kinds: Iterable[str] | None = None,
+    refs: Iterable[str] | None = None,
+    *,
+    with_state: bool = True,
 ) -> dict[str, Link]:
-    query = select(IdentityLink.kind, IdentityLink.source_ref, IdentityLink.b24_id, IdentityLink.state)
+    """Identity links by key; without ``with_state`` only the ids (all apply needs, in far less memory)."""
+    state_column = IdentityLink.state if with_state else null()
+    query = select(IdentityLink.kind, IdentityLink.source_ref, IdentityLink.b24_id, state_column)
     if kinds is not None:
         query = query.where(IdentityLink.kind.in_(list(kinds)))
     if refs is not None:

@@ -10,6 +10,7 @@ text (what lxml gives) in connectors/onec/values.py, because they run a million 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, cast
@@ -129,6 +130,10 @@ def _position(el: Any, _tz: tzinfo) -> Position:
     )
 
 
+def _interned(value: str | None) -> str | None:
+    return sys.intern(value) if value else value
+
+
 def _person(el: Any, _tz: tzinfo) -> Person:
     f: Fields = {}
     emails: tuple[str, ...] = ()
@@ -143,16 +148,18 @@ def _person(el: Any, _tz: tzinfo) -> Person:
                 pf = _leaves(item)
                 value = _s(pf.get(VALUE))
                 if value:
-                    found.append(ContactPhone(kind=_s(pf.get(KIND)) or "Other", value=value))
+                    kind = sys.intern(_s(pf.get(KIND)) or "Other")
+                    found.append(ContactPhone(kind=kind, value=value))
             phones = tuple(found)
         else:
             f[tag] = child.text
     gender = _s(f.get(GENDER))
     return Person(
         ref=PersonRef(_rr(f.get(REF), "Person.ref")),
-        last_name=_s(f.get(LAST_NAME)) or "",
-        first_name=_s(f.get(FIRST_NAME)) or "",
-        middle_name=_s(f.get(MIDDLE_NAME)),
+        # Names repeat across thousands of people: one string each is enough.
+        last_name=sys.intern(_s(f.get(LAST_NAME)) or ""),
+        first_name=sys.intern(_s(f.get(FIRST_NAME)) or ""),
+        middle_name=_interned(_s(f.get(MIDDLE_NAME))),
         birth_date=_d(f.get(BIRTH_DATE)),
         gender="Male" if gender == "Male" else "Female" if gender == "Female" else None,
         emails=emails,

@@ -7,8 +7,10 @@ times per 50,000-employee snapshot: each one does the cheap check first and stri
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from connectors.onec.errors import OneCProtocolError
 from connectors.onec.normalise import EMPTY_DATE_PREFIX as _EMPTY_DATE
@@ -29,7 +31,8 @@ def opt_ref(v: str | None) -> str | None:
         v = v.strip()
         if not v:
             return None
-    return None if v == _EMPTY_REF else v.lower()
+    # Interned: the same org, department and position refs recur in every employment's history.
+    return None if v == _EMPTY_REF else sys.intern(v.lower())
 
 
 def req_ref(v: str | None, name: str) -> str:
@@ -39,7 +42,9 @@ def req_ref(v: str | None, name: str) -> str:
     return ref
 
 
+@lru_cache(maxsize=65536)
 def opt_day(v: str | None) -> date | None:
+    """Cached: a snapshot repeats the same few thousand dates, and one date object each is enough."""
     if v is None or v.startswith(_EMPTY_DATE):
         return None
     try:
