@@ -69,8 +69,8 @@ def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> Desi
     return DesiredState(groups=groups, users=users)
 
 
-async def _plan(ctx: SyncContext, data: SourceData, scope: set[str]) -> Plan:
-    desired = _desired(ctx, data, scope)
+async def _plan(ctx: SyncContext, data: SourceData | DesiredState, scope: set[str]) -> Plan:
+    desired = data if isinstance(data, DesiredState) else _desired(ctx, data, scope)
     with ctx.sessions() as session:
         links = state.load_links(session, GROUP_KINDS)
         links.update(state.load_links(session, ["person"], None if len(scope) > 5000 else scope))
@@ -132,7 +132,7 @@ async def _execute(
 ) -> RunReport:
     with ctx.sessions.begin() as session:
         if records:
-            commit.save_replica(session, records, state.replica_hashes(session))
+            commit.save_replica(session, records, state.replica_hashes(session, records))
         _record_plan(session, plan, scope)
         run_id = ledger.start_run(
             session, mode, plan.operations, message_no=message_no, stats={"planned": plan.count()}
@@ -151,13 +151,19 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     data = SourceData()
     for record in records:
         data.add(record)
+    if not dry_run:
+        with ctx.sessions.begin() as session:
+            commit.save_replica(session, records, state.replica_hashes(session))
     with ctx.sessions() as session:
-        linked = {link.ref for link in state.load_links(session, ["person"]).values()}
+        linked = {link.ref for link in state.load_links(session, ["person"], with_state=False).values()}
     scope = set(data.persons) | linked
-    plan = await _plan(ctx, data, scope)
+    desired = _desired(ctx, data, scope)
+    del records, data  # the records are in the replica now; only the desired state is needed from here
+    plan = await _plan(ctx, desired, scope)
+    del desired
     if dry_run:
         return RunReport("full", None, plan)
-    report = await _execute(ctx, "full", plan, scope, records, None)
+    report = await _execute(ctx, "full", plan, scope, [], None)
     report.resumed = resumed
     return report
 

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
+from connectors.onec.port import Record
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
 from sync.model import Link, link_key
 from sync.source import MIRRORED_ENTITIES, SourceData, from_json
@@ -65,13 +66,19 @@ def load_source(session: Session, person_refs: Iterable[str] | None = None) -> S
     return data
 
 
-def replica_hashes(session: Session) -> dict[tuple[str, str], str]:
-    rows = session.execute(
-        select(SourceRecord.entity, SourceRecord.ref, SourceRecord.content_hash).where(
-            SourceRecord.entity.in_(MIRRORED_ENTITIES)
-        )
-    )
-    return {(entity, ref): digest for entity, ref, digest in rows}
+def replica_hashes(session: Session, records: Iterable[Record] | None = None) -> dict[tuple[str, str], str]:
+    """(entity, ref) → content hash of the replica: all of it, or only the rows of these records."""
+    query = select(SourceRecord.entity, SourceRecord.ref, SourceRecord.content_hash)
+    if records is None:
+        return {
+            (e, r): h for e, r, h in session.execute(query.where(SourceRecord.entity.in_(MIRRORED_ENTITIES)))
+        }
+    refs = sorted({str(ref) for ref in (getattr(record, "ref", None) for record in records) if ref})
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(refs), 1000):
+        for e, r, h in session.execute(query.where(SourceRecord.ref.in_(refs[start : start + 1000]))):
+            found[(e, r)] = h
+    return found
 
 
 def committed_message_no(session: Session) -> int:
