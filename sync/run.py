@@ -251,10 +251,13 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
         quarantined = state.load_quarantine(session)
     scope = set(data.persons) | {link.ref for link in stored.values() if link.kind == "person"}
     desired = _desired(ctx, data, scope)
+    del data  # only the desired state is needed from here (memory at 50,000 persons)
     group_ids = [link.b24_id for link in stored.values() if link.kind != "person" and link.b24_id]
     actual = await _actual_state(ctx, group_ids)
     links, drift, adoptable = actual_links(desired, stored, actual)
+    del actual, stored
     plan = make_plan(desired, scope, links, AdoptionIndex(adoptable), quarantined)
+    del desired, links
     if dry_run:
         return ReconcileReport("reconcile", None, plan, drift=drift)
     report = await _execute(ctx, "reconcile", plan, scope, [], None)
