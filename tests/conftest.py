@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,22 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 def _admin_url(url: str) -> str:
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+@contextmanager
+def _pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A throwaway database on the test PostgreSQL server (a copy of ``template`` if given)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -55,14 +72,8 @@ def db_url(tmp_path: Path, pg_template: str | None) -> Iterator[str]:
         engine.dispose()
         yield url
         return
-    name = f"eb_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _pg_database("eb_test", template=pg_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -71,14 +82,8 @@ def empty_db_url(tmp_path: Path) -> Iterator[str]:
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"eb_empty_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _pg_database("eb_empty") as url:
+        yield url
 
 
 @pytest.fixture
