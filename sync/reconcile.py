@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mappings import DesiredState
 from sync.model import ExistingUser, Link, link_key
 
 TDrift = Literal[
@@ -39,10 +38,10 @@ class ActualState:
     """group id → user ids (owner, moderators and members)."""
 
 
-def actual_links(
-    desired: DesiredState, stored: Mapping[str, Link], actual: ActualState
-) -> tuple[dict[str, Link], list[Drift], list[ExistingUser]]:
-    """Links rebuilt from what Bitrix24 really holds, the drift found, and users to adopt."""
+def group_links(
+    stored: Mapping[str, Link], actual: ActualState
+) -> tuple[dict[str, Link], list[Drift], dict[int, str]]:
+    """Group links as Bitrix24 holds them, group drift, and group id → key."""
     links: dict[str, Link] = {}
     drift: list[Drift] = []
     group_by_id: dict[int, str] = {}
@@ -60,6 +59,11 @@ def actual_links(
         if group_fields.get("NAME") != confirmed_fields.get("NAME"):
             drift.append(Drift("group_renamed", key, link.b24_id, "the group was renamed in Bitrix24"))
         links[key] = Link(link.kind, link.ref, link.b24_id, {"fields": group_fields})
+    return links, drift, group_by_id
+
+
+def member_index(actual: ActualState, group_by_id: Mapping[int, str]) -> dict[int, set[str]]:
+    """User id → keys of the mirrored groups Bitrix24 lists them in."""
     groups_of: dict[int, set[str]] = {}
     for group_id, members in actual.members.items():
         member_of = group_by_id.get(group_id)
@@ -67,7 +71,15 @@ def actual_links(
             continue
         for user_id in members:
             groups_of.setdefault(user_id, set()).add(member_of)
-    linked_ids: set[int] = set()
+    return groups_of
+
+
+def person_links(
+    stored: Mapping[str, Link], actual: ActualState, groups_of: Mapping[int, set[str]]
+) -> tuple[dict[str, Link], list[Drift]]:
+    """Person links as Bitrix24 holds them (fields, groups, active) and the drift from what was confirmed."""
+    links: dict[str, Link] = {}
+    drift: list[Drift] = []
     for key, link in stored.items():
         if link.kind != "person" or link.b24_id is None:
             continue
@@ -75,7 +87,6 @@ def actual_links(
         if user is None:
             drift.append(Drift("user_missing", link.ref, link.b24_id, "the user is not visible in Bitrix24"))
             continue
-        linked_ids.add(user.id)
         confirmed = link.state
         fields: dict[str, Any] = {k: _blank(user.fields.get(k)) for k in confirmed.get("fields", {})}
         if confirmed.get("active", True) and not user.active:
@@ -87,7 +98,7 @@ def actual_links(
             drift.append(
                 Drift("fields_changed", link.ref, user.id, "changed in Bitrix24: " + ", ".join(changed))
             )
-        groups = groups_of.get(user.id, set())
+        groups = set(groups_of.get(user.id, set()))
         if not user.active:
             # sonet_group.user.get lists active users only (bitrix24-rest.md §4.5): nothing to observe.
             groups = set(confirmed.get("groups", []))
@@ -97,14 +108,27 @@ def actual_links(
         links[key] = Link(
             "person", link.ref, user.id, {"fields": fields, "groups": sorted(groups), "active": user.active}
         )
-    strays = [u for u in actual.users.values() if u.xml_id and u.id not in linked_ids]
-    for user in strays:
-        known = user.xml_id in desired.users
-        detail = (
-            "carries the 1C ref of a person it is not linked to" if known else "carries an unknown 1C ref"
+    return links, drift
+
+
+def strays(
+    actual: ActualState, linked_ids: Iterable[int], known_refs: Iterable[str]
+) -> tuple[list[Drift], list[ExistingUser]]:
+    """Users carrying a 1C ref that no link points to: drift, and those of known persons (to adopt)."""
+    linked, known = set(linked_ids), set(known_refs)
+    found = [u for u in actual.users.values() if u.xml_id and u.id not in linked]
+    drift = [
+        Drift(
+            "unknown_xml_id",
+            u.xml_id or "",
+            u.id,
+            "carries the 1C ref of a person it is not linked to"
+            if u.xml_id in known
+            else "carries an unknown 1C ref",
         )
-        drift.append(Drift("unknown_xml_id", user.xml_id or "", user.id, detail))
-    return links, drift, [u for u in strays if u.xml_id in desired.users]
+        for u in found
+    ]
+    return drift, [u for u in found if u.xml_id in known]
 
 
 def _blank(value: Any) -> Any:

@@ -21,8 +21,8 @@ from sync import commit, extract, ledger, state
 from sync.apply import Applier, ApplyStats
 from sync.map import map_groups, map_person
 from sync.model import Plan, link_key
-from sync.plan import AdoptionIndex, make_plan
-from sync.reconcile import ActualState, Drift, actual_links
+from sync.plan import AdoptionIndex, make_plan, plan_groups, plan_users
+from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
 from sync.source import SourceData, entity_of
 
 GROUP_KINDS = ("organization", "department")
@@ -242,25 +242,51 @@ async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualSta
     return actual
 
 
+RECONCILE_CHUNK = 5000
+"""Persons compared at a time, so reconciling 50,000 people stays within a few hundred MB."""
+
+
 async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
-    """Repair drift between Bitrix24 and the mirrored state (dry run: only report it)."""
+    """Repair drift between Bitrix24 and the mirrored state (dry run: only report it).
+
+    Bitrix24's actual state is read once; persons are then compared and planned in chunks.
+    """
     resumed = [] if dry_run else await resume(ctx)
     with ctx.sessions() as session:
-        data = state.load_source(session)
-        stored = state.load_links(session)
+        stored_groups = state.load_links(session, GROUP_KINDS)
+        linked = state.load_links(session, ["person"], with_state=False)
         quarantined = state.load_quarantine(session)
-    scope = set(data.persons) | {link.ref for link in stored.values() if link.kind == "person"}
-    desired = _desired(ctx, data, scope)
-    del data  # only the desired state is needed from here (memory at 50,000 persons)
-    group_ids = [link.b24_id for link in stored.values() if link.kind != "person" and link.b24_id]
+        known = state.person_refs(session)
+        reference = state.load_source(session, [])
+    group_ids = [link.b24_id for link in stored_groups.values() if link.b24_id]
     actual = await _actual_state(ctx, group_ids)
-    links, drift, adoptable = actual_links(desired, stored, actual)
-    del actual, stored
-    plan = make_plan(desired, scope, links, AdoptionIndex(adoptable), quarantined)
-    del desired, links
+    glinks, drift, group_by_id = group_links(stored_groups, actual)
+    groups_of = member_index(actual, group_by_id)
+    stray_drift, adoptable = strays(actual, [link.b24_id for link in linked.values() if link.b24_id], known)
+    desired_groups = map_groups(reference, ctx.mapping, ctx.today)
+    plan = Plan()
+    plan_groups(DesiredState(groups=desired_groups), glinks, plan)
+    index = AdoptionIndex(adoptable)
+    scope = sorted(set(known) | {link.ref for link in linked.values()})
+    for start in range(0, len(scope), RECONCILE_CHUNK):
+        chunk = scope[start : start + RECONCILE_CHUNK]
+        with ctx.sessions() as session:
+            data = state.load_source(session, chunk, reference=reference)
+            stored = state.load_links(session, ["person"], chunk)
+        users = {}
+        for ref in chunk:
+            user = map_person(data, ctx.mapping, ref, ctx.today, desired_groups)
+            if user is not None:
+                users[ref] = user
+        plinks, person_drift = person_links(stored, actual, groups_of)
+        drift.extend(person_drift)
+        desired = DesiredState(groups=desired_groups, users=users)
+        plan_users(desired, chunk, {**glinks, **plinks}, index, quarantined, plan)
+    drift.extend(stray_drift)
+    del actual
     if dry_run:
         return ReconcileReport("reconcile", None, plan, drift=drift)
-    report = await _execute(ctx, "reconcile", plan, scope, [], None)
+    report = await _execute(ctx, "reconcile", plan, set(scope), [], None)
     return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
 
 

@@ -46,12 +46,26 @@ def load_quarantine(session: Session) -> dict[str, str | None]:
     return {ref: digest for ref, digest in rows}
 
 
-def load_source(session: Session, person_refs: Iterable[str] | None = None) -> SourceData:
-    """The replica as SourceData: everything, or the reference data plus only the given persons."""
+def load_source(
+    session: Session, person_refs: Iterable[str] | None = None, *, reference: SourceData | None = None
+) -> SourceData:
+    """The replica as SourceData: everything, or the reference data plus only the given persons.
+
+    ``reference`` reuses organisations, departments and positions already loaded (chunked reads).
+    """
     data = SourceData()
-    for entity in ("Organization", "Department", "Position"):
-        for (payload,) in session.execute(select(SourceRecord.payload).where(SourceRecord.entity == entity)):
-            data.add(from_json(entity, payload))
+    if reference is not None:
+        data.organizations, data.departments, data.positions = (
+            reference.organizations,
+            reference.departments,
+            reference.positions,
+        )
+    else:
+        for entity in ("Organization", "Department", "Position"):
+            for (payload,) in session.execute(
+                select(SourceRecord.payload).where(SourceRecord.entity == entity)
+            ):
+                data.add(from_json(entity, payload))
     people = select(SourceRecord.entity, SourceRecord.payload).where(
         SourceRecord.entity.in_(("Person", "Employee"))
     )
@@ -106,3 +120,11 @@ def link_ids(session: Session) -> dict[tuple[str, str], int]:
     """(kind, ref) → identity-map row id, for bulk updates."""
     rows = session.execute(select(IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref))
     return {(kind, ref): row_id for row_id, kind, ref in rows}
+
+
+def person_refs(session: Session) -> list[str]:
+    """Every person the replica knows, sorted."""
+    rows = session.execute(
+        select(SourceRecord.ref).where(SourceRecord.entity == "Person").order_by(SourceRecord.ref)
+    )
+    return [ref for (ref,) in rows]
