@@ -27,7 +27,7 @@ async def changes(onec: OneCPort, ack_message_no: int, max_items: int = 500) -> 
 
 
 def _existing(user: directory.DirectoryUser) -> ExistingUser:
-    return ExistingUser(user.id, user.xml_id, user.email, user.active, dict(user.fields))
+    return ExistingUser(user.id, user.xml_id, user.email, user.active, user.fields)
 
 
 async def all_users(b24: Bitrix24Port) -> list[ExistingUser]:

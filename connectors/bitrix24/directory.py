@@ -5,6 +5,7 @@ method and parameter names stay in this package.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,24 @@ def _strings(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: ("" if v is None else v if isinstance(v, list) else str(v)) for k, v in fields.items()}
 
 
+_REPEATING = frozenset(
+    {
+        "NAME",
+        "LAST_NAME",
+        "SECOND_NAME",
+        "WORK_POSITION",
+        "WORK_COMPANY",
+        "PERSONAL_GENDER",
+        "PERSONAL_BIRTHDAY",
+    }
+)
+
+
+def _compact(key: str, value: Any) -> Any:
+    """Names, positions and dates repeat across thousands of users: keep one string of each."""
+    return sys.intern(value) if key in _REPEATING and isinstance(value, str) else value
+
+
 def parse_user(row: dict[str, Any]) -> DirectoryUser:
     active = row.get("ACTIVE")
     return DirectoryUser(
@@ -115,7 +134,11 @@ def parse_user(row: dict[str, Any]) -> DirectoryUser:
         email=(row.get("EMAIL") or "").lower() or None,
         active=active is True or active in ("Y", "true", "1", 1),
         last_login=row.get("LAST_LOGIN") or None,
-        fields={k: v for k, v in row.items() if k not in ("ID", "ACTIVE", "LAST_LOGIN", "USER_TYPE")},
+        fields={
+            sys.intern(k): _compact(k, v)
+            for k, v in row.items()
+            if k not in ("ID", "ACTIVE", "LAST_LOGIN", "USER_TYPE", "IS_ONLINE", "DATE_REGISTER")
+        },
     )
 
 
