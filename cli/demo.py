@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,8 +38,9 @@ def _ops(report: Any) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(counts.items())) or "nothing to do"
 
 
-async def _story(bridge: Bridge, b24: Any, onec: Any, today: date) -> dict[str, Any]:
-    ctx = bridge.sync_context(today)
+async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
+    ctx = bridge.sync_context()
+    today = await run.business_day(ctx)  # the 1C server's date, in its time zone
     summary: dict[str, Any] = {}
 
     _step("1. First mirror: 1C snapshot → extranet groups and users")
@@ -116,7 +117,6 @@ def demo(
     """Run the whole mirror on local Bitrix24 and 1C sandboxes with a generated company, then summarise."""
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
-    today = date.today()
     configure_logging("ERROR")
     with run_sandbox(plan=plan) as b24, onec_sandbox(seed=seed, employees=employees) as onec:
         settings = Settings(
@@ -141,7 +141,7 @@ def demo(
         async def main() -> dict[str, Any]:
             bridge = open_bridge(settings, store)
             try:
-                return await _story(bridge, b24, onec, today)
+                return await _story(bridge, b24, onec)
             finally:
                 await bridge.close()
 

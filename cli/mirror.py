@@ -24,8 +24,9 @@ ModeOption = Annotated[
 TodayOption = Annotated[str | None, typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).")]
 
 
-def _today(value: str | None) -> date:
-    return date.fromisoformat(value) if value else date.today()
+def _today(value: str | None) -> date | None:
+    """The pretended date, or None: the sync then uses today in the 1C server's time zone."""
+    return date.fromisoformat(value) if value else None
 
 
 def _print_plan(plan: Plan, first_rows: int = 5) -> None:
@@ -51,7 +52,7 @@ def _print_plan(plan: Plan, first_rows: int = 5) -> None:
         console.print("nothing to do: Bitrix24 matches 1C")
 
 
-async def _run(bridge: Bridge, mode: str, today: date, dry_run: bool) -> list[Any]:
+async def _run(bridge: Bridge, mode: str, today: date | None, dry_run: bool) -> list[Any]:
     from sync import run
 
     if mode == "auto":

@@ -88,7 +88,7 @@ class Bridge:
             b24=self.b24,
             sessions=self.store.sessions,
             mapping=self.mapping,
-            today=today or date.today(),
+            today=today,
             batch_size=self.settings.sync.batch_size,
             on_progress=on_progress,
         )

@@ -18,7 +18,7 @@ def group_key(kind: TGroupKind, ref: str) -> str:
     return f"{kind}:{ref}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredGroup:
     key: str
     kind: TGroupKind
@@ -26,7 +26,7 @@ class DesiredGroup:
     fields: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """Why a record cannot be mirrored (becomes a quarantine row)."""
 
@@ -34,7 +34,7 @@ class Problem:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """What the user mapping may read about a person at a given date."""
 
@@ -52,7 +52,7 @@ class PersonView:
     personnel_no: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredUser:
     person_ref: str
     fields: dict[str, Any]
@@ -64,7 +64,7 @@ class DesiredUser:
     """The next date on which this person's desired state changes by itself (a future-dated event)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     groups: dict[str, DesiredGroup] = field(default_factory=dict)
     users: dict[str, DesiredUser] = field(default_factory=dict)

@@ -28,7 +28,7 @@ def link_key(kind: str, ref: str) -> str:
     return f"{kind}:{ref}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """What the identity map says Bitrix24 holds for one 1C entity (confirmed state only)."""
 
@@ -38,7 +38,7 @@ class Link:
     state: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExistingUser:
     """A Bitrix24 user as seen when looking for one to adopt (or when reconciling)."""
 
@@ -49,7 +49,7 @@ class ExistingUser:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     op: TOp
     kind: str
@@ -57,7 +57,7 @@ class Operation:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quarantine:
     kind: str
     ref: str

@@ -22,7 +22,7 @@ TDrift = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Drift:
     kind: TDrift
     ref: str

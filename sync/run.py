@@ -7,14 +7,16 @@ acknowledged only by the next GetChanges call, after the run that carried it com
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
+from connectors.errors import SyncError
 from connectors.onec.port import Employee, OneCPort, Person, Record
 from mappings import DesiredState, Mapping
 from sync import commit, extract, ledger, state
@@ -34,7 +36,8 @@ class SyncContext:
     b24: Bitrix24Port
     sessions: sessionmaker[Session]
     mapping: Mapping
-    today: date
+    today: date | None
+    """The business day; None = today in the 1C server's time zone (asked with GetInfo per run)."""
     batch_size: int = 50
     on_progress: Callable[[int], None] | None = None
 
@@ -59,11 +62,29 @@ class RunReport:
         }
 
 
+async def business_day(ctx: SyncContext) -> date:
+    """The day HR dates are compared with: 1C's dates are local to the 1C server (GetInfo's time zone)."""
+    if ctx.today is not None:
+        return ctx.today
+    info = await ctx.onec.info()
+    return datetime.now(ZoneInfo(info.time_zone)).date()
+
+
+async def _dated(ctx: SyncContext) -> SyncContext:
+    return ctx if ctx.today is not None else replace(ctx, today=await business_day(ctx))
+
+
+def _today(ctx: SyncContext) -> date:
+    if ctx.today is None:  # the public run functions date the context first
+        raise SyncError("the sync context has no business day")
+    return ctx.today
+
+
 def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> DesiredState:
-    groups = map_groups(data, ctx.mapping, ctx.today)
+    groups = map_groups(data, ctx.mapping, _today(ctx))
     users = {}
     for ref in persons:
-        user = map_person(data, ctx.mapping, ref, ctx.today, groups)
+        user = map_person(data, ctx.mapping, ref, _today(ctx), groups)
         if user is not None:
             users[ref] = user
     return DesiredState(groups=groups, users=users)
@@ -146,6 +167,7 @@ async def _execute(
 
 async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Mirror everything from a 1C snapshot; persons gone from 1C are deactivated."""
+    ctx = await _dated(ctx)
     resumed = [] if dry_run else await resume(ctx)
     records = await extract.snapshot(ctx.onec)
     data = SourceData()
@@ -180,6 +202,7 @@ def _affected_persons(records: Iterable[Record]) -> set[str]:
 
 async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int = 500) -> list[RunReport]:
     """Apply the 1C change feed batch by batch until it is drained."""
+    ctx = await _dated(ctx)
     resumed = [] if dry_run else await resume(ctx)
     reports: list[RunReport] = []
     while True:
@@ -211,15 +234,16 @@ async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int
 
 async def due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Apply future-dated changes whose day has come (transfers, dismissals, hires)."""
+    ctx = await _dated(ctx)
     with ctx.sessions() as session:
-        refs = set(state.due_persons(session, ctx.today))
+        refs = set(state.due_persons(session, _today(ctx)))
         data = state.load_source(session, refs)
     plan = await _plan(ctx, data, refs)
     if dry_run:
         return RunReport("due", None, plan)
     report = await _execute(ctx, "due", plan, refs, [], None)
     with ctx.sessions.begin() as session:
-        commit.mark_due_applied(session, refs, ctx.today)
+        commit.mark_due_applied(session, refs, _today(ctx))
     return report
 
 
@@ -251,10 +275,11 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
 
     Bitrix24's actual state is read once; persons are then compared and planned in chunks.
     """
+    ctx = await _dated(ctx)
     resumed = [] if dry_run else await resume(ctx)
     with ctx.sessions() as session:
         stored_groups = state.load_links(session, GROUP_KINDS)
-        linked = state.load_links(session, ["person"], with_state=False)
+        linked = state.linked_persons(session)
         quarantined = state.load_quarantine(session)
         known = state.person_refs(session)
         reference = state.load_source(session, [])
@@ -262,12 +287,12 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
     actual = await _actual_state(ctx, group_ids)
     glinks, drift, group_by_id = group_links(stored_groups, actual)
     groups_of = member_index(actual, group_by_id)
-    stray_drift, adoptable = strays(actual, [link.b24_id for link in linked.values() if link.b24_id], known)
-    desired_groups = map_groups(reference, ctx.mapping, ctx.today)
+    stray_drift, adoptable = strays(actual, linked.values(), known)
+    desired_groups = map_groups(reference, ctx.mapping, _today(ctx))
     plan = Plan()
     plan_groups(DesiredState(groups=desired_groups), glinks, plan)
     index = AdoptionIndex(adoptable)
-    scope = sorted(set(known) | {link.ref for link in linked.values()})
+    scope = sorted(set(known) | set(linked))
     for start in range(0, len(scope), RECONCILE_CHUNK):
         chunk = scope[start : start + RECONCILE_CHUNK]
         with ctx.sessions() as session:
@@ -275,7 +300,7 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
             stored = state.load_links(session, ["person"], chunk)
         users = {}
         for ref in chunk:
-            user = map_person(data, ctx.mapping, ref, ctx.today, desired_groups)
+            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups)
             if user is not None:
                 users[ref] = user
         plinks, person_drift = person_links(stored, actual, groups_of)

@@ -128,3 +128,13 @@ def person_refs(session: Session) -> list[str]:
         select(SourceRecord.ref).where(SourceRecord.entity == "Person").order_by(SourceRecord.ref)
     )
     return [ref for (ref,) in rows]
+
+
+def linked_persons(session: Session) -> dict[str, int]:
+    """Person ref → Bitrix24 user id of every linked person (no states: cheap at 50,000)."""
+    rows = session.execute(
+        select(IdentityLink.source_ref, IdentityLink.b24_id).where(
+            IdentityLink.kind == "person", IdentityLink.b24_id.is_not(None)
+        )
+    )
+    return {ref: int(b24_id) for ref, b24_id in rows if b24_id}

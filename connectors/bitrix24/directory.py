@@ -30,7 +30,7 @@ USER_SELECT = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryUser:
     id: int
     xml_id: str | None
@@ -40,7 +40,7 @@ class DirectoryUser:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryGroup:
     id: int
     name: str

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from config.wiring import Bridge
 from store.models import ChangeFeedCursor, DueChange, IdentityLink
 from sync import run
 from sync.run import SyncContext
@@ -100,3 +101,12 @@ async def test_nothing_changed_means_no_writes(world: World, ctx: SyncContext) -
     reports = await run.incremental(ctx)
     assert all(not r.plan.operations for r in reports)
     assert {e["method"] for e in world.b24.knobs.log()[before:]} <= {"user.get", "batch"}
+
+
+async def test_business_day_is_the_1c_servers_date(world: World, bridge: Bridge) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    info = await bridge.onec.info()
+    assert await run.business_day(bridge.sync_context()) == datetime.now(ZoneInfo(info.time_zone)).date()
+    assert await run.business_day(bridge.sync_context(TODAY)) == TODAY
