@@ -52,6 +52,14 @@ class Mapping:
         return self.spec.groups.department.path_separator
 
     @property
+    def intranet_roots(self) -> frozenset[str]:
+        return frozenset(self.spec.intranet.department_refs)
+
+    @property
+    def intranet_parent_id(self) -> int:
+        return self.spec.intranet.parent_id
+
+    @property
     def memberships(self) -> tuple[str, ...]:
         return tuple(self.spec.user.memberships)
 

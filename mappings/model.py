@@ -27,6 +27,23 @@ class DesiredGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredDepartment:
+    """An intranet department mirrored for provider staff (``department.*``, bitrix24-rest.md §3)."""
+
+    key: str
+    source_ref: str
+    name: str
+    parent_key: str | None
+    """The mirrored parent, or None for a root (it hangs under ``parent_id``)."""
+    parent_id: int | None
+    depth: int
+
+
+def department_key(ref: str) -> str:
+    return f"intranet:{ref}"
+
+
+@dataclass(frozen=True, slots=True)
 class Problem:
     """Why a record cannot be mirrored (becomes a quarantine row)."""
 
@@ -68,4 +85,5 @@ class DesiredUser:
 class DesiredState:
     groups: dict[str, DesiredGroup] = field(default_factory=dict)
     users: dict[str, DesiredUser] = field(default_factory=dict)
+    departments: dict[str, DesiredDepartment] = field(default_factory=dict)
     group_problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)

@@ -103,10 +103,20 @@ class UserRule(Strict):
         return value
 
 
+class IntranetRule(Strict):
+    """Provider staff: people whose main employment is in these 1C departments (or below them) become
+    intranet employees of a mirrored Bitrix24 department tree instead of extranet users."""
+
+    department_refs: list[str] = Field(default_factory=list)
+    parent_id: int = Field(1, gt=0)
+    """The Bitrix24 department the mirrored tree hangs under (1 = the company's top department)."""
+
+
 class MappingFile(Strict):
     version: Literal[1]
     groups: Groups
     user: UserRule
+    intranet: IntranetRule = IntranetRule()
 
     @classmethod
     def parse(cls, document: Any) -> MappingFile:

@@ -57,6 +57,18 @@ def _reason(error: Exception | None) -> tuple[str, str]:
     return code, f"Bitrix24 refused: {code} {description}".strip()
 
 
+def _levels(items: Sequence[Item]) -> list[list[Item]]:
+    """Consecutive runs of items of the same department depth (other items have none: one run)."""
+    runs: list[list[Item]] = []
+    for item in items:
+        depth = item.payload.get("depth")
+        if runs and runs[-1][0].payload.get("depth") == depth:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
 class Applier:
     """Applies the open items of one run; keeps the links it confirms in memory as it goes."""
 
@@ -99,8 +111,9 @@ class Applier:
                 after = items[-1].seq
                 settled = await self._verify_started([i for i in items if i.started_before])
                 items = [i for i in items if i.id not in settled]
-                for start in range(0, len(items), self.batch_size):
-                    await self._apply_batch(items[start : start + self.batch_size])
+                for level in _levels(items):  # a department's parent is created before it
+                    for start in range(0, len(level), self.batch_size):
+                        await self._apply_batch(level[start : start + self.batch_size])
             for _ in range(UNKNOWN_PASSES):
                 if not self._unknown:
                     break
@@ -161,15 +174,28 @@ class Applier:
 
     def _call_for(self, item: Item, label: str) -> Call | None:
         p = item.payload
+        if item.op in ("create_department", "update_department"):
+            f = p["fields"]
+            parent = f["PARENT_ID"] if f.get("PARENT_KEY") is None else self._group_id(f["PARENT_KEY"])
+            if parent is None:
+                return None
+            if item.op == "create_department":
+                return directory.create_department(f["NAME"], parent, label)
+            return directory.update_department(p["department_id"], f["NAME"], parent, label)
         if item.op == "create_group":
             return directory.create_group(p["fields"], label)
         if item.op == "update_group":
             return directory.update_group(p["group_id"], p["fields"], label)
         if item.op == "create_user":
+            if "UF_DEPARTMENT" in p["fields"]:
+                departments = self._department_ids(p["fields"]["UF_DEPARTMENT"])
+                return directory.create_employee(p["fields"], departments, label) if departments else None
             group_ids = [g for g in (self._group_id(k) for k in p["groups"]) if g is not None]
             return directory.create_user(p["fields"], group_ids, label) if group_ids else None
         if item.op in ("adopt_user", "update_user"):
             fields = dict(p["fields"])
+            if isinstance(fields.get("UF_DEPARTMENT"), list):
+                fields["UF_DEPARTMENT"] = self._department_ids(fields["UF_DEPARTMENT"])
             if item.op == "adopt_user":
                 fields.setdefault("XML_ID", item.ref)
             return directory.update_user(p["user_id"], fields, label)
@@ -186,6 +212,9 @@ class Applier:
         with self.sessions.begin() as session:
             ledger.mark(session, [item.id], "done")
         self.stats.done += 1
+
+    def _department_ids(self, keys: list[str]) -> list[int]:
+        return [d for d in (self._group_id(k) for k in keys) if d is not None]
 
     def _group_id(self, key: str) -> int | None:
         link = self.links.get(key)
@@ -233,7 +262,10 @@ class Applier:
 
     def _confirm(self, session: Session, item: Item, result: Any) -> None:
         p = item.payload
-        if item.op in ("create_group", "update_group"):
+        if item.op in ("create_department", "update_department"):
+            department_id = int(result) if item.op == "create_department" else int(p["department_id"])
+            self._save(session, "intranet", item.ref, department_id, {"fields": p["fields"]}, key=p["key"])
+        elif item.op in ("create_group", "update_group"):
             group_id = int(result) if item.op == "create_group" else int(p["group_id"])
             state = p.get("state") or {"fields": p["fields"]}
             self._save(session, item.kind, item.ref, group_id, state, key=p["key"])
@@ -282,6 +314,9 @@ class Applier:
         for item in items:
             if item.op == "create_user":
                 lookups.append((item, directory.find_users(xml_id=item.ref, label=f"v{item.id}")))
+            elif item.op == "create_department":
+                name = item.payload["fields"]["NAME"]
+                lookups.append((item, directory.find_department_by_name(name, f"v{item.id}")))
             elif item.op == "create_group":
                 lookups.append(
                     (item, directory.find_group_by_name(item.payload["fields"]["NAME"], f"v{item.id}"))

@@ -8,12 +8,22 @@ is reported so that it can wait as a due-at row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from connectors.onec.port import Department, Employee, HrEvent
-from mappings import DesiredGroup, DesiredUser, Mapping, PersonView, Problem, TransformError, group_key
+from mappings import (
+    DesiredDepartment,
+    DesiredGroup,
+    DesiredUser,
+    Mapping,
+    PersonView,
+    Problem,
+    TransformError,
+    department_key,
+    group_key,
+)
 from sync.source import SourceData
 
 
@@ -132,9 +142,50 @@ def map_groups(data: SourceData, mapping: Mapping, on: date) -> dict[str, Desire
     return groups
 
 
+def map_intranet(data: SourceData, mapping: Mapping, on: date) -> dict[str, DesiredDepartment]:
+    """The intranet department tree for provider staff: the configured 1C departments and all below."""
+    roots = mapping.intranet_roots
+    found: dict[str, DesiredDepartment] = {}
+    if not roots:
+        return found
+    for dept in data.departments.values():
+        if dept.deleted or (dept.disbanded_on and dept.disbanded_on <= on):
+            continue
+        chain: list[str] = []
+        node: Department | None = dept
+        while node is not None and node.ref not in chain:
+            chain.append(node.ref)
+            if node.ref in roots:
+                break
+            node = data.departments.get(node.parent_ref) if node.parent_ref else None
+        if node is None or node.ref not in roots:
+            continue
+        depth = len(chain) - 1
+        parent = department_key(chain[1]) if depth else None
+        found[department_key(dept.ref)] = DesiredDepartment(
+            department_key(dept.ref),
+            dept.ref,
+            dept.name,
+            parent,
+            None if depth else mapping.intranet_parent_id,
+            depth,
+        )
+    return found
+
+
 def map_person(
-    data: SourceData, mapping: Mapping, person_ref: str, on: date, live_groups: Iterable[str]
+    data: SourceData,
+    mapping: Mapping,
+    person_ref: str,
+    on: date,
+    live_groups: Iterable[str],
+    intranet: Collection[str] = (),
 ) -> DesiredUser | None:
+    """The desired user for one person on ``on``; None if 1C no longer knows the person.
+
+    ``intranet`` holds the keys of mirrored intranet departments: a person whose main employment is in
+    one becomes an intranet employee (``UF_DEPARTMENT``, resolved to ids when applied).
+    """
     """The desired user for one person on ``on``; None if 1C no longer knows the person."""
     person = data.persons.get(person_ref)
     if person is None or person.deleted:
@@ -185,6 +236,9 @@ def map_person(
     except TransformError as exc:
         fields = {}
         problems.insert(0, Problem(exc.code, exc.reason))
+    home = department_key(primary.department_ref) if primary and primary.department_ref else None
+    if fields and home is not None and home in intranet:
+        fields["UF_DEPARTMENT"] = [home]
     return DesiredUser(
         person_ref=person.ref,
         fields=fields,

@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any, Literal
 
 TOp = Literal[
+    "create_department",
+    "update_department",
     "create_group",
     "update_group",
     "create_user",
@@ -15,8 +17,10 @@ TOp = Literal[
     "add_members",
     "remove_members",
 ]
-# Apply order: groups before the users that join them; memberships after users; removals last.
+# Apply order: intranet departments (parents first), groups, then the users that join them,
+# memberships after users, removals last.
 STAGES: tuple[tuple[TOp, ...], ...] = (
+    ("create_department", "update_department"),
     ("create_group", "update_group"),
     ("create_user", "adopt_user", "update_user"),
     ("add_members",),

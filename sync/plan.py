@@ -47,6 +47,19 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
     return owners
 
 
+def plan_departments(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
+    """Intranet departments to create or rename/move, parents first (ordered by depth)."""
+    for dept in sorted(desired.departments.values(), key=lambda d: (d.depth, d.key)):
+        fields = {"NAME": dept.name, "PARENT_KEY": dept.parent_key, "PARENT_ID": dept.parent_id}
+        payload: dict[str, Any] = {"key": dept.key, "fields": fields, "depth": dept.depth}
+        link = links.get(dept.key)
+        if link is None or link.b24_id is None:
+            plan.operations.append(Operation("create_department", "intranet", dept.source_ref, payload))
+        elif changed_fields(fields, link.state.get("fields", {})):
+            payload["department_id"] = link.b24_id
+            plan.operations.append(Operation("update_department", "intranet", dept.source_ref, payload))
+
+
 def plan_groups(
     desired: DesiredState, links: Mapping[str, Link], plan: Plan, existing: Mapping[str, int] | None = None
 ) -> None:
@@ -208,6 +221,7 @@ def make_plan(
     ``existing_groups`` maps the names of Bitrix24 groups the bridge has no link for to their ids.
     """
     plan = Plan()
+    plan_departments(desired, links, plan)
     plan_groups(desired, links, plan, existing_groups)
     plan_users(desired, persons_in_scope, links, index or AdoptionIndex(), quarantined or {}, plan)
     return plan

@@ -75,7 +75,10 @@ def member_index(actual: ActualState, group_by_id: Mapping[int, str]) -> dict[in
 
 
 def person_links(
-    stored: Mapping[str, Link], actual: ActualState, groups_of: Mapping[int, set[str]]
+    stored: Mapping[str, Link],
+    actual: ActualState,
+    groups_of: Mapping[int, set[str]],
+    department_by_id: Mapping[int, str] | None = None,
 ) -> tuple[dict[str, Link], list[Drift]]:
     """Person links as Bitrix24 holds them (fields, groups, active) and the drift from what was confirmed."""
     links: dict[str, Link] = {}
@@ -89,6 +92,9 @@ def person_links(
             continue
         confirmed = link.state
         fields: dict[str, Any] = {k: _blank(user.fields.get(k)) for k in confirmed.get("fields", {})}
+        if "UF_DEPARTMENT" in fields:  # Bitrix24 holds department ids; the mirror keeps their keys
+            ids = user.fields.get("UF_DEPARTMENT") or []
+            fields["UF_DEPARTMENT"] = sorted((department_by_id or {}).get(int(i), f"id:{i}") for i in ids)
         if confirmed.get("active", True) and not user.active:
             drift.append(Drift("deactivated", link.ref, user.id, "deactivated by hand in Bitrix24"))
         elif not confirmed.get("active", True) and user.active:

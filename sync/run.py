@@ -21,9 +21,9 @@ from connectors.onec.port import Employee, OneCPort, Person, Record
 from mappings import DesiredState, Mapping
 from sync import commit, extract, ledger, state
 from sync.apply import Applier, ApplyStats
-from sync.map import map_groups, map_person
+from sync.map import map_groups, map_intranet, map_person
 from sync.model import Plan, link_key
-from sync.plan import AdoptionIndex, make_plan, plan_groups, plan_users
+from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
 from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
 from sync.source import SourceData, entity_of
 
@@ -82,18 +82,20 @@ def _today(ctx: SyncContext) -> date:
 
 def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> DesiredState:
     groups = map_groups(data, ctx.mapping, _today(ctx))
+    departments = map_intranet(data, ctx.mapping, _today(ctx))
+    intranet = frozenset(departments)
     users = {}
     for ref in persons:
-        user = map_person(data, ctx.mapping, ref, _today(ctx), groups)
+        user = map_person(data, ctx.mapping, ref, _today(ctx), groups, intranet)
         if user is not None:
             users[ref] = user
-    return DesiredState(groups=groups, users=users)
+    return DesiredState(groups=groups, users=users, departments=departments)
 
 
 async def _plan(ctx: SyncContext, data: SourceData | DesiredState, scope: set[str]) -> Plan:
     desired = data if isinstance(data, DesiredState) else _desired(ctx, data, scope)
     with ctx.sessions() as session:
-        links = state.load_links(session, GROUP_KINDS)
+        links = state.load_links(session, (*GROUP_KINDS, "intranet"))
         links.update(state.load_links(session, ["person"], None if len(scope) > 5000 else scope))
         quarantined = state.load_quarantine(session)
     unlinked = [
@@ -279,6 +281,7 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
     resumed = [] if dry_run else await resume(ctx)
     with ctx.sessions() as session:
         stored_groups = state.load_links(session, GROUP_KINDS)
+        stored_departments = state.load_links(session, ["intranet"])
         linked = state.linked_persons(session)
         quarantined = state.load_quarantine(session)
         known = state.person_refs(session)
@@ -289,7 +292,11 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
     groups_of = member_index(actual, group_by_id)
     stray_drift, adoptable = strays(actual, linked.values(), known)
     desired_groups = map_groups(reference, ctx.mapping, _today(ctx))
+    departments = map_intranet(reference, ctx.mapping, _today(ctx))
+    intranet = frozenset(departments)
+    department_by_id = {link.b24_id: key for key, link in stored_departments.items() if link.b24_id}
     plan = Plan()
+    plan_departments(DesiredState(departments=departments), stored_departments, plan)
     plan_groups(DesiredState(groups=desired_groups), glinks, plan)
     index = AdoptionIndex(adoptable)
     scope = sorted(set(known) | set(linked))
@@ -300,13 +307,13 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
             stored = state.load_links(session, ["person"], chunk)
         users = {}
         for ref in chunk:
-            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups)
+            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups, intranet)
             if user is not None:
                 users[ref] = user
-        plinks, person_drift = person_links(stored, actual, groups_of)
+        plinks, person_drift = person_links(stored, actual, groups_of, department_by_id)
         drift.extend(person_drift)
         desired = DesiredState(groups=desired_groups, users=users)
-        plan_users(desired, chunk, {**glinks, **plinks}, index, quarantined, plan)
+        plan_users(desired, chunk, {**glinks, **stored_departments, **plinks}, index, quarantined, plan)
     drift.extend(stray_drift)
     del actual
     if dry_run:

@@ -27,6 +27,7 @@ USER_SELECT = [
     "WORK_COMPANY",
     "LAST_LOGIN",
     "USER_TYPE",
+    "UF_DEPARTMENT",
 ]
 
 
@@ -68,9 +69,37 @@ def create_user(fields: dict[str, Any], group_ids: Sequence[int], label: str = "
     return Call("user.add", params, label)
 
 
+def create_employee(fields: dict[str, Any], department_ids: Sequence[int], label: str = "") -> Call:
+    # §2.1: an intranet employee needs a non-empty UF_DEPARTMENT (and no EXTRANET flag).
+    params = {**_strings({k: v for k, v in fields.items() if k != "UF_DEPARTMENT"})}
+    params["UF_DEPARTMENT"] = [int(d) for d in department_ids]
+    return Call("user.add", params, label)
+
+
+def create_department(name: str, parent_id: int, label: str = "") -> Call:
+    # §3: NAME and PARENT are required; result = the new id.
+    return Call("department.add", {"NAME": name, "PARENT": int(parent_id)}, label)
+
+
+def find_department_by_name(name: str, label: str = "") -> Call:
+    # §3: department.get takes its filters as top-level keys; NAME is the exact full name.
+    return Call("department.get", {"NAME": name}, label)
+
+
+def update_department(department_id: int, name: str, parent_id: int, label: str = "") -> Call:
+    # §3: result = true.
+    return Call(
+        "department.update", {"ID": int(department_id), "NAME": name, "PARENT": int(parent_id)}, label
+    )
+
+
 def update_user(user_id: int, fields: dict[str, Any], label: str = "") -> Call:
     # §2.2: ID + fields; ACTIVE "N" deactivates, "Y" reinstates (send the strings, never booleans).
-    return Call("user.update", {"ID": int(user_id), **_strings(fields)}, label)
+    departments = fields.get("UF_DEPARTMENT")
+    params = {"ID": int(user_id), **_strings({k: v for k, v in fields.items() if k != "UF_DEPARTMENT"})}
+    if isinstance(departments, list):
+        params["UF_DEPARTMENT"] = [int(d) for d in departments]
+    return Call("user.update", params, label)
 
 
 def find_users(*, xml_id: str | None = None, email: str | None = None, label: str = "") -> Call:
