@@ -70,33 +70,6 @@ def save_replica(
     return changed
 
 
-def save_link(session: Session, kind: str, ref: str, b24_id: int | None, state: dict[str, Any]) -> None:
-    now = utcnow()
-    existing = session.scalar(
-        select(IdentityLink).where(IdentityLink.kind == kind, IdentityLink.source_ref == ref)
-    )
-    if existing is None:
-        session.add(
-            IdentityLink(
-                kind=kind,
-                source_ref=ref,
-                b24_id=str(b24_id) if b24_id is not None else None,
-                content_hash=state_hash(state),
-                state=state,
-                last_seen_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        return
-    if b24_id is not None:
-        existing.b24_id = str(b24_id)
-    existing.state = state
-    existing.content_hash = state_hash(state)
-    existing.last_seen_at = now
-    existing.updated_at = now
-
-
 def park(session: Session, item: Quarantine) -> None:
     """Record (or refresh) a quarantine row with its reason."""
     now = utcnow()

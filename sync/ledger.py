@@ -115,16 +115,3 @@ def mark(session: Session, item_ids: Iterable[int], state: TItemState, *, error:
     if error is not None:
         values["error"] = error[:2000]
     session.execute(update(PlanItem).where(PlanItem.id.in_(ids)).values(**values))
-
-
-def item_counts(session: Session, run_id: int) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for (state,) in session.execute(select(PlanItem.state).where(PlanItem.run_id == run_id)):
-        counts[state] = counts.get(state, 0) + 1
-    return counts
-
-
-def reset_failed(session: Session, run_id: int) -> None:
-    session.execute(
-        update(PlanItem).where(PlanItem.run_id == run_id, PlanItem.state == "failed").values(state="pending")
-    )

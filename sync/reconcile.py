@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sync.model import ExistingUser, Link, link_key
+from sync.model import ExistingUser, Link
 
 TDrift = Literal[
     "deactivated",
@@ -157,7 +157,3 @@ def drift_counts(drift: Iterable[Drift]) -> dict[str, int]:
     for item in drift:
         counts[item.kind] = counts.get(item.kind, 0) + 1
     return counts
-
-
-def person_key(ref: str) -> str:
-    return link_key("person", ref)
