@@ -83,13 +83,16 @@ async def never_logged_in(b24: Bitrix24Port, user_ids: Sequence[int]) -> set[int
     return waiting
 
 
-def record(session: Session, invitee: Invitee, channel: str, error: str | None = None) -> None:
+def record(
+    session: Session, invitee: Invitee, channel: str, error: str | None = None, *, status: str | None = None
+) -> None:
+    """An invitation sent (or failed with ``error``); ``status="accepted"`` marks someone who logged in."""
     session.add(
         Invitation(
             person_ref=invitee.person_ref,
             b24_user_id=str(invitee.user_id),
             channel=channel,
-            status="failed" if error else "sent",
+            status=status or ("failed" if error else "sent"),
             error=error,
             sent_at=utcnow(),
         )
@@ -162,15 +165,7 @@ async def _send_all(
         counts["already_logged_in"] = len(arrived)
         with sessions.begin() as session:
             for invitee in arrived:  # logged in: no more reminders for them
-                session.add(
-                    Invitation(
-                        person_ref=invitee.person_ref,
-                        b24_user_id=str(invitee.user_id),
-                        channel="bitrix24",
-                        status="accepted",
-                        sent_at=utcnow(),
-                    )
-                )
+                record(session, invitee, "bitrix24", status="accepted")
         invitees = [i for i in invitees if i.user_id in waiting]
     for invitee in invitees:
         error = await send(messaging, invitee, channel, portal_url, reminder=reminder)

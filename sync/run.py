@@ -92,8 +92,7 @@ def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> Desi
     return DesiredState(groups=groups, users=users, departments=departments)
 
 
-async def _plan(ctx: SyncContext, data: SourceData | DesiredState, scope: set[str]) -> Plan:
-    desired = data if isinstance(data, DesiredState) else _desired(ctx, data, scope)
+async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Plan:
     with ctx.sessions() as session:
         links = state.load_links(session, (*GROUP_KINDS, "intranet"))
         links.update(state.load_links(session, ["person"], None if len(scope) > 5000 else scope))
@@ -222,7 +221,7 @@ async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int
             data.add(record)
         for ref in deleted_persons:
             data.persons.pop(ref, None)
-        plan = await _plan(ctx, data, scope)
+        plan = await _plan(ctx, _desired(ctx, data, scope), scope)
         if dry_run:
             reports.append(RunReport("incremental", None, plan, message_no=batch.message_no))
             return reports
@@ -240,7 +239,7 @@ async def due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     with ctx.sessions() as session:
         refs = set(state.due_persons(session, _today(ctx)))
         data = state.load_source(session, refs)
-    plan = await _plan(ctx, data, refs)
+    plan = await _plan(ctx, _desired(ctx, data, refs), refs)
     if dry_run:
         return RunReport("due", None, plan)
     report = await _execute(ctx, "due", plan, refs, [], None)
