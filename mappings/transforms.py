@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import phonenumbers
+from connectors.messaging import validate
+from connectors.messaging.port import InvalidPhone
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
@@ -54,19 +55,20 @@ def primary_email(value: Any) -> str:
 
 
 def normalize_phone(value: str, region: str = "RU") -> str:
-    """E.164 form of a mobile number; raises TransformError('malformed_phone')."""
+    """E.164 form of a mobile number; raises TransformError('malformed_phone').
+
+    The same check the SMS gateways use (connectors/messaging/validate.py), so a number the mirror
+    accepts is one an invitation can be sent to.
+    """
     try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise TransformError("malformed_phone", "the mobile phone number cannot be read") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise TransformError("malformed_phone", "the mobile phone number is not a valid number")
-    if phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise TransformError("malformed_phone", "the phone number is not a mobile number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        number = validate.normalize_phone(value, region)
+    except InvalidPhone as exc:
+        raise TransformError(
+            "malformed_phone", f"the mobile phone number is unusable: {exc.operator_message}"
+        ) from exc
+    if number is None:
+        raise TransformError("malformed_phone", "the mobile phone number is empty")
+    return number
 
 
 def mobile_e164(value: Any) -> str | None:
