@@ -29,6 +29,8 @@ from sync.state import link_ids
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
 ITEM_CHUNK = 2000
 """Plan items read from the ledger at a time."""
+NOTHING_TO_SEND = Call("")
+"""An item left with no one to act on (every person of a member list was parked): done without a call."""
 UNKNOWN_PASSES = 3
 """How often a stage re-checks and re-sends writes whose answer was lost before giving up on them."""
 
@@ -138,8 +140,9 @@ class Applier:
             call = self._call_for(item, label=f"i{item.id}")
             if call is None:
                 skipped.append(item)
-            elif call.method == "":
-                self._settle_without_call(item)
+            elif call is NOTHING_TO_SEND:
+                self._done_due.append(item.id)  # marked done with the batch's outcomes
+                self.stats.done += 1
             else:
                 calls.append(call)
                 sendable.append(item)
@@ -204,14 +207,8 @@ class Applier:
             return None
         if item.op == "add_members":
             user_ids = [u for u in (self._user_id(r) for r in p["person_refs"]) if u is not None]
-            return directory.add_members(group_id, user_ids, label) if user_ids else Call("", {}, label)
+            return directory.add_members(group_id, user_ids, label) if user_ids else NOTHING_TO_SEND
         return directory.remove_members(group_id, p["user_ids"], label)
-
-    def _settle_without_call(self, item: Item) -> None:
-        """An item with nothing left to send (e.g. all its people are already members)."""
-        with self.sessions.begin() as session:
-            ledger.mark(session, [item.id], "done")
-        self.stats.done += 1
 
     def _department_ids(self, keys: list[str]) -> list[int]:
         return [d for d in (self._group_id(k) for k in keys) if d is not None]

@@ -7,6 +7,7 @@ change to one employment can be mapped with the person's other employments at ha
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -126,7 +127,5 @@ def from_json(entity: str, payload: dict[str, Any]) -> Record:
 
 
 def content_hash(payload: Any) -> str:
-    import hashlib
-
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
