@@ -13,6 +13,8 @@ import pytest
 
 from sandbox.bitrix24.testing import T0, Knobs, Rest, RunningSandbox, run_sandbox
 
+from .procs_helpers import App, Bridge, install_app, loopback_bridge
+
 
 @pytest.fixture(scope="module")
 def b24_server() -> Iterator[RunningSandbox]:
@@ -45,3 +47,16 @@ def http() -> Iterator[httpx.Client]:
 @pytest.fixture
 def rest(b24: RunningSandbox, http: httpx.Client) -> Rest:
     return Rest(b24.webhook_url, http)
+
+
+@pytest.fixture
+def bridge() -> Iterator[Bridge]:
+    """A loopback stand-in for the bridge's activity handler (business-process tests)."""
+    with loopback_bridge() as running:
+        yield running
+
+
+@pytest.fixture
+def app(b24: RunningSandbox, http: httpx.Client, bridge: Bridge) -> App:
+    """The local application installed with its handler on the loopback bridge."""
+    return install_app(b24, http, f"{bridge.url}/install")

@@ -6,11 +6,9 @@ loopback "bridge" that answers with ``bizproc.event.send`` exactly as the real b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from sandbox.bitrix24.methods import im
 from sandbox.bitrix24.testing import Rest, RunningSandbox
@@ -21,24 +19,11 @@ from .procs_helpers import (
     add_user,
     element_row,
     flush,
-    install_app,
     leave_list,
     leave_template,
-    loopback_bridge,
     prop_id,
     register_activity,
 )
-
-
-@pytest.fixture
-def bridge() -> Iterator[Bridge]:
-    with loopback_bridge() as running:
-        yield running
-
-
-@pytest.fixture
-def app(b24: RunningSandbox, http: httpx.Client, bridge: Bridge) -> App:
-    return install_app(b24, http, f"{bridge.url}/install")
 
 
 def test_leave_request_runs_end_to_end(

@@ -9,11 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24.testing import Rest, RunningSandbox
@@ -26,21 +24,9 @@ from .procs_helpers import (
     flush,
     install_app,
     leave_list,
-    loopback_bridge,
     manual_template,
     register_activity,
 )
-
-
-@pytest.fixture
-def bridge() -> Iterator[Bridge]:
-    with loopback_bridge() as running:
-        yield running
-
-
-@pytest.fixture
-def app(b24: RunningSandbox, http: httpx.Client, bridge: Bridge) -> App:
-    return install_app(b24, http, f"{bridge.url}/install")
 
 
 def test_workflow_start_terminate_kill(b24: RunningSandbox, rest: Rest, http: httpx.Client, app: App) -> None:

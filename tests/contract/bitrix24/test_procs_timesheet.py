@@ -4,30 +4,17 @@ edit), provider approval, then the call-out that submits it to 1C (bitrix24-rest
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24.methods import im
 from sandbox.bitrix24.testing import Rest, RunningSandbox
 
-from .procs_helpers import App, Bridge, add_user, element_row, flush, install_app, loopback_bridge
+from .procs_helpers import App, Bridge, add_user, element_row, flush
 
 P = "bitrix_processes"
-
-
-@pytest.fixture
-def bridge() -> Iterator[Bridge]:
-    with loopback_bridge() as running:
-        yield running
-
-
-@pytest.fixture
-def app(b24: RunningSandbox, http: httpx.Client, bridge: Bridge) -> App:
-    return install_app(b24, http, f"{bridge.url}/install")
 
 
 def _steps(client: int, provider: int) -> list[dict[str, Any]]:
