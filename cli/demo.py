@@ -29,6 +29,11 @@ from sync.reconcile import drift_counts
 DEMO_DIR = Path("var/demo")
 
 
+def _users(b24: Any) -> list[dict[str, Any]]:
+    """Every user of the sandbox portal (its knob lists 1,000 unless asked for more)."""
+    return list(b24.knobs.users(limit=10_000_000))
+
+
 def _step(title: str) -> None:
     console.rule(f"[bold]{title}")
 
@@ -62,7 +67,7 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
     jobs: dict[str, int] = {}
     for employee in everyone:
         jobs[employee["person_ref"]] = jobs.get(employee["person_ref"], 0) + 1
-    mirrored = {u["fields"]["XML_ID"]: u for u in b24.knobs.users() if u["fields"].get("XML_ID")}
+    mirrored = {u["fields"]["XML_ID"]: u for u in _users(b24) if u["fields"].get("XML_ID")}
     single = [e for e in everyone if jobs[e["person_ref"]] == 1 and e["person_ref"] in mirrored]
     moved, leaving = single[0], single[1]
     other_site = next(
@@ -72,12 +77,12 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
     knobs.dismiss(leaving["ref"], date=(today - timedelta(days=1)).isoformat())
     for report in await run.incremental(ctx):
         console.print(f"change-feed message {report.message_no}: {_ops(report)}")
-    gone = next(u for u in b24.knobs.users() if u["fields"].get("XML_ID") == leaving["person_ref"])
+    gone = next(u for u in _users(b24) if u["fields"].get("XML_ID") == leaving["person_ref"])
     console.print(f"dismissed employee's account #{gone['id']} active: {gone['fields']['ACTIVE']}")
     knobs.rehire(leaving["ref"])
     for report in await run.incremental(ctx):
         console.print(f"change-feed message {report.message_no}: {_ops(report)}")
-    back = next(u for u in b24.knobs.users() if u["fields"].get("XML_ID") == leaving["person_ref"])
+    back = next(u for u in _users(b24) if u["fields"].get("XML_ID") == leaving["person_ref"])
     console.print(f"after the rehire the same account #{back['id']} is active: {back['fields']['ACTIVE']}")
     summary["rehire_same_user"] = (
         back["id"] == gone["id"] and bool(back["fields"]["ACTIVE"]) and not gone["fields"]["ACTIVE"]
@@ -92,7 +97,7 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
     console.print(f"invited {counts['invited']}, moderator of {counts['moderator_of']} site group(s)")
 
     _step("4. Drift: someone deactivates an employee by hand in Bitrix24; reconcile repairs it")
-    victim = next(u for u in b24.knobs.users() if u["fields"].get("XML_ID") and u["fields"].get("ACTIVE"))
+    victim = next(u for u in _users(b24) if u["fields"].get("XML_ID") and u["fields"].get("ACTIVE"))
     httpx.post(f"{b24.webhook_url}user.update.json", json={"ID": victim["id"], "ACTIVE": "N"}, timeout=30)
     seen = await run.reconcile(ctx, dry_run=True)
     console.print(f"drift found: {drift_counts(seen.drift)}")
@@ -149,7 +154,7 @@ def demo(
             summary = asyncio.run(main())
         finally:
             store.dispose()
-        users = b24.knobs.users()
+        users = _users(b24)
         table = Table(title="Summary")
         table.add_column("what")
         table.add_column("value", justify="right")
