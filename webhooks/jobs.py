@@ -6,10 +6,13 @@ database every tick runs once.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Mapping
 
 from config.wiring import Bridge
 from sync import invitations, managers, run
+from webhooks import handlers
 from webhooks.scheduler import JobScheduler
 
 
@@ -21,6 +24,10 @@ def _applied(reports: list[run.RunReport]) -> dict[str, int]:
             counts["failed"] += report.applied.failed
             counts["quarantined"] += report.applied.quarantined
     return counts
+
+
+INBOX_MINUTES = 1
+"""Events whose handler failed transiently (or whose dispatch a restart cut off) are retried this often."""
 
 
 def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
@@ -42,7 +49,12 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
     scheduler.add_interval("due_changes", plan.due_changes_minutes, due)
     scheduler.add_interval("client_managers", plan.managers_minutes, apply_managers)
+    async def inbox() -> Mapping[str, int]:
+        dispatched = await asyncio.to_thread(handlers.dispatch, bridge.store.sessions)
+        return dataclasses.asdict(dispatched)
+
     scheduler.add_cron("reconcile", plan.reconcile_cron, reconcile)
+    scheduler.add_interval("inbox", INBOX_MINUTES, inbox)
     messaging = bridge.messaging
     if messaging is not None:
         settings = bridge.settings.invitations

@@ -1,0 +1,98 @@
+"""The service against a Bitrix24 sandbox on loopback: the portal whose domain is the address it is served
+at (as a real portal's ``auth[domain]`` is the host of its ``client_endpoint``), bridge settings for
+its OAuth application, the service in-process (ASGI) and served over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from config.settings import Settings
+from config.wiring import Store
+from sandbox.bitrix24.app import create_app as create_sandbox
+from sandbox.bitrix24.config import SandboxConfig
+from sandbox.bitrix24.params import encode_form
+from sandbox.bitrix24.testing import Knobs, RunningSandbox
+from sandbox.server import free_port, serve_in_thread
+from webhooks.app import create_app
+
+ADMIN = "admin-secret-token"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def portal() -> Iterator[RunningSandbox]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_sandbox(SandboxConfig(domain=f"127.0.0.1:{port}", public_url=base))
+    with serve_in_thread(app, port=port) as url:
+        knobs = Knobs(url)
+        try:
+            yield RunningSandbox(url, app.state.sandbox.webhook_urls(url)[0], knobs, app)
+        finally:
+            knobs.close()
+
+
+def bridge_settings(db_url: str, portal: RunningSandbox | None, **server: Any) -> Settings:
+    bitrix24: dict[str, Any] = {}
+    if portal is not None:
+        app = portal.knobs.app()
+        bitrix24 = {
+            "portal_url": portal.base_url,
+            "app": {
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "oauth_server": portal.base_url,
+            },
+        }
+    return Settings(
+        database={"url": db_url},
+        bitrix24=bitrix24,
+        server={"admin_token": ADMIN, "max_body_bytes": 4096, **server},
+    )
+
+
+@pytest.fixture
+def settings(db_url: str, portal: RunningSandbox) -> Settings:
+    return bridge_settings(db_url, portal)
+
+
+@pytest.fixture
+async def client(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+        yield http
+
+
+@dataclass
+class ServedBridge:
+    url: str
+    http: httpx.Client
+
+
+@pytest.fixture
+def served(settings: Settings, store: Store) -> Iterator[ServedBridge]:
+    with serve_in_thread(create_app(settings, store)) as url, httpx.Client(base_url=url, timeout=30) as http:
+        yield ServedBridge(url, http)
+
+
+def install_body(auth: dict[str, Any], **top: Any) -> str:
+    """ONAPPINSTALL as the portal posts it (sandbox/bitrix24/app_knobs.py, bitrix24-rest.md §6.2)."""
+    payload = {
+        "event": "ONAPPINSTALL",
+        "event_handler_id": 1,
+        "data": {"VERSION": "1", "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": "en"},
+        "ts": "1767225600",
+        "auth": auth,
+        **top,
+    }
+    return encode_form(payload)
+
+
+def event_body(event: str, application_token: str, data: dict[str, Any], **top: Any) -> str:
+    payload = {"event": event, "data": data, "auth": {"application_token": application_token}, **top}
+    return encode_form(payload)
