@@ -49,6 +49,7 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
     scheduler.add_interval("due_changes", plan.due_changes_minutes, due)
     scheduler.add_interval("client_managers", plan.managers_minutes, apply_managers)
+
     async def inbox() -> Mapping[str, int]:
         dispatched = await asyncio.to_thread(handlers.dispatch, bridge.store.sessions)
         return dataclasses.asdict(dispatched)
