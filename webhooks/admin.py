@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], responses=responses(401, 413
 class ManagerIn(BaseModel):
     email: str = Field(max_length=254)
     sites: list[str] = Field(min_length=1, max_length=500)
-    role: str = "viewer"
+    role: Literal["timesheet_approver", "order_submitter", "viewer"] = "viewer"
     name: str | None = Field(default=None, max_length=255)
 
 
@@ -35,7 +35,7 @@ def list_managers(_: AdminUser, store: StoreDep) -> list[dict[str, Any]]:
         return [dataclasses.asdict(a) for a in managers.listing(session)]
 
 
-@router.post("/managers", status_code=201, responses=responses(422))
+@router.post("/managers", status_code=201, responses=responses(400, 422))
 def add_manager(body: ManagerIn, _: AdminUser, store: StoreDep) -> dict[str, Any]:
     """Assign; the scheduled manager job (or `extranet-bridge managers add`) applies it in Bitrix24."""
     with store.sessions.begin() as session:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.settings import Settings
@@ -103,9 +104,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = exc.error if isinstance(exc, Refusal) else _CODES.get(exc.status_code, "http_error")
-        return _problem(exc.status_code, error, str(exc.detail), dict(exc.headers or {}) or None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            headers["Allow"] = ", ".join(_allowed(app, request.scope))
+        return _problem(exc.status_code, error, str(exc.detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -127,4 +131,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     return app
 
 
-_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+_CODES = {400: "bad_body", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+
+
+def _allowed(app: FastAPI, scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(scope)[0] in (Match.FULL, Match.PARTIAL):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -25,7 +25,7 @@ class Refusal(HTTPException):
 
 
 _DESCRIPTIONS = {
-    400: "The body is not what Bitrix24 sends (the detail names the field)",
+    400: "The body cannot be read as the documented form or JSON (the detail names the field)",
     401: "Missing or wrong credentials",
     403: "The install could not be verified with the configured portal",
     404: "Not found",

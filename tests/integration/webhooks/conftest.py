@@ -13,47 +13,20 @@ import pytest
 
 from config.settings import Settings
 from config.wiring import Store
-from sandbox.bitrix24.app import create_app as create_sandbox
-from sandbox.bitrix24.config import SandboxConfig
 from sandbox.bitrix24.params import encode_form
-from sandbox.bitrix24.testing import Knobs, RunningSandbox
-from sandbox.server import free_port, serve_in_thread
+from sandbox.bitrix24.testing import RunningSandbox
+from tests.integration.webhooks.harness import ADMIN, bridge_settings, serve_bridge, serve_portal
 from webhooks.app import create_app
 
-ADMIN = "admin-secret-token"
+__all__ = ["ADMIN", "FORM", "bridge_settings", "event_body", "install_body"]
+
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
 def portal() -> Iterator[RunningSandbox]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_sandbox(SandboxConfig(domain=f"127.0.0.1:{port}", public_url=base))
-    with serve_in_thread(app, port=port) as url:
-        knobs = Knobs(url)
-        try:
-            yield RunningSandbox(url, app.state.sandbox.webhook_urls(url)[0], knobs, app)
-        finally:
-            knobs.close()
-
-
-def bridge_settings(db_url: str, portal: RunningSandbox | None, **server: Any) -> Settings:
-    bitrix24: dict[str, Any] = {}
-    if portal is not None:
-        app = portal.knobs.app()
-        bitrix24 = {
-            "portal_url": portal.base_url,
-            "app": {
-                "client_id": app["client_id"],
-                "client_secret": app["client_secret"],
-                "oauth_server": portal.base_url,
-            },
-        }
-    return Settings(
-        database={"url": db_url},
-        bitrix24=bitrix24,
-        server={"admin_token": ADMIN, "max_body_bytes": 4096, **server},
-    )
+    with serve_portal() as running:
+        yield running
 
 
 @pytest.fixture
@@ -76,7 +49,7 @@ class ServedBridge:
 
 @pytest.fixture
 def served(settings: Settings, store: Store) -> Iterator[ServedBridge]:
-    with serve_in_thread(create_app(settings, store)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with serve_bridge(settings, store) as url, httpx.Client(base_url=url, timeout=30) as http:
         yield ServedBridge(url, http)
 
 

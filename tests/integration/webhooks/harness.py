@@ -1,0 +1,105 @@
+"""The service under test on loopback, for the tests here and for scripts/fuzz-service: a Bitrix24 sandbox
+whose domain is the address it is served at (a real portal's ``auth[domain]`` is the host of its
+``client_endpoint``), bridge settings for its OAuth application, the bridge served over HTTP, and
+schemathesis run against the bridge's OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+from config.wiring import Store
+from sandbox.bitrix24.app import create_app as create_sandbox
+from sandbox.bitrix24.config import SandboxConfig
+from sandbox.bitrix24.testing import Knobs, RunningSandbox
+from sandbox.server import free_port, serve_in_thread
+from webhooks.app import create_app
+
+ADMIN = "admin-secret-token"
+MAX_BODY = 4096
+SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
+
+
+@contextmanager
+def serve_portal() -> Iterator[RunningSandbox]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_sandbox(SandboxConfig(domain=f"127.0.0.1:{port}", public_url=base))
+    with serve_in_thread(app, port=port) as url:
+        knobs = Knobs(url)
+        try:
+            yield RunningSandbox(url, app.state.sandbox.webhook_urls(url)[0], knobs, app)
+        finally:
+            knobs.close()
+
+
+def bridge_settings(db_url: str, portal: RunningSandbox | None, **server: Any) -> Settings:
+    bitrix24: dict[str, Any] = {}
+    if portal is not None:
+        app = portal.knobs.app()
+        bitrix24 = {
+            "portal_url": portal.base_url,
+            "app": {
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "oauth_server": portal.base_url,
+            },
+        }
+    return Settings(
+        database={"url": db_url},
+        bitrix24=bitrix24,
+        server={"admin_token": ADMIN, "max_body_bytes": MAX_BODY, **server},
+    )
+
+
+@contextmanager
+def serve_bridge(settings: Settings, store: Store) -> Iterator[str]:
+    with serve_in_thread(create_app(settings, store)) as url:
+        yield url
+
+
+@dataclass
+class SchemathesisRun:
+    returncode: int
+    cases: int
+    failures: int
+    output: str
+
+
+def run_schemathesis(bridge_url: str, *, max_examples: int, seed: int | None = None) -> SchemathesisRun:
+    """``st run`` with every check over the served document, authenticated as the admin."""
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(SCHEMATHESIS_CONFIG),
+        "--no-color",
+        "run",
+        f"{bridge_url}/admin/openapi.json",
+        "-H",
+        f"Authorization: Bearer {ADMIN}",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(max_examples),
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+    ]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    output = done.stdout + done.stderr
+    counted = re.search(r"(\d+) generated(?:, (\d+) found)?", output)
+    cases = int(counted.group(1)) if counted else 0
+    failures = int(counted.group(2) or 0) if counted else -1
+    return SchemathesisRun(done.returncode, cases, failures, output)
