@@ -23,7 +23,7 @@ from webhooks.app import create_app
 
 def stored(store: Store) -> AppToken:
     with store.sessions() as session:
-        row = session.scalar(select(AppToken))
+        row: AppToken | None = session.scalar(select(AppToken))
         assert row is not None
         session.expunge(row)
         return row
