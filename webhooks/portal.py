@@ -36,13 +36,11 @@ from connectors.bitrix24.auth import (
     TokenPair,
     verify_install,
 )
-from webhooks.bodies import BodyError, EventBody, InstallBody, parse_body
+from webhooks.bodies import INSTALL_EVENT, BodyError, EventBody, InstallBody, parse_body
 from webhooks.deps import SettingsDep, StoreDep
 from webhooks.errors import Refusal
 
 log = logging.getLogger(__name__)
-
-INSTALL_EVENT = "ONAPPINSTALL"
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,40 @@ def run_schemathesis(bridge_url: str, *, max_examples: int, seed: int | None = N
     cases = int(counted.group(1)) if counted else 0
     failures = int(counted.group(2) or 0) if counted else -1
     return SchemathesisRun(done.returncode, cases, failures, output)
+
+
+def main() -> None:
+    """``python -m tests.integration.webhooks.harness N``: schemathesis with N examples per operation against
+    a freshly served bridge (installed from a sandbox), printing cases tried and failures."""
+    import tempfile
+
+    from store.db import make_engine, session_factory, upgrade
+
+    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory() as folder, serve_portal() as portal:
+        url = f"sqlite:///{folder}/state.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        store = Store(engine, session_factory(engine))
+        with serve_bridge(bridge_settings(url, portal), store) as bridge:
+            import httpx
+
+            from sandbox.bitrix24.params import encode_form
+
+            auth = portal.knobs.install()["auth"]
+            body = encode_form({"event": "ONAPPINSTALL", "auth": auth})
+            installed = httpx.post(
+                bridge + "/bitrix24/install",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert installed.status_code == 200, installed.text
+            run = run_schemathesis(bridge, max_examples=examples)
+        engine.dispose()
+    print(run.output[-3000:])
+    print(f"schemathesis: {run.cases} cases, {run.failures} failures, exit {run.returncode}")
+    raise SystemExit(run.returncode)
+
+
+if __name__ == "__main__":
+    main()

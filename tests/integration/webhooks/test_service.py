@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import httpx
@@ -75,6 +76,16 @@ async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/bitrix24/events", content="x=" + "a" * 10_000, headers=FORM)
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted while it arrives
+        yield b"event=ONUSERADD&data[NOTE]="
+        for _ in range(10):
+            yield b"a" * 1000
+
+    chunked = await client.post("/bitrix24/events", content=streamed(), headers=FORM)
+    assert chunked.status_code == 413 and chunked.json()["error"] == "body_too_large"
+    install = await client.post("/bitrix24/install", content="x=" + "a" * 10_000, headers=FORM)
+    assert install.status_code == 413
 
 
 async def test_admin_api_needs_the_token_and_validates_input(client: httpx.AsyncClient) -> None:
