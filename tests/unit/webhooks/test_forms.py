@@ -16,9 +16,10 @@ from webhooks.forms import MAX_DEPTH, FormError, parse_php_form
 
 names = st.from_regex(r"\A[A-Za-z0-9_]{1,12}\Z")
 texts = st.text(st.characters(exclude_categories=["Cc", "Cs"]), max_size=40)
-forms = st.recursive(
-    texts, lambda inner: st.dictionaries(names, inner, min_size=1, max_size=4), max_leaves=12
-).filter(lambda value: isinstance(value, dict))
+values = st.recursive(
+    texts, lambda inner: st.dictionaries(names, inner, min_size=1, max_size=4), max_leaves=8
+)
+forms = st.dictionaries(names, values, min_size=1, max_size=4)
 
 
 def _depth(value: Any) -> int:
