@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ def run_schemathesis(bridge_url: str, *, max_examples: int, seed: int | None = N
     ]
     if seed is not None:
         command += ["--seed", str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as scratch:  # st keeps replay files in its working directory
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=scratch)
     output = done.stdout + done.stderr
     counted = re.search(r"(\d+) generated(?:, (\d+) found)?", output)
     cases = int(counted.group(1)) if counted else 0
@@ -108,8 +110,6 @@ def run_schemathesis(bridge_url: str, *, max_examples: int, seed: int | None = N
 def main() -> None:
     """``python -m tests.integration.webhooks.harness N``: schemathesis with N examples per operation against
     a freshly served bridge (installed from a sandbox), printing cases tried and failures."""
-    import tempfile
-
     from store.db import make_engine, session_factory, upgrade
 
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
