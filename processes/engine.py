@@ -16,9 +16,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from processes.catalog import ProcessEntry
+from processes.catalog import Outcome, ProcessEntry
 
 EventName = Literal[
     "receive",
@@ -224,5 +224,5 @@ def employee_message(entry: ProcessEntry, record: Transition) -> str | None:
     outcome = _OUTCOME_OF_STATE.get(record.to_state)
     if outcome is None and record.from_state == "received":
         outcome = "received"
-    text = entry.messages.get(outcome) if outcome else None  # type: ignore[call-overload]
+    text = entry.messages.get(cast(Outcome, outcome)) if outcome else None
     return text.replace("{reason}", record.reason or "") if text else None

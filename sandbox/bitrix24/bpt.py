@@ -179,7 +179,8 @@ def _rest(portal: Any, kind: str, name: str, props: dict[str, Any]) -> dict[str,
         (
             a
             for a in state(portal).activities.values()
-            if not a.is_robot and hashlib.md5(f"{a.app_id}@{a.code}".encode()).hexdigest() == internal
+            if not a.is_robot
+            and hashlib.md5(f"{a.app_id}@{a.code}".encode(), usedforsecurity=False).hexdigest() == internal
         ),
         None,
     )
