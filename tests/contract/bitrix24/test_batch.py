@@ -78,7 +78,9 @@ def test_cmd_as_form_parameter_is_double_encoded(b24: RunningSandbox, http: http
 
 def test_cmd_as_array(rest: Rest) -> None:
     result = rest("batch", {"cmd": ["server.time", "user.current"]}).json()["result"]
-    assert list(result["result"]) == ["0", "1"]
+    # PHP json_encode: keys 0..n-1 → a JSON array (fast-bitrix24 crm_get_batch_of_two_error.py)
+    assert isinstance(result["result"], list) and result["result"][1]["ID"] == "1"
+    assert isinstance(result["result_time"], list) and len(result["result_time"]) == 2
 
 
 def test_batch_of_50_user_adds(rest: Rest) -> None:
