@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.bitrix24.errors import Action
+from connectors.bitrix24.errors import Action, Bitrix24ApiError
 from connectors.bitrix24.gateway import Bitrix24Gateway
 from connectors.bitrix24.port import Call
 from sandbox.bitrix24.testing import RunningSandbox
@@ -31,7 +31,8 @@ async def test_numbered_labels_whose_sections_are_arrays(
             [Call("user.add", {"EMAIL": "x", "UF_DEPARTMENT": [1]}, label=str(i)) for i in range(2)]
         )
     assert outcomes[0].ok and outcomes[2].ok and outcomes[2].result["ID"] == "1"
-    assert not outcomes[1].ok and outcomes[1].error is not None
-    assert outcomes[1].error.action is Action.QUARANTINE
+    error = outcomes[1].error
+    assert isinstance(error, Bitrix24ApiError) and error.action is Action.QUARANTINE
     # result_error comes back as an array of two here: each entry still reaches its own call
-    assert [o.error.code for o in both_fail if o.error is not None] == ["ERROR_ARGUMENT", "ERROR_ARGUMENT"]
+    codes = [o.error.code for o in both_fail if isinstance(o.error, Bitrix24ApiError)]
+    assert codes == ["ERROR_ARGUMENT", "ERROR_ARGUMENT"]
