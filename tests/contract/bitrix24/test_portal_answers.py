@@ -7,13 +7,14 @@ delete them afterwards; the others need a sandbox knob.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.bitrix24.testing import Knobs, Rest, RunningSandbox
+from sandbox.bitrix24.testing import Knobs, Rest, RunningSandbox, capture_server
 
 from .conftest import Portal
 
@@ -260,3 +261,41 @@ def test_user_fields_lists_the_standard_codes(rest: Rest) -> None:
 
 def test_user_fields_of_the_sandbox_are_the_recorded_64(rest: Rest) -> None:
     assert len(rest.ok("user.fields")) == 64
+
+
+# -- 11. placements ------------------------------------------------------------------------------------
+def test_placement_opens_as_the_given_user(b24: RunningSandbox, knobs: Knobs, http: httpx.Client) -> None:
+    """widgets/_includes/widget_data.md (bitrix24-rest.md §9.2): query DOMAIN, PROTOCOL, LANG, APP_SID; body
+    AUTH_ID, AUTH_EXPIRES, REFRESH_ID, member_id, status, PLACEMENT, PLACEMENT_OPTIONS (a JSON string).
+    The AUTH_ID is that user's token: user.current answers that user (b24pysdk credentials/
+    oauth_placement_data.py reads the same fields)."""
+    token = knobs.install()["auth"]["access_token"]
+    worker = knobs.add_user({"EMAIL": "worker@example.com", "UF_DEPARTMENT": [1]})
+    with capture_server() as (url, received):
+        bound = http.post(
+            f"{b24.base_url}/rest/placement.bind.json",
+            json={
+                "auth": token,
+                "PLACEMENT": "LEFT_MENU",
+                "HANDLER": f"{url}/b24/page",
+                "TITLE": "Timesheets",
+            },
+        )
+        assert bound.json()["result"] is True
+        opened = knobs.open_placement("LEFT_MENU", worker, options={"site": "7"})
+    assert opened["status"] == 200 and len(received) == 1
+    call = received[0]
+    query = dict(pair.split("=", 1) for pair in call.query.split("&"))
+    assert set(query) == {"DOMAIN", "PROTOCOL", "LANG", "APP_SID"}
+    assert query["DOMAIN"] == b24.base_url.split("://")[1].replace(":", "%3A") and query["PROTOCOL"] == "0"
+    form = call.form
+    for key in ("AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "member_id", "status", "PLACEMENT"):
+        assert form[key]
+    assert form["PLACEMENT"] == "LEFT_MENU" and form["status"] == "L"
+    assert json.loads(form["PLACEMENT_OPTIONS"]) == {"site": "7"}
+    me = http.post(f"{b24.base_url}/rest/user.current.json", json={"auth": form["AUTH_ID"]}).json()
+    assert me["result"]["ID"] == str(worker)
+    other = knobs.open_placement("LEFT_MENU", 1, post=False)["form"]["AUTH_ID"]
+    assert other != form["AUTH_ID"]
+    admin = http.post(f"{b24.base_url}/rest/user.current.json", json={"auth": other}).json()
+    assert admin["result"]["ID"] == "1"
