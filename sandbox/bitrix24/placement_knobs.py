@@ -88,7 +88,8 @@ async def k_open_placement(request: Request) -> Response:
     ]
     if not bound:
         return _error(404, f"no handler bound to {code or 'the placement'}")
-    options = body.get("options") if isinstance(body.get("options"), dict) else {}
+    given = body.get("options")
+    options: dict[str, Any] = given if isinstance(given, dict) else {}
     url, form = placement_call(portal, bound[0], user_id, options, str(body.get("lang") or "en"))
     if body.get("post") is False:
         return JSONResponse({"url": url, "form": form})
