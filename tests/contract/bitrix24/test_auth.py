@@ -44,6 +44,7 @@ def test_scope_missing_is_403_insufficient_scope(
     assert http.post(url + "server.time.json", json={}).status_code == 200  # basic needs no scope
 
 
+@pytest.mark.any_portal
 @pytest.mark.parametrize("method", ["event.bind", "event.get", "events", "event.offline.get"])
 def test_app_only_methods_refuse_webhooks(rest: Rest, method: str) -> None:
     response = rest(method, {"event": "ONUSERADD", "handler": "http://127.0.0.1:9/h"})
@@ -51,6 +52,7 @@ def test_app_only_methods_refuse_webhooks(rest: Rest, method: str) -> None:
     assert response.json()["error"] == "ACCESS_DENIED"
 
 
+@pytest.mark.any_portal
 def test_app_info_refuses_webhook_with_documented_error(rest: Rest) -> None:
     response = rest("app.info")
     assert response.status_code == 400

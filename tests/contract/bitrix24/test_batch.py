@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from sandbox.bitrix24.testing import Rest, RunningSandbox
 
@@ -53,6 +54,7 @@ def test_errors_per_command_and_halt(rest: Rest) -> None:
     assert "good" not in halted.json()["result"]["result"]
 
 
+@pytest.mark.any_portal
 def test_too_many_commands(rest: Rest) -> None:
     response = rest("batch", {"cmd": {f"c{i}": "server.time" for i in range(51)}})
     assert response.status_code == 400
@@ -60,6 +62,7 @@ def test_too_many_commands(rest: Rest) -> None:
     assert rest("batch", {"cmd": {f"c{i}": "server.time" for i in range(50)}}).status_code == 200
 
 
+@pytest.mark.any_portal
 def test_methods_not_allowed_inside_batch(rest: Rest) -> None:
     result = rest(
         "batch", {"cmd": {"n": "batch?cmd[x]=server.time", "u": "disk.folder.uploadfile?id=1"}}
