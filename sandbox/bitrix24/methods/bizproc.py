@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
-import zlib
 from typing import Any
 
 from sandbox.bitrix24 import bizproc_engine as engine
+from sandbox.bitrix24 import bpt
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
 from sandbox.bitrix24.procs_bizproc_model import TASK_STATUSES
@@ -110,10 +109,8 @@ def document_type_ok(value: Any) -> bool:
 
 @method("bizproc.workflow.template.add", scope="bizproc", app_only=True)
 def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
-    """bizproc-workflow-template-add.md: app + admin. TEMPLATE_DATA is the sandbox JSON format as a file.
-
-    A real ``.bpt`` is a serialized PHP tree the sandbox cannot run, so its contents are refused with the
-    documented "Incorrect field TEMPLATE_DATA!"; see bizproc_engine.py for the JSON accepted instead.
+    """bizproc-workflow-template-add.md: app + admin. TEMPLATE_DATA is a ``.bpt`` file (bpt.py) or the
+    sandbox JSON format; what cannot be read is refused with the documented "Incorrect field TEMPLATE_DATA!".
     """
     p = upper(params)
     with lock(ctx.portal):
@@ -127,7 +124,7 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
         auto = str(p.get("AUTO_EXECUTE", "0"))
         if auto not in ("0", "1", "2", "3"):
             raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field AUTO_EXECUTE!")
-        data = _template_data(p.get("TEMPLATE_DATA"))
+        data = _template_data(ctx.portal, p.get("TEMPLATE_DATA"))
         try:
             return engine.install_template(
                 ctx.portal,
@@ -145,12 +142,11 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
             raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
 
 
-def _template_data(value: Any) -> dict[str, Any]:
+def _template_data(portal: Any, value: Any) -> dict[str, Any]:
     """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md).
 
-    The sandbox runs its own JSON format (see bizproc_engine.py). A real ``.bpt`` export (a PHP
-    ``serialize()`` array, usually zlib-compressed) is accepted as Bitrix24 accepts it, but installs a
-    template with no steps, since the sandbox cannot interpret designer activities.
+    A real ``.bpt`` export (PHP ``serialize()``, usually zlib-compressed) is unpacked and its activities
+    become steps (sandbox/bitrix24/bpt.py); the sandbox's own JSON format (bizproc_engine.py) is also read.
     """
     items = as_list(value)
     content = items[-1] if items else None
@@ -161,20 +157,13 @@ def _template_data(value: Any) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError:
-        data = {"steps": [], "bpt": True} if _is_bpt(raw) else None
+        try:
+            data = bpt.template_data(portal, raw)
+        except ValueError as exc:
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
     if not isinstance(data, dict):
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!")
     return data
-
-
-def _is_bpt(raw: bytes) -> bool:
-    for unpack in (lambda b: b, zlib.decompress, gzip.decompress):
-        try:
-            if unpack(raw).startswith(b"a:"):
-                return True
-        except (OSError, zlib.error, EOFError):
-            continue
-    return False
 
 
 @method("bizproc.workflow.template.delete", scope="bizproc", app_only=True)
