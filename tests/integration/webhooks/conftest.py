@@ -1,6 +1,5 @@
-"""The service against a Bitrix24 sandbox on loopback: the portal whose domain is the address it is served
-at (as a real portal's ``auth[domain]`` is the host of its ``client_endpoint``), bridge settings for
-its OAuth application, the service in-process (ASGI) and served over HTTP."""
+"""The service against a Bitrix24 sandbox on loopback: bridge settings for its OAuth application, the
+service in-process (ASGI) and served over HTTP (tests/integration/webhooks/harness.py)."""
 
 from __future__ import annotations
 

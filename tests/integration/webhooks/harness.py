@@ -1,7 +1,6 @@
-"""The service under test on loopback, for the tests here and for scripts/fuzz-service: a Bitrix24 sandbox
-whose domain is the address it is served at (a real portal's ``auth[domain]`` is the host of its
-``client_endpoint``), bridge settings for its OAuth application, the bridge served over HTTP, and
-schemathesis run against the bridge's OpenAPI document."""
+"""The service under test on loopback, for the tests here and for scripts/fuzz-service: a Bitrix24 sandbox,
+bridge settings for its OAuth application, the bridge served over HTTP, and schemathesis run against the
+bridge's OpenAPI document."""
 
 from __future__ import annotations
 
@@ -17,10 +16,8 @@ from typing import Any
 
 from config.settings import Settings
 from config.wiring import Store
-from sandbox.bitrix24.app import create_app as create_sandbox
-from sandbox.bitrix24.config import SandboxConfig
-from sandbox.bitrix24.testing import Knobs, RunningSandbox
-from sandbox.server import free_port, serve_in_thread
+from sandbox.bitrix24.testing import RunningSandbox, run_sandbox
+from sandbox.server import serve_in_thread
 from webhooks.app import create_app
 
 ADMIN = "admin-secret-token"
@@ -30,15 +27,8 @@ SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 @contextmanager
 def serve_portal() -> Iterator[RunningSandbox]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_sandbox(SandboxConfig(domain=f"127.0.0.1:{port}", public_url=base))
-    with serve_in_thread(app, port=port) as url:
-        knobs = Knobs(url)
-        try:
-            yield RunningSandbox(url, app.state.sandbox.webhook_urls(url)[0], knobs, app)
-        finally:
-            knobs.close()
+    with run_sandbox() as portal:
+        yield portal
 
 
 def bridge_settings(db_url: str, portal: RunningSandbox | None, **server: Any) -> Settings:
