@@ -22,10 +22,18 @@ __all__ = ["ADMIN", "FORM", "bridge_settings", "event_body", "install_body"]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@pytest.fixture
-def portal() -> Iterator[RunningSandbox]:
+@pytest.fixture(scope="session")
+def running_portal() -> Iterator[RunningSandbox]:
     with serve_portal() as running:
         yield running
+
+
+@pytest.fixture
+def portal(running_portal: RunningSandbox) -> RunningSandbox:
+    """The shared sandbox, reset to a fresh portal (no install, no users but the admin, no faults)."""
+    running_portal.knobs.reset()
+    running_portal.knobs.faults()
+    return running_portal
 
 
 @pytest.fixture
