@@ -15,13 +15,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from config.settings import Settings
 from config.wiring import Store
+from connectors.bitrix24 import build_bitrix24
 from connectors.errors import SyncError, Transient
 from sandbox.bitrix24.testing import RunningSandbox
 from store import inbox
 from store.db import utcnow
 from store.models import AppToken, IdentityLink, InboxMessage, Invitation
 from tests.integration.webhooks.conftest import FORM, ServedBridge, event_body, install_body
+from webhooks import handlers
 from webhooks.handlers import SOURCE
 
 
@@ -96,10 +99,10 @@ def test_processed_only_with_the_handlers_commit(store: Store) -> None:
 
 
 def _bind(portal: RunningSandbox, access_token: str, event: str, handler: str) -> None:
+    """``event.bind`` as the installing admin; no handler means an offline binding (bitrix24-rest.md §6.1)."""
+    params = {"event": event, "handler": handler} if handler else {"event": event, "event_type": "offline"}
     response = httpx.post(
-        f"{portal.base_url}/rest/event.bind",
-        json={"auth": access_token, "event": event, "handler": handler},
-        timeout=30,
+        f"{portal.base_url}/rest/event.bind", json={"auth": access_token, **params}, timeout=30
     )
     assert response.status_code == 200, response.text
 
@@ -148,3 +151,34 @@ def test_an_unhandled_kind_is_closed_not_retried(store: Store, ts: str | None) -
     inbox.receive(store.sessions, "test", inbox.message_key(identity, distinct=ts is None), "Z", identity)
     report = inbox.dispatch(store.sessions, {}, source="test")
     assert report.done == 1 and messages(store)[0].error == "no handler for Z"
+
+
+async def test_the_offline_queue_is_drained_into_the_inbox_and_handled(
+    served: ServedBridge, portal: RunningSandbox, store: Store, settings: Settings
+) -> None:
+    auth = portal.knobs.install(served.url + "/bitrix24/install")["auth"]
+    _bind(portal, auth["access_token"], "ONUSERADD", "")
+    _bind(portal, auth["access_token"], "ONOFFLINEEVENT", served.url + "/bitrix24/events")
+    newcomer = portal.knobs.add_user({"NAME": "Bob", "EMAIL": "bob@example.test"}, registered=False)
+    with store.sessions.begin() as session:
+        session.add(
+            IdentityLink(kind="person", source_ref="P-2", b24_id=str(newcomer), state={}, updated_at=utcnow())
+        )
+    portal.knobs.accept(newcomer)
+    assert [d["status"] for d in portal.knobs.deliveries() if d["label"] == "ONOFFLINEEVENT"] == [200]
+    drained(store)
+    assert [m.kind for m in messages(store)] == ["ONOFFLINEEVENT"]
+
+    gateway = build_bitrix24(settings, store)
+    try:
+        assert await handlers.drain_offline(gateway, store.sessions) == 1
+        assert await handlers.drain_offline(gateway, store.sessions) == 0, "the read batch was not confirmed"
+    finally:
+        await gateway.close()
+    report = handlers.dispatch(store.sessions)
+    assert (report.done, report.failed, report.pending) == (1, 0, 0)
+    assert [m.kind for m in messages(store)] == ["ONOFFLINEEVENT", "ONUSERADD"]
+    assert all(m.processed_at is not None for m in messages(store))
+    with store.sessions() as session:
+        statuses = session.scalars(select(Invitation.status).where(Invitation.person_ref == "P-2")).all()
+    assert statuses == ["accepted"]
