@@ -264,6 +264,7 @@ def to_call(op: Operation) -> Call | None:
 @dataclass
 class Outcome:
     applied: list[Operation] = field(default_factory=list)
+    """What each phase found missing and then saw done (answers lost on the way included)."""
     conflicts: list[Operation] = field(default_factory=list)
 
 
@@ -273,10 +274,12 @@ async def apply(port: Bitrix24Gateway, planner: Callable[[PortalState], Sequence
     phases = sorted({plan.phase(op) for op in planner(await read_portal(port))})
     for number in phases:
         errors: list[str] = []
+        planned: list[Operation] | None = None
         for _round in range(ROUNDS):
             ops = [op for op in planner(await read_portal(port)) if plan.phase(op) == number]
             conflicts = [op for op in ops if isinstance(op, plan.FieldConflict)]
             outcome.conflicts += [op for op in conflicts if op not in outcome.conflicts]
+            planned = [op for op in ops if op not in conflicts] if planned is None else planned
             sendable = [(op, call) for op in ops if (call := to_call(op)) is not None]
             errors = [
                 _line(op, "not possible yet") for op in ops if to_call(op) is None and op not in conflicts
@@ -284,17 +287,18 @@ async def apply(port: Bitrix24Gateway, planner: Callable[[PortalState], Sequence
             if not sendable:
                 break
             results = await port.batch([call for _op, call in sendable])
-            for (op, _call), result in zip(sendable, results, strict=True):
-                if result.error is None:
-                    outcome.applied.append(op)
-                else:
-                    errors.append(_line(op, getattr(result.error, "operator_message", str(result.error))))
+            errors += [
+                _line(op, getattr(result.error, "operator_message", str(result.error)))
+                for (op, _call), result in zip(sendable, results, strict=True)
+                if result.error is not None
+            ]
             if not errors:
                 break
             log.info("bitrix24 setup: phase=%s failed=%s, reading the portal again", number, len(errors))
         if errors:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise SetupError(f"portal setup stopped: {errors[0]}{more}")
+        outcome.applied += planned or []  # the phase converged: what it found missing is there now
     return outcome
 
 
