@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.bitrix24 import MemoryBudget
@@ -61,3 +62,42 @@ async def test_lost_answers_create_nothing_twice(b24: RunningSandbox) -> None:
     assert len(lists_state(portal).iblocks) == len(want.lists)
     assert len(portal.bindings) == len(want.bindings)
     assert sum(isinstance(op, install.AddTemplate) for op in done.applied) == len(want.templates)
+
+
+async def test_drift_on_the_portal_is_put_back(b24: RunningSandbox) -> None:
+    gateway = _gateway(b24)
+    want = install.desired(default_catalog(), b24.knobs.app()["client_id"], PUBLIC)
+
+    def planner(have: install.PortalState) -> list[install.Operation]:
+        return install.plan_install(want, have, FIELD_TYPES)
+
+    hook = b24.knobs.webhook(scopes=["lists"])
+    try:
+        await apply(gateway, planner)
+        leave = (await read_portal(gateway)).lists["eb_leave"]
+        date_from = leave.fields["DATE_FROM"]
+        async with httpx.AsyncClient() as http:  # an administrator renames a field and drops another
+            renamed = {"NAME": "Начало", "TYPE": date_from.type, "SORT": 7}
+            for method, body in (
+                ("lists.field.update", {"FIELD_ID": date_from.field_id, "FIELDS": renamed}),
+                ("lists.field.delete", {"FIELD_ID": leave.fields["COMMENT"].field_id}),
+            ):
+                answer = await http.post(
+                    f"{hook}{method}.json",
+                    json={"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_ID": leave.id, **body},
+                )
+                assert answer.status_code == 200, answer.text
+        ops = planner(await read_portal(gateway))
+        assert sorted(install.describe(op)[:2] for op in ops) == [
+            ("add field", "eb_leave.COMMENT"),
+            ("update field", "eb_leave.DATE_FROM"),
+        ]
+        await apply(gateway, planner)
+        fixed = (await read_portal(gateway)).lists["eb_leave"]
+        assert (
+            fixed.fields["DATE_FROM"].name == date_from.name
+            and fixed.fields["DATE_FROM"].sort == date_from.sort
+        )
+        assert planner(await read_portal(gateway)) == []
+    finally:
+        await gateway.close()
