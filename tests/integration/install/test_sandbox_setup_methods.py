@@ -1,6 +1,6 @@
-"""The sandbox's ``bizproc.workflow.template.update`` (bizproc-workflow-template-update.md): the calling
-application's templates only; NAME, DESCRIPTION, AUTO_EXECUTE, TEMPLATE_DATA change, other keys are
-ignored."""
+"""Setup methods the sandbox gained for install: ``bizproc.workflow.template.update``
+(bizproc-workflow-template-update.md: the calling application's templates only; NAME, DESCRIPTION,
+AUTO_EXECUTE, TEMPLATE_DATA change, other keys are ignored) and ``lists.update`` (lists-update.md)."""
 
 from __future__ import annotations
 
@@ -74,3 +74,23 @@ def test_template_update(b24: RunningSandbox) -> None:
     )
     assert hook.status_code == 403  # application context only (§9.1)
     assert engine.state(b24.sandbox.portal).templates[template_id].name == "B"
+
+
+def test_lists_update(b24: RunningSandbox) -> None:
+    def call(method: str, body: dict[str, object]) -> httpx.Response:
+        return httpx.post(
+            f"{b24.webhook_url}{method}.json", json={"IBLOCK_TYPE_ID": "bitrix_processes", **body}
+        )
+
+    made = call(
+        "lists.add", {"IBLOCK_CODE": "eb_x", "FIELDS": {"NAME": "X", "DESCRIPTION": "old", "SORT": 10}}
+    )
+    assert made.status_code == 200, made.text
+    updated = call("lists.update", {"IBLOCK_CODE": "eb_x", "FIELDS": {"NAME": "Y"}})
+    assert updated.status_code == 200 and updated.json()["result"] is True, updated.text
+    row = call("lists.get", {"IBLOCK_CODE": "eb_x"}).json()["result"][0]
+    assert (row["NAME"], row["DESCRIPTION"], row["SORT"]) == ("Y", "", "500")  # fields left out are reset
+    no_name = call("lists.update", {"IBLOCK_CODE": "eb_x", "FIELDS": {"DESCRIPTION": "d"}})
+    assert no_name.json()["error"] == "ERROR_REQUIRED_PARAMETERS_MISSING"
+    unknown = call("lists.update", {"IBLOCK_CODE": "nope", "FIELDS": {"NAME": "Z"}})
+    assert unknown.json()["error"] == "ERROR_IBLOCK_NOT_FOUND"
