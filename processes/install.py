@@ -181,6 +181,7 @@ class ListState:
     name: str
     fields: Mapping[str, FieldState]
     """By CODE (custom properties only)."""
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,12 @@ class PortalState:
 # -- operations --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AddList:
+    spec: ListSpec
+
+
+@dataclass(frozen=True)
+class UpdateList:
+    id: int
     spec: ListSpec
 
 
@@ -295,6 +302,7 @@ class UnbindPlacement:
 
 Operation = (
     AddList
+    | UpdateList
     | DeleteList
     | AddField
     | UpdateField
@@ -346,6 +354,8 @@ def plan_install(want: Desired, have: PortalState, field_type: Mapping[str, str]
         actual = have.lists.get(spec.code)
         if actual is None:
             ops.append(AddList(spec))
+        elif (actual.name, actual.description) != (spec.name, spec.description):
+            ops.append(UpdateList(actual.id, spec))
         for f in spec.fields:
             current = actual.fields.get(f.code) if actual else None
             wanted_type = field_type[f.kind]
@@ -390,6 +400,8 @@ def describe(op: Operation) -> tuple[str, str, str]:
     match op:
         case AddList(spec):
             return "add list", spec.code, spec.name
+        case UpdateList(list_id, spec):
+            return "update list", spec.code, f"id {list_id}: {spec.name}"
         case DeleteList(code, list_id):
             return "delete list", code, f"id {list_id} and its elements"
         case AddField(code, spec):

@@ -141,7 +141,11 @@ async def read_portal(port: Bitrix24Gateway) -> PortalState:
         fields = found.result if found is not None and isinstance(found.result, dict) else {}
         states = [_field_state(f) for f in fields.values() if isinstance(f, dict) and f.get("CODE")]
         lists[code] = plan.ListState(
-            int(row["ID"]), code, str(row.get("NAME") or ""), {f.code: f for f in states}
+            int(row["ID"]),
+            code,
+            str(row.get("NAME") or ""),
+            {f.code: f for f in states},
+            str(row.get("DESCRIPTION") or ""),
         )
     return PortalState(
         lists=lists,
@@ -217,6 +221,9 @@ def to_call(op: Operation) -> Call | None:
             return Call(
                 "lists.add", {**lists, "IBLOCK_CODE": spec.code, "FIELDS": fields, "RIGHTS": LIST_RIGHTS}
             )
+        case plan.UpdateList(list_id, spec):  # lists-update.md: fields left out are reset, so all are sent
+            fields = {"NAME": spec.name, "DESCRIPTION": spec.description, "BIZPROC": "Y"}
+            return Call("lists.update", {**lists, "IBLOCK_ID": list_id, "FIELDS": fields})
         case plan.DeleteList(_code, list_id):
             return Call("lists.delete", {**lists, "IBLOCK_ID": list_id})
         case plan.AddField(code, spec):

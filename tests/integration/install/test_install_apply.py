@@ -76,11 +76,12 @@ async def test_drift_on_the_portal_is_put_back(b24: RunningSandbox) -> None:
         await apply(gateway, planner)
         leave = (await read_portal(gateway)).lists["eb_leave"]
         date_from = leave.fields["DATE_FROM"]
-        async with httpx.AsyncClient() as http:  # an administrator renames a field and drops another
+        async with httpx.AsyncClient() as http:  # an admin renames the list and a field, drops another
             renamed = {"NAME": "Начало", "TYPE": date_from.type, "SORT": 7}
             for method, body in (
                 ("lists.field.update", {"FIELD_ID": date_from.field_id, "FIELDS": renamed}),
                 ("lists.field.delete", {"FIELD_ID": leave.fields["COMMENT"].field_id}),
+                ("lists.update", {"FIELDS": {"NAME": "Отпуска"}}),
             ):
                 answer = await http.post(
                     f"{hook}{method}.json",
@@ -91,9 +92,11 @@ async def test_drift_on_the_portal_is_put_back(b24: RunningSandbox) -> None:
         assert sorted(install.describe(op)[:2] for op in ops) == [
             ("add field", "eb_leave.COMMENT"),
             ("update field", "eb_leave.DATE_FROM"),
+            ("update list", "eb_leave"),
         ]
         await apply(gateway, planner)
         fixed = (await read_portal(gateway)).lists["eb_leave"]
+        assert (fixed.name, fixed.description) == (leave.name, leave.description)
         assert (
             fixed.fields["DATE_FROM"].name == date_from.name
             and fixed.fields["DATE_FROM"].sort == date_from.sort

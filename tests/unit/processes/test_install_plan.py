@@ -35,6 +35,7 @@ def matching(want: install.Desired = WANT) -> install.PortalState:
             spec.code,
             spec.name,
             {f.code: _field_state(f, 100 * i + j) for j, f in enumerate(spec.fields)},
+            spec.description,
         )
         for i, spec in enumerate(want.lists)
     }
@@ -77,7 +78,7 @@ def test_drift_gives_only_the_difference() -> None:
     retyped = replace(leave.fields["COMMENT"], type="N")
     fields = {**leave.fields, "DATE_FROM": renamed, "COMMENT": retyped}
     fields.pop("EB_STATUS")
-    lists = {**have.lists, "eb_leave": replace(leave, fields=fields)}
+    lists = {**have.lists, "eb_leave": replace(leave, fields=fields, name="Отпуск")}
     templates = tuple(
         replace(t, description=t.description.replace(install.MARK, install.MARK + "0"))
         if t.list_id == leave.id
@@ -89,7 +90,14 @@ def test_drift_gives_only_the_difference() -> None:
     )
     ops = install.plan_install(WANT, drifted, FIELD_TYPES)
     kinds = sorted(type(op).__name__ for op in ops)
-    assert kinds == ["AddActivity", "AddField", "FieldConflict", "UpdateField", "UpdateTemplate"]
+    assert kinds == [
+        "AddActivity",
+        "AddField",
+        "FieldConflict",
+        "UpdateField",
+        "UpdateList",
+        "UpdateTemplate",
+    ]
     update = next(op for op in ops if isinstance(op, install.UpdateField))
     assert update.changed == ("name", "sort") and update.field_id == renamed.field_id
     assert install.describe(next(op for op in ops if isinstance(op, install.FieldConflict)))[0] == "conflict"
