@@ -67,16 +67,16 @@ async def test_a_forged_install_replaces_nothing(
 ) -> None:
     before = stored(store)
     attack = forged(installed)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="webhooks.portal"):
         assert await install(client, attack, path) == 403
-    after = stored(store)
-    assert (after.access_token, after.refresh_token, after.application_token) == (
-        before.access_token,
-        before.refresh_token,
-        before.application_token,
-    )
-    assert await user_added(client, attack["application_token"]) == 401
-    assert await user_added(client, installed["application_token"]) == 200
+        after = stored(store)
+        assert (after.access_token, after.refresh_token, after.application_token) == (
+            before.access_token,
+            before.refresh_token,
+            before.application_token,
+        )
+        assert await user_added(client, attack["application_token"]) == 401
+        assert await user_added(client, installed["application_token"]) == 200
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert any("install refused" in m for m in refusals), refusals
     assert any("event refused" in m for m in refusals), refusals
