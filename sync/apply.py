@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
-from connectors.errors import SyncError
-from store.db import utcnow
+from core.clock import utcnow
+from core.errors import SyncError
 from store.models import Invitation
 from sync import commit, ledger
 from sync.ledger import Item

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call
-from connectors.errors import BridgeError
 from connectors.messaging.port import MessagingPort
 from connectors.messaging.templates import invitation_email, invitation_sms
-from store.db import utcnow
+from core.clock import utcnow
+from core.errors import BridgeError
 from store.models import Invitation
 
 TChannel = Literal["email", "sms"]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import utcnow
+from core.clock import utcnow
 from store.models import PlanItem, SyncRun
 from sync.model import Operation
 

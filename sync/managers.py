@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
-from connectors.errors import SyncError
+from core.clock import utcnow
+from core.errors import SyncError
 from mappings.transforms import TransformError, normalize_email
-from store.db import utcnow
 from store.models import ClientManager, IdentityLink, SourceRecord
 
 TRole = Literal["timesheet_approver", "order_submitter", "viewer"]

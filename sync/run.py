@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
-from connectors.errors import SyncError
 from connectors.onec.port import Employee, OneCPort, Person, Record
+from core.errors import SyncError
 from mappings import DesiredState, Mapping
 from sync import commit, extract, ledger, state
 from sync.apply import Applier, ApplyStats

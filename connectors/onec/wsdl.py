@@ -29,8 +29,8 @@ from zeep.wsdl import Document
 from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 from zeep.xsd.types.builtins import default_types
 
-from config.logging import redact_text
 from connectors.onec.errors import WsdlDefectError
+from core.redact import redact_text
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
