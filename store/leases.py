@@ -151,3 +151,22 @@ def lease(
     finally:
         if held:
             release(sessions, name, holder)
+
+
+def take_over(
+    sessions: sessionmaker[Session],
+    name: str,
+    old_holder: str,
+    holder: str,
+    ttl: timedelta,
+    *,
+    clock: Clock = utcnow,
+) -> bool:
+    """Take ``name`` from ``old_holder`` (known dead) if it still holds it; one atomic UPDATE."""
+    _check(name, holder, ttl)
+    statement = (
+        update(JobLease)
+        .where(JobLease.name == name, JobLease.holder == old_holder)
+        .values(holder=holder, expires_at=_utc(clock()) + ttl)
+    )
+    return _changed(sessions, statement, "take over")

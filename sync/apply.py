@@ -22,6 +22,7 @@ from core.clock import utcnow
 from core.errors import SyncError
 from store.models import Invitation
 from sync import commit, ledger
+from sync import lease as sync_lease
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, link_key
 from sync.state import link_ids
@@ -133,6 +134,9 @@ class Applier:
 
     # -- one batch ---------------------------------------------------------------------------------
     async def _apply_batch(self, items: Sequence[Item]) -> None:
+        held = sync_lease.current()
+        if held is not None:
+            held.check()  # a process that lost the lease writes nothing more
         calls: list[Call] = []
         sendable: list[Item] = []
         skipped: list[Item] = []

@@ -6,7 +6,8 @@ acknowledged only by the next GetChanges call, after the run that carried it com
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from connectors.onec.port import Employee, OneCPort, Person, Record
 from core.errors import SyncError
 from mappings import DesiredState, Mapping
 from sync import commit, extract, ledger, state
+from sync import lease as sync_lease
 from sync.apply import Applier, ApplyStats
 from sync.map import map_groups, map_intranet, map_person
 from sync.model import Plan, link_key
@@ -40,6 +42,16 @@ class SyncContext:
     """The business day; None = today in the 1C server's time zone (asked with GetInfo per run)."""
     batch_size: int = 50
     on_progress: Callable[[int], None] | None = None
+    lease_wait: float = 0.0
+    """Seconds to wait for another process's sync to finish before refusing (sync/lease.py)."""
+    on_lease_wait: Callable[[str], None] | None = None
+
+
+@asynccontextmanager
+async def _lease(ctx: SyncContext) -> AsyncIterator[None]:
+    """Hold the sync lease: every path that applies a plan or resumes a run goes through here."""
+    async with sync_lease.holding(ctx.sessions, wait=ctx.lease_wait, on_wait=ctx.on_lease_wait):
+        yield
 
 
 @dataclass
@@ -128,7 +140,12 @@ def _record_plan(session: Session, plan: Plan, scope: Iterable[str]) -> None:
 
 
 async def resume(ctx: SyncContext) -> list[int]:
-    """Finish runs a crash left open; their 1C messages are then committed as acknowledged."""
+    """Finish runs a crash (or an abort) left open; their 1C messages are then committed as acknowledged."""
+    async with _lease(ctx):
+        return await _resume(ctx)
+
+
+async def _resume(ctx: SyncContext) -> list[int]:
     finished: list[int] = []
     while True:
         with ctx.sessions() as session:
@@ -168,8 +185,15 @@ async def _execute(
 
 async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Mirror everything from a 1C snapshot; persons gone from 1C are deactivated."""
+    if dry_run:
+        return await _full(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _full(ctx)
+
+
+async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
     records = await extract.snapshot(ctx.onec)
     data = SourceData()
     for record in records:
@@ -203,8 +227,15 @@ def _affected_persons(records: Iterable[Record]) -> set[str]:
 
 async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int = 500) -> list[RunReport]:
     """Apply the 1C change feed batch by batch until it is drained."""
+    if dry_run:
+        return await _incremental(ctx, dry_run=True, max_items=max_items)
+    async with _lease(ctx):
+        return await _incremental(ctx, max_items=max_items)
+
+
+async def _incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int = 500) -> list[RunReport]:
     ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
     reports: list[RunReport] = []
     while True:
         with ctx.sessions() as session:
@@ -235,6 +266,13 @@ async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int
 
 async def due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Apply future-dated changes whose day has come (transfers, dismissals, hires)."""
+    if dry_run:
+        return await _due(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _due(ctx)
+
+
+async def _due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     ctx = await _dated(ctx)
     with ctx.sessions() as session:
         refs = set(state.due_persons(session, _today(ctx)))
@@ -276,8 +314,15 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
 
     Bitrix24's actual state is read once; persons are then compared and planned in chunks.
     """
+    if dry_run:
+        return await _reconcile(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _reconcile(ctx)
+
+
+async def _reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
     ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
     with ctx.sessions() as session:
         stored_groups = state.load_links(session, GROUP_KINDS)
         stored_departments = state.load_links(session, ["intranet"])
@@ -323,8 +368,9 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
 
 async def auto(ctx: SyncContext) -> list[RunReport]:
     """Full until a full mirror has committed (the feed only carries what changed since), then incremental."""
-    with ctx.sessions() as session:
-        mirrored = state.has_committed_full_run(session)
-    if not mirrored:
-        return [await full(ctx)]
-    return await incremental(ctx)
+    async with _lease(ctx):
+        with ctx.sessions() as session:
+            mirrored = state.has_committed_full_run(session)
+        if not mirrored:
+            return [await full(ctx)]
+        return await incremental(ctx)
