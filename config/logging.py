@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
@@ -98,6 +100,23 @@ def configure_logging(
     root.setLevel(level)
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(library_level)
+    # A crash's traceback quotes values (names, INN/KPP, addresses): it goes through the same redaction.
+    sys.excepthook = _log_crash
+    threading.excepthook = _log_thread_crash
+
+
+def _log_crash(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("extranet_bridge.crash").critical(
+        "crashed: %s", kind.__name__, exc_info=(kind, error, trace)
+    )
+
+
+def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _log_crash(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def get_logger(name: str) -> Any:

@@ -27,7 +27,18 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"((?<![\w])(?:auth|access_token|refresh_token|application_token|client_secret|password|passwd|token|"
-            r"api_id|api_key|apikey|code)(?:\]|%5D)?[\"']?\s*[=:]\s*[\"']?)[^&\s\"',;}]+",
+            r"api_id|api_key|apikey)(?:\]|%5D)?[\"']?\s*[=:]\s*[\"']?)[^&\s\"',;}]+",
+            re.IGNORECASE,
+        ),
+        r"\1" + MASK,
+    ),
+    # An OAuth authorization code= — but not an error code (QUERY_LIMIT_EXCEEDED, expired_token), which
+    # tells the operator why a call failed.
+    (
+        re.compile(
+            r"((?<![\w])code(?:\]|%5D)?[\"']?\s*[=:]\s*[\"']?)"
+            r"(?-i:(?![A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*(?:[&\s\"',;})]|$)|[a-z]+(?:_[a-z]+)+(?:[&\s\"',;})]|$)))"
+            r"[^&\s\"',;}]+",
             re.IGNORECASE,
         ),
         r"\1" + MASK,
@@ -36,14 +47,27 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"((?:Basic|Bearer)\s+)[A-Za-z0-9+/=._-]+"), r"\1" + MASK),
     # user:password@ in URLs.
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1" + MASK + "@"),
-    # E-mail addresses.
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "<email>"),
+    # E-mail addresses, internationalised ones too (иванов@почта.рф, …@xn--80a1acny.xn--p1ai).
+    (re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,}|xn--[\w-]+)"), "<email>"),
     # Bank account (20 digits), card numbers (13-19 digits, optionally grouped).
     (re.compile(r"(?<!\d)\d{20}(?!\d)"), "<account>"),
     (re.compile(r"(?<!\d)(?:\d{4}[ -]?){3}\d{1,7}(?!\d)"), "<card>"),
-    # Phone numbers: +7 / 8 followed by ten digits, with common separators, and other E.164 numbers.
-    (re.compile(r"(?<![\w])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)"), "<phone>"),
+    # Phone numbers: ten digits, bare or after +7 / 7 / 8, with common separators; other E.164 numbers.
+    (
+        re.compile(r"(?<![\w+-])(?:(?:\+7|7|8)[\s(-]*)?\(?\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?![\w-])"),
+        "<phone>",
+    ),
     (re.compile(r"(?<![\w])\+\d{10,14}(?!\d)"), "<phone>"),
+    # Tax and registration numbers: INN (10/12 digits), KPP (9), OGRN (13/15), SNILS (123-456-789 01).
+    (re.compile(r"(?<![\w-])\d{3}-\d{3}-\d{3}[\s-]\d{2}(?![\w-])"), "<snils>"),
+    (re.compile(r"(?<![\w-])\d{9,15}(?![\w-])"), "<number>"),
+    # Full names in Cyrillic (Иванов Иван Иванович, Иванова-Петрова Анна): two or three capitalised words.
+    (
+        re.compile(
+            r"(?<!\w)[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?(?:\s+[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?){1,2}(?!\w)"
+        ),
+        "<name>",
+    ),
 ]
 
 
