@@ -1,8 +1,10 @@
 """Client managers: a person (by e-mail) assigned to client sites with a role. The bridge invites them
-as extranet users and makes them moderators of exactly their sites' groups; removal takes them out.
+as extranet users and puts them into exactly their sites' groups; removal takes them out.
 
-Roles: timesheet_approver, order_submitter, viewer (product brief §1). Rows live in client_managers;
-applying is idempotent (sonet_group.user.add skips existing members, bitrix24-rest.md §4.5).
+Roles: timesheet_approver, order_submitter, viewer (product brief §1). The mapping gives each its
+workgroup role (default: timesheet approver → moderator E; order submitter and viewer → member K); a role
+change moves it. Rows live in client_managers; applying is idempotent (adding skips existing members,
+bitrix24-rest.md §4.5, and setting a role to the one held changes nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
 from core.clock import utcnow
 from core.errors import SyncError
+from mappings import Mapping
+from mappings.schema import ManagerRoles, TGroupRole
 from mappings.transforms import TransformError, normalize_email
 from store.models import ClientManager, IdentityLink, SourceRecord
 
@@ -113,9 +117,28 @@ def _site_group(session: Session, site_ref: str) -> int | None:
     return int(b24_id) if b24_id else None
 
 
-async def apply(b24: Bitrix24Port, sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Make Bitrix24 match the assignments: invite, add as moderator, remove. Returns counts."""
-    counts = {"invited": 0, "adopted": 0, "moderator_of": 0, "removed_from": 0, "waiting_for_group": 0}
+def _group_role(mapping: Mapping | None, role: str) -> TGroupRole:
+    if mapping is not None:
+        return mapping.manager_group_role(role)
+    chosen: TGroupRole = getattr(ManagerRoles(), role)
+    return chosen
+
+
+async def apply(
+    b24: Bitrix24Port, sessions: sessionmaker[Session], mapping: Mapping | None = None
+) -> dict[str, int]:
+    """Make Bitrix24 match the assignments: invite, add with the role's group role, remove. Returns counts.
+
+    ``mapping`` gives the group role of each manager role (None: the default mapping's roles).
+    """
+    counts = {
+        "invited": 0,
+        "adopted": 0,
+        "moderator_of": 0,
+        "member_of": 0,
+        "removed_from": 0,
+        "waiting_for_group": 0,
+    }
     with sessions() as session:
         assignments = listing(session)
         groups = {a.site_ref: _site_group(session, a.site_ref) for a in assignments}
@@ -127,29 +150,25 @@ async def apply(b24: Bitrix24Port, sessions: sessionmaker[Session]) -> dict[str,
         counts["waiting_for_group"] += sum(1 for a in items if not a.removed and not groups.get(a.site_ref))
         user_id: int | None = next((a.b24_user_id for a in items if a.b24_user_id), None)
         if user_id is None:
-            found = await b24.call("user.get", directory.find_users(email=email).params)
-            if found:
-                user_id = directory.parse_user(found[0]).id
+            found = await directory.find_user_by_email(b24, email)
+            if found is not None:
+                user_id = found.id
                 counts["adopted"] += 1
             elif active:
-                fields = {"EMAIL": email, "NAME": active[0].name or ""}
-                user_id = int(
-                    await b24.call(
-                        "user.add", directory.create_user(fields, [groups[active[0].site_ref] or 0]).params
-                    )
-                )
+                first_group = groups[active[0].site_ref] or 0
+                user_id = await directory.invite(b24, email, active[0].name or "", [first_group])
                 counts["invited"] += 1
             else:
                 continue
         for item in active:
             group_id = groups[item.site_ref] or 0
-            await b24.call("sonet_group.user.add", directory.add_members(group_id, [user_id]).params)
-            await b24.call("sonet_group.user.update", directory.set_role(group_id, [user_id], "E").params)
-            counts["moderator_of"] += 1
+            group_role = _group_role(mapping, item.role)
+            await directory.join_with_role(b24, group_id, user_id, group_role)
+            counts["moderator_of" if group_role == directory.MODERATOR else "member_of"] += 1
         for item in items:
             leave = groups.get(item.site_ref)
             if item.removed and leave:
-                await b24.call("sonet_group.user.delete", directory.remove_members(leave, [user_id]).params)
+                await directory.leave(b24, leave, user_id)
                 counts["removed_from"] += 1
         with sessions.begin() as session:
             for row in session.scalars(select(ClientManager).where(ClientManager.email == email)):

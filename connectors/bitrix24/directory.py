@@ -8,9 +8,14 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from connectors.bitrix24.port import Bitrix24Port, Call
+
+TGroupRole = Literal["E", "K"]
+MODERATOR: TGroupRole = "E"
+MEMBER: TGroupRole = "K"
+"""Workgroup roles the bridge gives (bitrix24-rest.md §4.5): E moderator, K member."""
 
 USER_SELECT = [
     "ID",
@@ -121,7 +126,7 @@ def remove_members(group_id: int, user_ids: Sequence[int], label: str = "") -> C
     )
 
 
-def set_role(group_id: int, user_ids: Sequence[int], role: str, label: str = "") -> Call:
+def set_role(group_id: int, user_ids: Sequence[int], role: TGroupRole, label: str = "") -> Call:
     # §4.5: ROLE E (moderator) or K (member).
     params = {"GROUP_ID": int(group_id), "USER_ID": [int(u) for u in user_ids], "ROLE": role}
     return Call("sonet_group.user.update", params, label)
@@ -186,3 +191,28 @@ async def all_groups(port: Bitrix24Port) -> list[DirectoryGroup]:
     async for page in port.list_all("sonet_group.get", {"IS_ADMIN": "Y"}):
         groups.extend(parse_group(row) for row in page)
     return groups
+
+
+async def send(port: Bitrix24Port, call: Call) -> Any:
+    """Send one call outside a batch (the call's result, or the gateway's error)."""
+    return await port.call(call.method, call.params)
+
+
+async def find_user_by_email(port: Bitrix24Port, email: str) -> DirectoryUser | None:
+    rows = await send(port, find_users(email=email))
+    return parse_user(rows[0]) if rows else None
+
+
+async def invite(port: Bitrix24Port, email: str, name: str, group_ids: Sequence[int]) -> int:
+    """user.add of an extranet user (Bitrix24 e-mails the invitation itself, §2.1): the new user's id."""
+    return int(await send(port, create_user({"EMAIL": email, "NAME": name}, group_ids)))
+
+
+async def join_with_role(port: Bitrix24Port, group_id: int, user_id: int, role: TGroupRole) -> None:
+    """Make the user a member of the group with ``role`` (adding skips members; the role moves, §4.5)."""
+    await send(port, add_members(group_id, [user_id]))
+    await send(port, set_role(group_id, [user_id], role))
+
+
+async def leave(port: Bitrix24Port, group_id: int, user_id: int) -> None:
+    await send(port, remove_members(group_id, [user_id]))
