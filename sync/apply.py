@@ -24,7 +24,7 @@ from store.models import Invitation
 from sync import commit, ledger
 from sync import lease as sync_lease
 from sync.ledger import Item
-from sync.model import STAGES, Link, Quarantine, link_key
+from sync.model import STAGES, Link, Quarantine, RunStatus, link_key
 from sync.state import link_ids
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
@@ -103,7 +103,7 @@ class Applier:
 
     async def run(self) -> ApplyStats:
         with self.sessions.begin() as session:
-            ledger.set_status(session, self.run_id, "applying")
+            ledger.set_status(session, self.run_id, RunStatus.APPLYING)
         for stage in STAGES:
             after = -1
             while True:  # a chunk of items at a time keeps memory flat on large plans

@@ -1,6 +1,7 @@
 """The run ledger: each sync run and its plan items, stored like a load package (style brief §1).
 
-A run moves planned → applying → committed (or aborted); each item pending → started → done | failed |
+A run moves planned → applying → committed, or → aborted when Bitrix24 refuses the bridge itself (an
+aborted run is open: the next sync resumes it); each item pending → started → done | failed |
 quarantined, with an attempt count. `sync` finishes an unfinished run before it asks 1C for more.
 """
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from store.models import PlanItem, SyncRun
-from sync.model import Operation
+from sync.model import OPEN_RUNS, Operation, RunStatus
 
 TRunMode = Literal["full", "incremental", "due", "reconcile"]
 TItemState = Literal["pending", "started", "done", "failed", "quarantined"]
@@ -29,7 +30,13 @@ def start_run(
     message_no: int | None,
     stats: dict[str, Any],
 ) -> int:
-    run = SyncRun(mode=mode, status="planned", started_at=utcnow(), onec_message_no=message_no, stats=stats)
+    run = SyncRun(
+        mode=mode,
+        status=RunStatus.PLANNED.value,
+        started_at=utcnow(),
+        onec_message_no=message_no,
+        stats=stats,
+    )
     session.add(run)
     session.flush()
     now = utcnow()
@@ -54,7 +61,7 @@ def start_run(
 
 def unfinished_run(session: Session) -> SyncRun | None:
     return session.scalar(
-        select(SyncRun).where(SyncRun.status.in_(("planned", "applying"))).order_by(SyncRun.id).limit(1)
+        select(SyncRun).where(SyncRun.status.in_([s.value for s in OPEN_RUNS])).order_by(SyncRun.id).limit(1)
     )
 
 
@@ -94,15 +101,14 @@ def open_items(
     ]
 
 
-def set_status(session: Session, run_id: int, status: str, **stats: Any) -> None:
+def set_status(session: Session, run_id: int, status: RunStatus, **stats: Any) -> None:
     run = session.get(SyncRun, run_id)
     if run is None:
         return
-    run.status = status
+    run.status = status.value
     if stats:
         run.stats = {**(run.stats or {}), **stats}
-    if status in ("committed", "aborted"):
-        run.finished_at = utcnow()
+    run.finished_at = utcnow() if status in (RunStatus.COMMITTED, RunStatus.ABORTED) else None
 
 
 def mark(session: Session, item_ids: Iterable[int], state: TItemState, *, error: str | None = None) -> None:

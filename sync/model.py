@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any, Literal
 
 TOp = Literal[
@@ -26,6 +27,20 @@ STAGES: tuple[tuple[TOp, ...], ...] = (
     ("add_members",),
     ("remove_members",),
 )
+
+
+class RunStatus(StrEnum):
+    """A sync run's status in the ledger (stored as its value)."""
+
+    PLANNED = "planned"
+    APPLYING = "applying"
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    """Bitrix24 refused the bridge itself (credentials, scope): resumed by the next sync once fixed."""
+
+
+OPEN_RUNS = (RunStatus.PLANNED, RunStatus.APPLYING, RunStatus.ABORTED)
+"""Runs the next sync finishes before it asks 1C for more."""
 
 
 def link_key(kind: str, ref: str) -> str:

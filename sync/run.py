@@ -22,9 +22,9 @@ from core.errors import SyncError
 from mappings import DesiredState, Mapping
 from sync import commit, extract, ledger, state
 from sync import lease as sync_lease
-from sync.apply import Applier, ApplyStats
+from sync.apply import Applier, ApplyStats, RunAborted
 from sync.map import map_groups, map_intranet, map_person
-from sync.model import Plan, link_key
+from sync.model import Plan, RunStatus, link_key
 from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
 from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
 from sync.source import SourceData, entity_of
@@ -125,9 +125,15 @@ async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Pla
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
     with ctx.sessions() as session:
         links = state.load_links(session, with_state=False)
-    stats = await Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress).run()
+    applier = Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress)
+    try:
+        stats = await applier.run()
+    except RunAborted:
+        with ctx.sessions.begin() as session:  # open still: the next sync resumes it once fixed
+            ledger.set_status(session, run_id, RunStatus.ABORTED, **{"applied": vars(applier.stats)})
+        raise
     with ctx.sessions.begin() as session:
-        ledger.set_status(session, run_id, "committed", **{"applied": vars(stats)})
+        ledger.set_status(session, run_id, RunStatus.COMMITTED, **{"applied": vars(stats)})
     return stats
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NewType, Protocol
+from typing import Any, Protocol
 
-B24UserId = NewType("B24UserId", int)
-B24GroupId = NewType("B24GroupId", int)
-B24DepartmentId = NewType("B24DepartmentId", int)
+from core.ids import B24DepartmentId as B24DepartmentId  # the kernel's typed ids, re-exported
+from core.ids import B24GroupId as B24GroupId
+from core.ids import B24UserId as B24UserId
 
 
 @dataclass(frozen=True)
