@@ -15,8 +15,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
+from core.errors import SyncError
 from store.models import PlanItem, SyncRun
-from sync.model import OPEN_RUNS, Operation, RunStatus
+from sync.model import OPEN_RUNS, RunStatus
+from sync.operations import Operation, UnknownOperation, decode
 
 TRunMode = Literal["full", "incremental", "due", "reconcile"]
 TItemState = Literal["pending", "started", "done", "failed", "quarantined"]
@@ -67,16 +69,25 @@ def unfinished_run(session: Session) -> SyncRun | None:
 
 @dataclass(frozen=True)
 class Item:
-    """A plan item as apply sees it (detached from the session)."""
+    """A plan item as apply sees it (detached from the session): its id, place and typed operation."""
 
     id: int
     seq: int
-    op: str
-    kind: str
-    ref: str
-    payload: dict[str, Any]
+    operation: Operation
     started_before: bool
     """True when a previous attempt started and its outcome is unknown: check before re-sending."""
+
+    @property
+    def op(self) -> str:
+        return self.operation.op
+
+    @property
+    def kind(self) -> str:
+        return self.operation.kind
+
+    @property
+    def ref(self) -> str:
+        return self.operation.ref
 
 
 def open_items(
@@ -95,10 +106,16 @@ def open_items(
         .order_by(PlanItem.seq)
         .limit(limit)
     )
-    return [
-        Item(i, seq, op, kind, ref, payload, state == "started")
-        for i, seq, op, kind, ref, payload, state in session.execute(query)
-    ]
+    items: list[Item] = []
+    for i, seq, op, kind, ref, payload, state in session.execute(query):
+        try:
+            operation = decode(op, kind, ref, payload)
+        except (UnknownOperation, TypeError) as exc:
+            raise SyncError(
+                f"plan item {i} of run {run_id} cannot be read ({exc}); it was not applied"
+            ) from exc
+        items.append(Item(i, seq, operation, state == "started"))
+    return items
 
 
 def set_status(session: Session, run_id: int, status: RunStatus, **stats: Any) -> None:

@@ -216,3 +216,15 @@ async def join_with_role(port: Bitrix24Port, group_id: int, user_id: int, role: 
 
 async def leave(port: Bitrix24Port, group_id: int, user_id: int) -> None:
     await send(port, remove_members(group_id, [user_id]))
+
+
+def found_id(result: Any) -> int | None:
+    """The id of the first row a lookup (user.get, sonet_group.get, department.get) found, or None."""
+    rows = result if isinstance(result, list) else []
+    return int(rows[0]["ID"]) if rows else None
+
+
+def member_ids(result: Any) -> set[int]:
+    """The user ids of a sonet_group.user.get answer (rows ``{USER_ID, ROLE}``, §4.5)."""
+    rows = result if isinstance(result, list) else []
+    return {int(row["USER_ID"]) for row in rows}
