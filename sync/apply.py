@@ -202,13 +202,15 @@ class Applier:
 
     def _create_department(self, op: CreateDepartment, label: str) -> Call | None:
         parent = self._parent_id(op.fields)
-        return None if parent is None else directory.create_department(op.fields["NAME"], parent, label)
+        return (
+            None if parent is None else directory.create_department(op.fields[directory.NAME], parent, label)
+        )
 
     def _update_department(self, op: UpdateDepartment, label: str) -> Call | None:
         parent = self._parent_id(op.fields)
         if parent is None:
             return None
-        return directory.update_department(op.department_id, op.fields["NAME"], parent, label)
+        return directory.update_department(op.department_id, op.fields[directory.NAME], parent, label)
 
     def _create_group(self, op: CreateGroup, label: str) -> Call:
         return directory.create_group(op.fields, label)
@@ -217,18 +219,18 @@ class Applier:
         return directory.update_group(op.group_id, op.fields, label)
 
     def _create_user(self, op: CreateUser, label: str) -> Call | None:
-        if "UF_DEPARTMENT" in op.fields:
-            departments = self._department_ids(op.fields["UF_DEPARTMENT"])
+        if directory.DEPARTMENTS in op.fields:
+            departments = self._department_ids(op.fields[directory.DEPARTMENTS])
             return directory.create_employee(op.fields, departments, label) if departments else None
         group_ids = [g for g in (self._group_id(k) for k in op.groups) if g is not None]
         return directory.create_user(op.fields, group_ids, label) if group_ids else None
 
     def _update_user(self, op: AdoptUser | UpdateUser, label: str) -> Call:
         fields = dict(op.fields)
-        if isinstance(fields.get("UF_DEPARTMENT"), list):
-            fields["UF_DEPARTMENT"] = self._department_ids(fields["UF_DEPARTMENT"])
+        if isinstance(fields.get(directory.DEPARTMENTS), list):
+            fields[directory.DEPARTMENTS] = self._department_ids(fields[directory.DEPARTMENTS])
         if isinstance(op, AdoptUser):
-            fields.setdefault("XML_ID", op.ref)
+            fields.setdefault(directory.XML_ID, op.ref)
         return directory.update_user(op.user_id, fields, label)
 
     def _add_members(self, op: AddMembers, label: str) -> Call | None:
@@ -379,13 +381,13 @@ HANDLERS: dict[type[Operation], Handler] = {
     CreateDepartment: Handler(
         Applier._create_department,
         Applier._department_done,
-        lambda op, label: directory.find_department_by_name(op.fields["NAME"], label),
+        lambda op, label: directory.find_department_by_name(op.fields[directory.NAME], label),
     ),
     UpdateDepartment: Handler(Applier._update_department, Applier._department_done),
     CreateGroup: Handler(
         Applier._create_group,
         Applier._group_done,
-        lambda op, label: directory.find_group_by_name(op.fields["NAME"], label),
+        lambda op, label: directory.find_group_by_name(op.fields[directory.NAME], label),
     ),
     UpdateGroup: Handler(Applier._update_group, Applier._group_done),
     CreateUser: Handler(

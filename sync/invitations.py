@@ -71,9 +71,7 @@ async def never_logged_in(b24: Bitrix24Port, user_ids: Sequence[int]) -> set[int
     """The active users among these with no LAST_LOGIN (user.get by @ID, bitrix24-rest.md §2.3)."""
     calls: list[Call] = []
     for start in range(0, len(user_ids), 50):
-        chunk = [int(u) for u in user_ids[start : start + 50]]
-        params = {"FILTER": {"@ID": chunk}, "ADMIN_MODE": True, "select": directory.USER_SELECT}
-        calls.append(Call("user.get", params, f"u{start}"))
+        calls.append(directory.users_by_ids(user_ids[start : start + 50], f"u{start}"))
     waiting: set[int] = set()
     for outcome in await b24.batch(calls) if calls else []:
         for row in outcome.result if outcome.ok and isinstance(outcome.result, list) else []:
@@ -139,9 +137,9 @@ def _invitees(
             Invitee(
                 link.ref,
                 link.b24_id,
-                fields.get("NAME", ""),
-                fields.get("EMAIL") or None,
-                fields.get("PERSONAL_MOBILE") or None,
+                fields.get(directory.NAME, ""),
+                fields.get(directory.EMAIL) or None,
+                fields.get(directory.MOBILE) or None,
             )
         )
     return found

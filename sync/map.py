@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from connectors.bitrix24 import directory
 from connectors.onec.port import Department, Employee, HrEvent
 from mappings import (
     DesiredDepartment,
@@ -238,13 +239,13 @@ def map_person(
         problems.insert(0, Problem(exc.code, exc.reason))
     home = department_key(primary.department_ref) if primary and primary.department_ref else None
     if fields and home is not None and home in intranet:
-        fields["UF_DEPARTMENT"] = [home]
+        fields[directory.DEPARTMENTS] = [home]
     return DesiredUser(
         person_ref=person.ref,
         fields=fields,
         groups=frozenset(groups & live),
         active=bool(standings),
-        email=fields.get("EMAIL") or None,
+        email=fields.get(directory.EMAIL) or None,
         problems=tuple(problems),
         next_change_on=next_change,
     )

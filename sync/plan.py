@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connectors.bitrix24 import directory
 from core.ids import B24DepartmentId, B24GroupId, B24UserId, PersonRef
 from mappings import DesiredState, DesiredUser
 from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
@@ -53,7 +54,7 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
         if not email:
             continue
         link = links.get(link_key("person", ref))
-        mirrored = link is not None and link.state.get("fields", {}).get("EMAIL") == email
+        mirrored = link is not None and link.state.get("fields", {}).get(directory.EMAIL) == email
         if email not in owners or mirrored:
             owners[email] = ref
     return owners
@@ -62,7 +63,7 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
 def plan_departments(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
     """Intranet departments to create or rename/move, parents first (ordered by depth)."""
     for dept in sorted(desired.departments.values(), key=lambda d: (d.depth, d.key)):
-        fields = {"NAME": dept.name, "PARENT_KEY": dept.parent_key, "PARENT_ID": dept.parent_id}
+        fields = {directory.NAME: dept.name, "PARENT_KEY": dept.parent_key, "PARENT_ID": dept.parent_id}
         link = links.get(dept.key)
         if link is None or link.b24_id is None:
             plan.operations.append(CreateDepartment(dept.source_ref, dept.key, fields, dept.depth))
@@ -81,7 +82,7 @@ def plan_groups(
         group = desired.groups[key]
         state = group_state(group)
         link = links.get(key)
-        found = (existing or {}).get(group.fields.get("NAME", ""))
+        found = (existing or {}).get(group.fields.get(directory.NAME, ""))
         if (link is None or link.b24_id is None) and found is not None:
             adopted = UpdateGroup(group.kind, group.source_ref, key, B24GroupId(found), group.fields, state)
             plan.operations.append(adopted)
@@ -119,7 +120,9 @@ def plan_users(
             # 1C no longer knows the person: deactivate what we mirrored.
             if link is not None and link.b24_id is not None and link.state.get("active", True):
                 state = {**link.state, "active": False}
-                gone = UpdateUser(PersonRef(ref), B24UserId(link.b24_id), {"ACTIVE": "N"}, state)
+                gone = UpdateUser(
+                    PersonRef(ref), B24UserId(link.b24_id), {directory.ACTIVE: directory.flag(False)}, state
+                )
                 plan.operations.append(gone)
             continue
         if user.next_change_on is not None:
@@ -178,7 +181,7 @@ def _plan_new_user(
     if found is not None:
         fields = changed_fields(user.fields, found.fields) if found.fields else dict(user.fields)
         if found.active != user.active:
-            fields["ACTIVE"] = "Y" if user.active else "N"
+            fields[directory.ACTIVE] = directory.flag(user.active)
         ref, user_id = PersonRef(user.person_ref), B24UserId(found.id)
         plan.operations.append(AdoptUser(ref, user_id, fields, {**state, "groups": []}, digest))
     elif user.active and user.groups:
@@ -203,7 +206,7 @@ def _plan_known_user(
     confirmed = link.state
     fields = changed_fields(user.fields, confirmed.get("fields", {}))
     if bool(confirmed.get("active", True)) != user.active:
-        fields["ACTIVE"] = "Y" if user.active else "N"
+        fields[directory.ACTIVE] = directory.flag(user.active)
     if fields:
         new_state = {**state, "groups": confirmed.get("groups", [])}
         ref, user_id = PersonRef(user.person_ref), B24UserId(int(link.b24_id or 0))

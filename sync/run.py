@@ -306,8 +306,7 @@ async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualSta
     wanted = [g for g in group_ids if g in actual.groups]
     calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
     for group_id, outcome in zip(wanted, await ctx.b24.batch(calls) if calls else [], strict=True):
-        rows = outcome.result if outcome.ok and isinstance(outcome.result, list) else []
-        actual.members[group_id] = {int(r["USER_ID"]) for r in rows}
+        actual.members[group_id] = directory.member_ids(outcome.result) if outcome.ok else set()
     return actual
 
 

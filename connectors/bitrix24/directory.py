@@ -17,6 +17,22 @@ MODERATOR: TGroupRole = "E"
 MEMBER: TGroupRole = "K"
 """Workgroup roles the bridge gives (bitrix24-rest.md §4.5): E moderator, K member."""
 
+# User fields (user.add/user.update, bitrix24-rest.md §2.1) and the group/department NAME that sync sets,
+# compares or reads back; the mapping produces the rest by name.
+NAME = "NAME"
+EMAIL = "EMAIL"
+ACTIVE = "ACTIVE"
+XML_ID = "XML_ID"
+MOBILE = "PERSONAL_MOBILE"
+DEPARTMENTS = "UF_DEPARTMENT"
+"""An intranet employee's departments: a list of ids (sync keeps our keys here until apply)."""
+
+
+def flag(value: bool) -> str:
+    """Y/N flags such as ACTIVE are strings in user.update (§2.2); never send booleans."""
+    return "Y" if value else "N"
+
+
 USER_SELECT = [
     "ID",
     "XML_ID",
@@ -110,6 +126,12 @@ def update_user(user_id: int, fields: dict[str, Any], label: str = "") -> Call:
 def find_users(*, xml_id: str | None = None, email: str | None = None, label: str = "") -> Call:
     # §2.3: XML_ID and EMAIL are filterable; ADMIN_MODE lets an admin see every extranet user.
     flt = {"XML_ID": xml_id} if xml_id else {"EMAIL": email}
+    return Call("user.get", {"FILTER": flt, "ADMIN_MODE": True, "select": USER_SELECT}, label)
+
+
+def users_by_ids(user_ids: Sequence[int], label: str = "") -> Call:
+    # §2.3: FILTER {"@ID": [...]} selects these users; ADMIN_MODE shows extranet users to an admin.
+    flt = {"@ID": [int(u) for u in user_ids]}
     return Call("user.get", {"FILTER": flt, "ADMIN_MODE": True, "select": USER_SELECT}, label)
 
 
