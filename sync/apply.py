@@ -13,15 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call, CallError, CallOutcome
-from core.clock import utcnow
 from core.errors import Action, SyncError
-from store.models import Invitation
-from sync import commit, ledger
 from sync import lease as sync_lease
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, RunStatus, link_key
@@ -38,7 +34,7 @@ from sync.operations import (
     UpdateGroup,
     UpdateUser,
 )
-from sync.state import link_ids
+from sync.uow import SyncUnitOfWork
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
 ITEM_CHUNK = 2000
@@ -105,22 +101,23 @@ class Applier:
         self.stats = ApplyStats()
         self._unknown: list[Item] = []
         self._links_due: dict[tuple[str, str], tuple[int | None, dict[str, Any]]] = {}
-        self._invitations_due: list[dict[str, Any]] = []
+        self._invitations_due: dict[str, int] = {}
+        """person ref → user id created (user.add sent the first invitation itself)."""
         self._done_due: list[int] = []
         self._memberships_due: dict[str, dict[str, bool]] = {}
         """person ref → {group key: joined (True) or left (False)} confirmed in this batch."""
-        with sessions() as session:
-            self._link_ids = link_ids(session)
+        with SyncUnitOfWork(sessions) as uow:
+            self._link_ids = uow.links.row_ids()
         """Items whose write may have run although no answer came: checked, then re-sent if absent."""
 
     async def run(self) -> ApplyStats:
-        with self.sessions.begin() as session:
-            ledger.set_status(session, self.run_id, RunStatus.APPLYING)
+        with SyncUnitOfWork(self.sessions) as uow:
+            uow.runs.set_status(self.run_id, RunStatus.APPLYING)
         for stage in STAGES:
             after = -1
             while True:  # a chunk of items at a time keeps memory flat on large plans
-                with self.sessions() as session:
-                    items = ledger.open_items(session, self.run_id, stage, after_seq=after, limit=ITEM_CHUNK)
+                with SyncUnitOfWork(self.sessions) as uow:
+                    items = uow.runs.open_items(self.run_id, stage, after_seq=after, limit=ITEM_CHUNK)
                 if not items:
                     break
                 after = items[-1].seq
@@ -138,8 +135,8 @@ class Applier:
                 for start in range(0, len(again), self.batch_size):
                     await self._apply_batch(again[start : start + self.batch_size])
             if self._unknown:
-                with self.sessions.begin() as session:
-                    ledger.mark(session, [i.id for i in self._unknown], "failed", error="outcome unknown")
+                with SyncUnitOfWork(self.sessions) as uow:
+                    uow.runs.mark([i.id for i in self._unknown], "failed", error="outcome unknown")
                 self.stats.failed += len(self._unknown)
                 self._unknown = []
         return self.stats
@@ -162,33 +159,31 @@ class Applier:
             else:
                 calls.append(call)
                 sendable.append(item)
-        with self.sessions.begin() as session:
-            ledger.mark(session, [i.id for i in sendable], "started")
+        with SyncUnitOfWork(self.sessions) as uow:
+            uow.runs.mark([i.id for i in sendable], "started")
             for item in skipped:
-                ledger.mark(
-                    session, [item.id], "failed", error="a group or user it needs is not in Bitrix24 yet"
-                )
+                uow.runs.mark([item.id], "failed", error="a group or user it needs is not in Bitrix24 yet")
                 self.stats.failed += 1
         outcomes = await self.port.batch(calls) if calls else []
         self.stats.calls += len(calls)
         refused_users: list[tuple[Item, CallOutcome]] = []
-        with self.sessions.begin() as session:
+        with SyncUnitOfWork(self.sessions) as uow:
             for item, outcome in zip(sendable, outcomes, strict=True):
                 refused = outcome.error is not None and outcome.error.action in REFUSED
                 if isinstance(item.operation, CreateUser) and refused:
                     refused_users.append((item, outcome))
                 else:
-                    self._record(session, item, outcome)
-            self._flush(session)
+                    self._record(uow, item, outcome)
+            self._flush(uow)
         if refused_users:
             # A user.add refused as a duplicate may be our own from a retried batch whose answer was
             # lost (the portal ran it): look for the person's XML_ID before parking anyone.
             settled = await self._verify_started([item for item, _ in refused_users])
-            with self.sessions.begin() as session:
+            with SyncUnitOfWork(self.sessions) as uow:
                 for item, outcome in refused_users:
                     if item.id not in settled:
-                        self._record(session, item, outcome)
-                self._flush(session)
+                        self._record(uow, item, outcome)
+                self._flush(uow)
         if self.on_progress:
             self.on_progress(len(items))
 
@@ -256,20 +251,19 @@ class Applier:
         return link.b24_id if link else None
 
     # -- outcomes ----------------------------------------------------------------------------------
-    def _flush(self, session: Session) -> None:
+    def _flush(self, uow: SyncUnitOfWork) -> None:
         """Write what the batch confirmed in a few statements (links, invitations, done items)."""
-        commit.save_links(session, self._links_due, self._link_ids)
-        commit.apply_memberships(session, self._memberships_due)
-        if self._invitations_due:
-            session.execute(insert(Invitation), self._invitations_due)
-        ledger.mark(session, self._done_due, "done")
-        self._links_due, self._invitations_due, self._done_due = {}, [], []
+        uow.links.save(self._links_due, self._link_ids)
+        uow.links.apply_memberships(self._memberships_due)
+        uow.invitations.record_sent_by_bitrix24(self._invitations_due)
+        uow.runs.mark(self._done_due, "done")
+        self._links_due, self._invitations_due, self._done_due = {}, {}, []
         self._memberships_due = {}
 
-    def _record(self, session: Session, item: Item, outcome: CallOutcome) -> None:
+    def _record(self, uow: SyncUnitOfWork, item: Item, outcome: CallOutcome) -> None:
         error = outcome.error
         if error is None:
-            HANDLERS[type(item.operation)].confirm(self, session, item.operation, outcome.result)
+            HANDLERS[type(item.operation)].confirm(self, item.operation, outcome.result)
             self._done_due.append(item.id)
             self.stats.done += 1
             self.stats.by_op[item.op] = self.stats.by_op.get(item.op, 0) + 1
@@ -279,47 +273,38 @@ class Applier:
             self._unknown.append(item)  # stays "started": checked before it is sent again
             return
         if error.action is Action.FAIL_CONFIG:
-            ledger.mark(session, [item.id], "failed", error=reason)
+            uow.runs.mark([item.id], "failed", error=reason)
             raise RunAborted(f"Bitrix24 refused the bridge's credentials or scope ({code})")
         if error.action in REFUSED and item.kind == "person":
             # Parked with the planner's hash of the desired state: it is retried when 1C changes it.
             digest = getattr(item.operation, "digest", None)
-            commit.park(session, Quarantine("person", item.ref, code, reason, digest))
-            ledger.mark(session, [item.id], "quarantined", error=reason)
+            uow.quarantine.park(Quarantine("person", item.ref, code, reason, digest))
+            uow.runs.mark([item.id], "quarantined", error=reason)
             self.stats.quarantined += 1
             return
-        ledger.mark(session, [item.id], "failed", error=reason)
+        uow.runs.mark([item.id], "failed", error=reason)
         self.stats.failed += 1
 
     # -- what a confirmed call leaves behind, one per kind of operation ----------------------------
-    def _department_done(self, _s: Session, op: CreateDepartment | UpdateDepartment, result: Any) -> None:
+    def _department_done(self, op: CreateDepartment | UpdateDepartment, result: Any) -> None:
         department_id = int(result) if isinstance(op, CreateDepartment) else int(op.department_id)
         self._save("intranet", op.ref, department_id, {"fields": op.fields}, key=op.key)
 
-    def _group_done(self, _s: Session, op: CreateGroup | UpdateGroup, result: Any) -> None:
+    def _group_done(self, op: CreateGroup | UpdateGroup, result: Any) -> None:
         if isinstance(op, CreateGroup):
             self._save(op.kind, op.ref, int(result), {"fields": op.fields}, key=op.key)
         else:
             self._save(op.kind, op.ref, int(op.group_id), op.state or {"fields": op.fields}, key=op.key)
 
-    def _user_created(self, _s: Session, op: CreateUser, result: Any) -> None:
+    def _user_created(self, op: CreateUser, result: Any) -> None:
         self._save("person", op.ref, int(result), {"fields": op.fields, "groups": [], "active": True})
         # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
-        self._invitations_due.append(
-            {
-                "person_ref": op.ref,
-                "b24_user_id": str(result),
-                "channel": "bitrix24",
-                "status": "sent",
-                "error": None,
-                "sent_at": utcnow(),
-            }
-        )
+        self._invitations_due[op.ref] = int(result)
 
-    def _user_updated(self, _s: Session, op: AdoptUser | UpdateUser, _result: Any) -> None:
+    def _user_updated(self, op: AdoptUser | UpdateUser, _result: Any) -> None:
         self._save("person", op.ref, int(op.user_id), op.state)
 
-    def _members_done(self, _s: Session, op: AddMembers | RemoveMembers, _result: Any) -> None:
+    def _members_done(self, op: AddMembers | RemoveMembers, _result: Any) -> None:
         joined = isinstance(op, AddMembers)
         for ref in op.person_refs:
             self._memberships_due.setdefault(ref, {})[op.group_key] = joined
@@ -352,16 +337,16 @@ class Applier:
         if not lookups:
             return settled
         outcomes = await self.port.batch([call for _, call in lookups])
-        with self.sessions.begin() as session:
+        with SyncUnitOfWork(self.sessions) as uow:
             for (item, _call), outcome in zip(lookups, outcomes, strict=True):
                 found_id = directory.found_id(outcome.result) if outcome.ok else None
                 if found_id is None:
                     continue  # not there: the item is re-sent as usual
-                HANDLERS[type(item.operation)].confirm(self, session, item.operation, found_id)
+                HANDLERS[type(item.operation)].confirm(self, item.operation, found_id)
                 self._done_due.append(item.id)
                 self.stats.done += 1
                 settled.add(item.id)
-            self._flush(session)
+            self._flush(uow)
         return settled
 
 
@@ -371,7 +356,7 @@ class Handler:
 
     call: Callable[[Applier, Any, str], Call | None]
     """The REST call (None: something it needs is not in Bitrix24 yet; NOTHING_TO_SEND: done as is)."""
-    confirm: Callable[[Applier, Session, Any, Any], None]
+    confirm: Callable[[Applier, Any, Any], None]
     """Record what a successful call (or a lookup that found the object) leaves behind."""
     lookup: Callable[[Any, str], Call] | None = None
     """For creations: how to find the object when a crash or a lost answer left the outcome unknown."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
@@ -22,7 +21,7 @@ from connectors.messaging.port import MessagingPort
 from connectors.messaging.templates import invitation_email, invitation_sms
 from core.clock import utcnow
 from core.errors import BridgeError
-from store.models import Invitation
+from sync.repositories import Invitations, Links
 
 TChannel = Literal["email", "sms"]
 
@@ -42,16 +41,7 @@ def _aware(value: datetime) -> datetime:
 
 def history(session: Session, refs: Iterable[str] | None = None) -> dict[str, list[datetime]]:
     """Person ref → times of invitations sent (any channel), oldest first."""
-    query = select(Invitation.person_ref, Invitation.sent_at).where(Invitation.status == "sent")
-    if refs is not None:
-        query = query.where(Invitation.person_ref.in_(list(refs)))
-    found: dict[str, list[datetime]] = {}
-    for ref, sent_at in session.execute(query.order_by(Invitation.sent_at)):
-        found.setdefault(ref, []).append(_aware(sent_at))
-    accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
-    for (ref,) in session.execute(accepted):
-        found.pop(ref, None)
-    return found
+    return Invitations(session).history(refs)
 
 
 def due_for_reminder(
@@ -85,15 +75,8 @@ def record(
     session: Session, invitee: Invitee, channel: str, error: str | None = None, *, status: str | None = None
 ) -> None:
     """An invitation sent (or failed with ``error``); ``status="accepted"`` marks someone who logged in."""
-    session.add(
-        Invitation(
-            person_ref=invitee.person_ref,
-            b24_user_id=str(invitee.user_id),
-            channel=channel,
-            status=status or ("failed" if error else "sent"),
-            error=error,
-            sent_at=utcnow(),
-        )
+    Invitations(session).record(
+        invitee.person_ref, invitee.user_id, channel, status or ("failed" if error else "sent"), error
     )
 
 
@@ -122,11 +105,9 @@ def _invitees(
     session: Session, refs: Iterable[str] | None = None, site_keys: Iterable[str] | None = None
 ) -> list[Invitee]:
     """Linked, active persons (optionally only those in the given site groups) with their contacts."""
-    from sync.state import load_links
-
     keys = set(site_keys or ())
     found: list[Invitee] = []
-    for link in load_links(session, ["person"], refs).values():
+    for link in Links(session).load(["person"], refs).values():
         state = link.state
         if link.b24_id is None or not state.get("active", True):
             continue

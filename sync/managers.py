@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
@@ -23,7 +22,8 @@ from core.errors import SyncError
 from mappings import Mapping
 from mappings.schema import ManagerRoles, TGroupRole
 from mappings.transforms import TransformError, normalize_email
-from store.models import ClientManager, IdentityLink, SourceRecord
+from sync.repositories import Managers, Replica
+from sync.uow import SyncUnitOfWork
 
 TRole = Literal["timesheet_approver", "order_submitter", "viewer"]
 ROLES: tuple[str, ...] = ("timesheet_approver", "order_submitter", "viewer")
@@ -55,25 +55,16 @@ def add(session: Session, email: str, sites: Sequence[str], role: str, name: str
     address = _email(email)
     if role not in ROLES:
         raise ManagerError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
-    known = set(
-        session.scalars(
-            select(SourceRecord.ref).where(SourceRecord.entity == "Department", SourceRecord.ref.in_(sites))
-        )
-    )
+    known = Replica(session).known_sites(sites)
     unknown = sorted(set(sites) - known)
     if unknown:
         raise ManagerError(f"unknown site(s): {', '.join(unknown)} — run a sync first, or check the 1C refs")
     changed = 0
+    rows = Managers(session)
     for site in sites:
-        row = session.scalar(
-            select(ClientManager).where(ClientManager.email == address, ClientManager.site_ref == site)
-        )
+        row = rows.assignment(address, site)
         if row is None:
-            session.add(
-                ClientManager(
-                    email=address, name=name, site_ref=site, role=role, created_at=utcnow(), removed_at=None
-                )
-            )
+            rows.add(address, name, site, role)
             changed += 1
         elif row.removed_at is not None or row.role != role:
             row.removed_at, row.role = None, role
@@ -83,18 +74,14 @@ def add(session: Session, email: str, sites: Sequence[str], role: str, name: str
 
 
 def remove(session: Session, email: str, sites: Sequence[str] | None = None) -> int:
-    address = _email(email)
-    query = select(ClientManager).where(ClientManager.email == address, ClientManager.removed_at.is_(None))
-    if sites:
-        query = query.where(ClientManager.site_ref.in_(sites))
-    rows = list(session.scalars(query))
+    rows = Managers(session).active(_email(email), sites)
     for row in rows:
         row.removed_at = utcnow()
     return len(rows)
 
 
 def listing(session: Session) -> list[Assignment]:
-    rows = session.scalars(select(ClientManager).order_by(ClientManager.email, ClientManager.site_ref))
+    rows = Managers(session).all()
     return [
         Assignment(
             r.email,
@@ -106,15 +93,6 @@ def listing(session: Session) -> list[Assignment]:
         )
         for r in rows
     ]
-
-
-def _site_group(session: Session, site_ref: str) -> int | None:
-    b24_id = session.scalar(
-        select(IdentityLink.b24_id).where(
-            IdentityLink.kind == "department", IdentityLink.source_ref == site_ref
-        )
-    )
-    return int(b24_id) if b24_id else None
 
 
 def _group_role(mapping: Mapping | None, role: str) -> TGroupRole:
@@ -139,9 +117,9 @@ async def apply(
         "removed_from": 0,
         "waiting_for_group": 0,
     }
-    with sessions() as session:
-        assignments = listing(session)
-        groups = {a.site_ref: _site_group(session, a.site_ref) for a in assignments}
+    with SyncUnitOfWork(sessions) as uow:
+        assignments = listing(uow.session)
+        groups = {a.site_ref: uow.links.group_of_site(a.site_ref) for a in assignments}
     by_email: dict[str, list[Assignment]] = {}
     for item in assignments:
         by_email.setdefault(item.email, []).append(item)
@@ -170,7 +148,6 @@ async def apply(
             if item.removed and leave:
                 await directory.leave(b24, leave, user_id)
                 counts["removed_from"] += 1
-        with sessions.begin() as session:
-            for row in session.scalars(select(ClientManager).where(ClientManager.email == email)):
-                row.b24_user_id = str(user_id)
+        with SyncUnitOfWork(sessions) as uow:
+            uow.managers.set_user(email, user_id)
     return counts
