@@ -34,6 +34,7 @@ State = dict[str, Any]
 class _Stored:
     """Every operation: ``op``, ``kind``, ``ref`` and the stored ``payload``."""
 
+    __slots__ = ()
     op: ClassVar[TOp]
     ref: str
 
