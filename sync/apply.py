@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call, CallError, CallOutcome
@@ -35,6 +33,9 @@ from sync.operations import (
     UpdateUser,
 )
 from sync.uow import SyncUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 BATCH_LIMIT = 50  # bitrix24-rest.md §7: at most 50 commands per batch
 ITEM_CHUNK = 2000

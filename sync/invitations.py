@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Literal
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call
@@ -22,6 +20,9 @@ from connectors.messaging.templates import invitation_email, invitation_sms
 from core.clock import utcnow
 from core.errors import BridgeError
 from sync.repositories import Invitations, Links
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 TChannel = Literal["email", "sms"]
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Literal
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
@@ -24,6 +22,9 @@ from mappings.schema import ManagerRoles, TGroupRole
 from mappings.transforms import TransformError, normalize_email
 from sync.repositories import Managers, Replica
 from sync.uow import SyncUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 TRole = Literal["timesheet_approver", "order_submitter", "viewer"]
 ROLES: tuple[str, ...] = ("timesheet_approver", "order_submitter", "viewer")

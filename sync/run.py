@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
@@ -30,6 +28,9 @@ from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, p
 from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
 from sync.source import SourceData, entity_of
 from sync.uow import SyncUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 GROUP_KINDS = ("organization", "department")
 

@@ -77,6 +77,7 @@ def test_contracts_hold_on_the_tree() -> None:
         ("connectors/bitrix24/port.py", "import sqlalchemy.orm", "load no I/O library BROKEN"),
         ("core/ids.py", "import store.models", "The kernel imports nothing of the project BROKEN"),
         ("store/db.py", "import connectors.bitrix24.budget", "no package-level cycle) BROKEN"),
+        ("sync/apply.py", "from store.models import Invitation", "only through the unit of work BROKEN"),
     ],
 )
 def test_a_breach_made_on_purpose_is_caught(
