@@ -17,6 +17,7 @@ from connectors.onec.port import Department, Employee, HrEvent
 from mappings import (
     DesiredDepartment,
     DesiredGroup,
+    DesiredState,
     DesiredUser,
     Mapping,
     PersonView,
@@ -249,3 +250,16 @@ def map_person(
         problems=tuple(problems),
         next_change_on=next_change,
     )
+
+
+def desired_state(data: SourceData, mapping: Mapping, on: date, persons: Iterable[str]) -> DesiredState:
+    """Groups, the intranet tree and the desired user of each of ``persons`` (those 1C still employs)."""
+    groups = map_groups(data, mapping, on)
+    departments = map_intranet(data, mapping, on)
+    intranet = frozenset(departments)
+    users = {}
+    for ref in persons:
+        user = map_person(data, mapping, ref, on, groups, intranet)
+        if user is not None:
+            users[ref] = user
+    return DesiredState(groups=groups, users=users, departments=departments)

@@ -22,10 +22,10 @@ from sync import extract
 from sync import lease as sync_lease
 from sync.apply import Applier, ApplyStats, RunAborted
 from sync.ledger import TRunMode
-from sync.map import map_groups, map_intranet, map_person
+from sync.map import desired_state, map_groups, map_intranet, map_person
 from sync.model import Plan, RunStatus, link_key
 from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
-from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
+from sync.reconcile import Drift, group_links, member_index, person_links, strays
 from sync.source import SourceData, entity_of
 from sync.uow import SyncUnitOfWork
 
@@ -96,15 +96,7 @@ def _today(ctx: SyncContext) -> date:
 
 
 def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> DesiredState:
-    groups = map_groups(data, ctx.mapping, _today(ctx))
-    departments = map_intranet(data, ctx.mapping, _today(ctx))
-    intranet = frozenset(departments)
-    users = {}
-    for ref in persons:
-        user = map_person(data, ctx.mapping, ref, _today(ctx), groups, intranet)
-        if user is not None:
-            users[ref] = user
-    return DesiredState(groups=groups, users=users, departments=departments)
+    return desired_state(data, ctx.mapping, _today(ctx), persons)
 
 
 async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Plan:
@@ -298,19 +290,6 @@ class ReconcileReport(RunReport):
     drift: list[Drift] = field(default_factory=list)
 
 
-async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualState:
-    actual = ActualState()
-    for user in await extract.all_users(ctx.b24):
-        actual.users[user.id] = user
-    for group in await directory.all_groups(ctx.b24):
-        actual.groups[group.id] = group.fields
-    wanted = [g for g in group_ids if g in actual.groups]
-    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
-    for group_id, outcome in zip(wanted, await ctx.b24.batch(calls) if calls else [], strict=True):
-        actual.members[group_id] = directory.member_ids(outcome.result) if outcome.ok else set()
-    return actual
-
-
 RECONCILE_CHUNK = 5000
 """Persons compared at a time, so reconciling 50,000 people stays within a few hundred MB."""
 
@@ -337,7 +316,7 @@ async def _reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRep
         known = uow.replica.person_refs()
         reference = uow.replica.source([])
     group_ids = [link.b24_id for link in stored_groups.values() if link.b24_id]
-    actual = await _actual_state(ctx, group_ids)
+    actual = await extract.actual_state(ctx.b24, group_ids)
     glinks, drift, group_by_id = group_links(stored_groups, actual)
     groups_of = member_index(actual, group_by_id)
     stray_drift, adoptable = strays(actual, linked.values(), known)
