@@ -6,6 +6,7 @@ interpreters below also see what package ``__init__`` modules load, which static
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,28 @@ IO_LIBRARIES = [m for m in PURE["forbidden_modules"] if m not in CONFIG["root_pa
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
+def _modules() -> list[str]:
+    """Every module of the project's root packages, dotted."""
+    found: list[str] = []
+    for package in CONFIG["root_packages"]:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(found)
+
+
+def _expand(expression: str) -> list[str]:
+    """The modules an import-linter expression names (``*`` one segment, ``**`` one or more)."""
+    pattern = ".".join(
+        r"[^.]+(?:\.[^.]+)*" if part == "**" else "[^.]+" if part == "*" else re.escape(part)
+        for part in expression.split(".")
+    )
+    return [m for m in _modules() if re.fullmatch(pattern, m)]
+
+
+PURE_MODULES = sorted({m for expression in PURE["source_modules"] for m in _expand(expression)})
+
+
 def _loaded_io(module: str, path: Path = ROOT) -> list[str]:
     """The I/O libraries (and project packages) importing ``module`` loads in a fresh interpreter."""
     probe = (
@@ -35,7 +58,13 @@ def _loaded_io(module: str, path: Path = ROOT) -> list[str]:
     return done.stdout.split()
 
 
-@pytest.mark.parametrize("module", PURE["source_modules"])
+def test_the_pure_contract_names_every_port() -> None:
+    assert {"connectors.bitrix24.port", "connectors.onec.port", "connectors.messaging.port"} <= set(
+        PURE_MODULES
+    )
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_module_loads_no_io_library_when_imported(module: str) -> None:
     assert _loaded_io(module) == []
 
