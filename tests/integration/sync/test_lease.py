@@ -150,3 +150,30 @@ async def test_a_lost_lease_stops_the_writes(world: World, ctx: SyncContext) -> 
         with pytest.raises(sync_lease.LeaseLost):
             await run.full(ctx)
         held.lost.clear()
+
+
+async def test_the_lease_is_renewed_while_held(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync_lease, "RENEW_EVERY", 0.05)
+    async with sync_lease.holding(store.sessions) as held:
+        first = leases.current(store.sessions, sync_lease.NAME)
+        await asyncio.sleep(0.5)
+        later = leases.current(store.sessions, sync_lease.NAME)
+        assert first is not None and later is not None and later.holder == held.holder
+        assert later.expires_at > first.expires_at and not held.lost.is_set()
+    assert leases.current(store.sessions, sync_lease.NAME) is None
+
+
+async def test_a_lease_taken_over_is_noticed(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync_lease, "RENEW_EVERY", 0.05)
+    async with sync_lease.holding(store.sessions) as held:
+        assert leases.take_over(
+            store.sessions, sync_lease.NAME, held.holder, "other:1:x", timedelta(minutes=1)
+        )
+        for _ in range(100):
+            if held.lost.is_set():
+                break
+            await asyncio.sleep(0.02)
+        assert held.lost.is_set()
+        with pytest.raises(sync_lease.LeaseLost):
+            held.check()
+    assert leases.current(store.sessions, sync_lease.NAME) is not None  # the new holder keeps it
