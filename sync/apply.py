@@ -4,7 +4,11 @@ Per batch: mark the items started (commit), send one ``batch``, then record ever
 confirmed state it implies (commit). An item found "started" after a crash is checked first — a user
 by ``XML_ID``, a group by name — and only re-sent if Bitrix24 does not have it (style brief §1).
 Refusals (bad e-mail, e-mail taken, …) quarantine the person; transient failures leave the item
-failed for the next run; configuration failures (auth, scope) abort the run.
+failed for the next run; configuration failures (auth, scope) abort the run (it ends ``aborted``).
+
+Each typed operation (sync/operations.py) has one entry in ``HANDLERS``: its REST call, what a success
+confirms, and for creations how to look the object up. Every write goes through a ``SyncUnitOfWork``;
+before each batch the sync lease is checked, so a process that lost it writes nothing more.
 """
 
 from __future__ import annotations

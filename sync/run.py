@@ -1,7 +1,8 @@
 """Put the stages in order: extract → map → diff/plan → apply → commit. Nothing else lives here.
 
 `sync` first finishes an unfinished run (dlt's rule), then asks 1C for more. The change feed is
-acknowledged only by the next GetChanges call, after the run that carried it committed.
+acknowledged only by the next GetChanges call, after the run that carried it committed. Every entry
+point that applies or resumes a run holds the sync lease (sync/lease.py) for its whole length.
 """
 
 from __future__ import annotations
