@@ -19,6 +19,7 @@ from connectors.messaging.port import MessagingPort
 from connectors.messaging.templates import invitation_email, invitation_sms
 from core.clock import utcnow
 from core.errors import BridgeError
+from core.ids import B24UserId, PersonRef
 from sync.repositories import Invitations, Links
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ TChannel = Literal["email", "sms"]
 
 @dataclass(frozen=True)
 class Invitee:
-    person_ref: str
-    user_id: int
+    person_ref: PersonRef
+    user_id: B24UserId
     first_name: str
     email: str | None
     phone: str | None
@@ -117,8 +118,8 @@ def _invitees(
         fields = state.get("fields", {})
         found.append(
             Invitee(
-                link.ref,
-                link.b24_id,
+                PersonRef(link.ref),
+                B24UserId(link.b24_id),
                 fields.get(directory.NAME, ""),
                 fields.get(directory.EMAIL) or None,
                 fields.get(directory.MOBILE) or None,

@@ -17,6 +17,7 @@ from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
 from core.clock import utcnow
 from core.errors import SyncError
+from core.ids import B24UserId, DepartmentRef
 from mappings import Mapping
 from mappings.schema import ManagerRoles, TGroupRole
 from mappings.transforms import TransformError, normalize_email
@@ -38,9 +39,9 @@ class ManagerError(SyncError):
 class Assignment:
     email: str
     name: str | None
-    site_ref: str
+    site_ref: DepartmentRef
     role: str
-    b24_user_id: int | None
+    b24_user_id: B24UserId | None
     removed: bool
 
 
@@ -87,9 +88,9 @@ def listing(session: Session) -> list[Assignment]:
         Assignment(
             r.email,
             r.name,
-            r.site_ref,
+            DepartmentRef(r.site_ref),
             r.role,
-            int(r.b24_user_id) if r.b24_user_id else None,
+            B24UserId(int(r.b24_user_id)) if r.b24_user_id else None,
             r.removed_at is not None,
         )
         for r in rows
