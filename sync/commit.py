@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
-from store.db import utcnow
+from core.clock import utcnow
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
 from sync.diff import state_hash
 from sync.model import Quarantine

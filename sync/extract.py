@@ -8,6 +8,7 @@ from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call
 from connectors.onec.port import ChangeBatch, OneCPort, Record
 from sync.model import ExistingUser
+from sync.reconcile import ActualState
 from sync.source import MIRRORED_ENTITIES
 
 TARGETED_LOOKUP_LIMIT = 500
@@ -58,3 +59,17 @@ async def adoption_candidates(
                 user = _existing(directory.parse_user(row))
                 found[user.id] = user
     return list(found.values())
+
+
+async def actual_state(b24: Bitrix24Port, group_ids: Iterable[int]) -> ActualState:
+    """What Bitrix24 holds now: every user and group, and the members of the given groups (reconcile)."""
+    actual = ActualState()
+    for user in await all_users(b24):
+        actual.users[user.id] = user
+    for group in await directory.all_groups(b24):
+        actual.groups[group.id] = group.fields
+    wanted = [g for g in group_ids if g in actual.groups]
+    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
+    for group_id, outcome in zip(wanted, await b24.batch(calls) if calls else [], strict=True):
+        actual.members[group_id] = directory.member_ids(outcome.result) if outcome.ok else set()
+    return actual

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.db import utcnow
+from core.clock import utcnow
 from store.models import ChangeFeedCursor, DueChange, Invitation, QuarantineRecord, SyncRun
 from sync.state import FEED_NODE
 

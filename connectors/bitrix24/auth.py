@@ -26,8 +26,8 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.logging import redact_text
 from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, api_error, classify
+from core.redact import redact_text
 from store.models import AppToken
 
 log = logging.getLogger(__name__)
