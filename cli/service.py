@@ -1,5 +1,5 @@
 """`serve` (the HTTP service with its scheduled jobs), `install` and `uninstall` (the portal's setup for the
-process catalog: processes/install.py plans, connectors/bitrix24/setup.py applies)."""
+process catalog: processes/install.py plans, processes/portal_setup.py applies)."""
 
 from __future__ import annotations
 
@@ -57,9 +57,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the operations a
 
 
 def _setup(config: Path | None, dry_run: bool, as_json: bool, *, removing: bool) -> None:
-    """Read the portal, plan from the catalog, print the plan or apply it (connectors/bitrix24/setup.py)."""
-    from connectors.bitrix24 import setup
+    """Read the portal, plan from the catalog, print the plan or apply it (processes/portal_setup.py)."""
     from processes import install as planning
+    from processes import portal_setup as setup
     from processes.catalog import default_catalog
 
     settings = settings_from(config)
