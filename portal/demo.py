@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from fastapi import FastAPI
+
 from connectors.onec.port import ScheduleDay
 from portal.access import Principal
+from portal.auth import PlacementVerifier
 from portal.data import MemoryData, Order, Site, TeamMember
 from portal.service import PortalService
+from portal.web import PortalSettings, create_portal_router
 from timesheets.billing import RateCard
 from timesheets.model import Period, SiteSettings, Timesheet, period_of
 from timesheets.prefill import prefill
@@ -137,3 +141,22 @@ def demo_data(users: DemoUsers, today: date) -> tuple[MemoryData, PortalService]
 def _month_end(day: date) -> date:
     following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return following - timedelta(days=1)
+
+
+def demo_app(
+    data: MemoryData,
+    service: PortalService,
+    verifier: PlacementVerifier,
+    *,
+    session_secret: str,
+    cookie_secure: bool = True,
+    prefix: str = "/portal",
+) -> FastAPI:
+    """A FastAPI app with only the portal mounted (the demo and the browser tests serve it)."""
+    app = FastAPI(title="Extranet Bridge portal (demo)")
+    settings = PortalSettings(session_secret, cookie_secure=cookie_secure)
+    router = create_portal_router(
+        data=data, verifier=verifier, settings=settings, rates=RATES, clock=service.clock
+    )
+    app.include_router(router, prefix=prefix)
+    return app

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from connectors.bitrix24.budget import MemoryBudget
 from portal.auth import PlacementVerifier, user_gateway
 from portal.data import MemoryData
-from portal.demo import RATES, DemoUsers, demo_data
+from portal.demo import DemoUsers, demo_app, demo_data
 from portal.service import PortalService
-from portal.web import PortalSettings, create_portal_router
 from sandbox.bitrix24.testing import RunningSandbox
 
 TODAY = date(2026, 3, 20)
@@ -71,10 +70,5 @@ def build_world(sb: RunningSandbox) -> World:
     verifier = PlacementVerifier(
         user_gateway(sb.base_url, MemoryBudget(100, 100)), member_id=sb.sandbox.portal.member_id
     )
-    app = FastAPI()
-    settings = PortalSettings(SECRET, cookie_secure=False)
-    router = create_portal_router(
-        data=data, verifier=verifier, settings=settings, rates=RATES, clock=service.clock
-    )
-    app.include_router(router, prefix="/portal")
+    app = demo_app(data, service, verifier, session_secret=SECRET, cookie_secure=False)
     return World(sb, users, data, service, app)
