@@ -19,6 +19,7 @@ from portal.data import Comment, Order, OrderKind, PortalData, Registration, She
 from processes.engine import IllegalTransition, Transition
 from timesheets.lifecycle import AWAITING, STATE_LABELS, SheetEvent, record
 from timesheets.model import Day, Timesheet, TimesheetError
+from timesheets.onec import SheetOutcome, conflicts_to_data
 from timesheets.serial import days_to_data
 
 MAX_TEXT = 2000
@@ -166,6 +167,22 @@ class PortalService:
             current.sheet, sheet_id=str(uuid.uuid4()), version=current.sheet.version + 1, corrects=sheet_id
         )
         return self.open_sheet(version, principal.user_id)
+
+    def record_onec(self, outcome: SheetOutcome) -> SheetRecord:
+        """1C's answer for one sheet (the outbox's result handler calls this): accepted, conflicts, failed."""
+        current = self.data.sheet(outcome.sheet_id)
+        if current is None:
+            raise NotFound(outcome.sheet_id)
+        data = {"conflicts": conflicts_to_data(outcome.conflicts)} if outcome.conflicts else {}
+        return self._append(current, SheetEvent(outcome.event, "1c", outcome.reason, data=data))
+
+    def resolve_conflict(self, principal: Principal, sheet_id: str, reason: str) -> SheetRecord:
+        """The provider manager accepts 1C's days (or has started a correction) and closes the conflict."""
+        current = self.sheet(principal, sheet_id)
+        require(principal, "manage", current.sheet.site_ref)
+        if not reason.strip():
+            raise PortalError("Укажите, как решён конфликт")
+        return self._append(current, SheetEvent("resolve", principal.user_id, reason.strip()))
 
     def history(
         self, principal: Principal, site_refs: Sequence[str], limit: int = 20

@@ -31,6 +31,7 @@ TIME_KINDS: dict[str, str] = {
     "ОТ": "отпуск",
     "Б": "больничный",
     "К": "командировка",
+    "ДО": "отпуск без сохранения оплаты",
 }
 WORKED_KINDS = frozenset({"Я", "Н", "С", "РВ"})
 """Kinds whose hours are worked hours (the basis for billing)."""

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from connectors.onec.port import (
     Approval,
@@ -28,6 +29,7 @@ from connectors.onec.port import (
 )
 from timesheets.model import Period, Timesheet, TimesheetError
 
+OneCEvent = Literal["onec_accepted", "onec_conflicts", "onec_failed"]
 _NAMESPACE = uuid.UUID("6f1d2c4e-8b1a-4c55-9d0e-3a7b5e2f9c10")
 
 
@@ -92,8 +94,7 @@ class SheetOutcome:
     """What 1C's answer means for one sheet: the lifecycle event to apply and its data."""
 
     sheet_id: str
-    event: str
-    """``onec_accepted``, ``onec_conflicts`` or ``onec_failed``."""
+    event: OneCEvent
     reason: str | None
     conflicts: tuple[TimesheetConflict, ...] = ()
 
