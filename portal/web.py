@@ -28,6 +28,7 @@ from portal.service import NotFound, PortalError, PortalService
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
 from timesheets.lifecycle import STATE_LABELS, dispute_diff, resubmission_diff
 from timesheets.model import TIME_KINDS, Day, Period, TimesheetError
+from timesheets.presence import LABELS as PRESENCE_LABELS
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -41,6 +42,7 @@ OK_MESSAGES = {
     "commented": "Комментарий добавлен",
     "registered": "Заявка на доступ отправлена. Менеджер поставщика рассмотрит её и пришлёт приглашение.",
     "decided": "Решение по заявке сохранено",
+    "resolved": "Конфликт с 1С закрыт",
 }
 
 
@@ -71,6 +73,7 @@ def create_portal_router(
         TIME_KINDS=TIME_KINDS,
         ORDER_STATUS_LABELS=ORDER_STATUS_LABELS,
         REGISTRATION_LABELS=REGISTRATION_LABELS,
+        PRESENCE_LABELS=PRESENCE_LABELS,
         ROLE_LABELS=ROLE_LABELS,
     )
     router = APIRouter()
@@ -283,6 +286,14 @@ def create_portal_router(
         proposed = [d for d in _days_from_form(form, current.sheet.period) if d not in current.sheet.days]
         service.dispute(principal, sheet_id, form.get("reason", ""), proposed)
         return back(str(request.url_for("sheet", sheet_id=sheet_id)), "disputed")
+
+    @router.post("/timesheets/{sheet_id}/resolve", name="sheet_resolve")
+    @guarded
+    async def sheet_resolve(request: Request, sheet_id: str) -> Response:
+        session, principal = who(request)
+        form = await checked_form(request, session)
+        service.resolve_conflict(principal, sheet_id, form.get("reason", ""))
+        return back(str(request.url_for("sheet", sheet_id=sheet_id)), "resolved")
 
     @router.post("/timesheets/{sheet_id}/correct", name="sheet_correct")
     @guarded

@@ -7,10 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from portal_world import World
+
+from connectors.onec.port import EmploymentRef, TimesheetConflict
+from timesheets.onec import SheetOutcome
 
 
 def _csrf(html: str) -> str:
@@ -188,3 +192,28 @@ def test_the_billing_export_counts_approved_hours_only(world: World, client: Tes
     assert {r[2] for r in rows} == {"emp-1", "emp-2"}
     assert sum(Decimal(r[7]) for r in rows) == expected
     assert sum(Decimal(r[9]) for r in rows) == expected * Decimal("520.00")
+
+
+def test_the_provider_sees_1c_conflicts_and_closes_them(world: World, client: TestClient) -> None:
+    world.service.approve(world.data.principals[world.users.approver_a], "sheet-2")
+    world.service.approve(world.data.principals[world.users.provider], "sheet-2")
+    conflict = TimesheetConflict(EmploymentRef("emp-2"), date(2026, 3, 3), "Больничный лист 00ЗУ-000045")
+    world.service.record_onec(
+        SheetOutcome("sheet-2", "onec_conflicts", "дни заняты документами 1С", (conflict,))
+    )
+    world.open_as(client, world.users.approver_a)
+    assert 'id="resolve"' not in client.get("/portal/timesheets/sheet-2").text
+    world.open_as(client, world.users.provider)
+    html = client.get("/portal/timesheets/sheet-2").text
+    assert "Больничный лист 00ЗУ-000045" in html and 'id="resolve"' in html
+    assert (
+        client.post(
+            "/portal/timesheets/sheet-2/resolve", data={"csrf": _csrf(html), "reason": " "}
+        ).status_code
+        == 400
+    )
+    closed = client.post(
+        "/portal/timesheets/sheet-2/resolve", data={"csrf": _csrf(html), "reason": "день за больничным"}
+    )
+    assert closed.status_code == 200 and "Конфликт с 1С закрыт" in closed.text
+    assert world.data.sheet("sheet-2").state == "submitted"
