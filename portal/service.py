@@ -123,16 +123,17 @@ class PortalService:
         require(principal, "view", site_ref)
         if not sheet_ids:
             raise PortalError("Отметьте табели, которые нужно согласовать")
+        found = {sheet_id: self.data.sheet(sheet_id) for sheet_id in sheet_ids}
+        if any(r is None or r.sheet.site_ref != site_ref for r in found.values()):
+            raise AccessDenied()  # checked for all before any is approved: nothing half-applied
         done, skipped = 0, []
-        for sheet_id in sheet_ids:
-            found = self.data.sheet(sheet_id)
-            if found is None or found.sheet.site_ref != site_ref:
-                raise AccessDenied()
+        for sheet_id, current in found.items():
+            assert current is not None
             try:
                 self.approve(principal, sheet_id)
                 done += 1
             except PortalError as exc:
-                skipped.append(f"{found.sheet.employee_name or sheet_id}: {exc}")
+                skipped.append(f"{current.sheet.employee_name or sheet_id}: {exc}")
         return done, skipped
 
     def dispute(

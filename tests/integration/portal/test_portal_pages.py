@@ -170,10 +170,11 @@ def test_a_manager_of_site_a_reaches_nothing_of_site_b(world: World, client: Tes
         assert "Васильев" not in response.text and "Соколова" not in response.text
     csrf = _csrf(dashboard)
     assert client.post("/portal/timesheets/sheet-4/approve", data={"csrf": csrf}).status_code == 403
-    bulk = {"csrf": csrf, "sheet_id": ["sheet-4"]}
+    bulk = {"csrf": csrf, "sheet_id": ["sheet-1", "sheet-4"]}  # one of A, one of B: nothing is approved
     assert client.post("/portal/sites/site-A/timesheets/approve", data=bulk).status_code == 403
     assert client.post("/portal/sites/site-B/timesheets/approve", data=bulk).status_code == 403
     assert world.data.sheet("sheet-4").state == "awaiting:client"
+    assert world.data.sheet("sheet-1").state == "awaiting:client"
     listed = client.get("/portal/api/sites/site-A/timesheets").json()
     assert sorted(r["employee_ref"] for r in listed) == ["emp-0", "emp-1", "emp-2", "emp-3"]
 
