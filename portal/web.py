@@ -26,7 +26,7 @@ from portal.auth import COOKIE, PlacementRejected, PlacementVerifier, Session, S
 from portal.data import ORDER_STATUS_LABELS, REGISTRATION_LABELS, OrderKind, PortalData
 from portal.service import NotFound, PortalError, PortalService
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
-from timesheets.lifecycle import STATE_LABELS, dispute_diff, resubmission_diff
+from timesheets.lifecycle import EVENT_LABELS, STATE_LABELS, dispute_diff, resubmission_diff
 from timesheets.model import TIME_KINDS, Day, Period, TimesheetError
 from timesheets.presence import LABELS as PRESENCE_LABELS
 
@@ -74,6 +74,7 @@ def create_portal_router(
         ORDER_STATUS_LABELS=ORDER_STATUS_LABELS,
         REGISTRATION_LABELS=REGISTRATION_LABELS,
         PRESENCE_LABELS=PRESENCE_LABELS,
+        EVENT_LABELS=EVENT_LABELS,
         ROLE_LABELS=ROLE_LABELS,
     )
     router = APIRouter()

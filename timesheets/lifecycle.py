@@ -70,6 +70,22 @@ STATE_LABELS = {
     "superseded": "заменён исправлением",
     "cancelled": "отменён",
 }
+EVENT_LABELS = {
+    "prefill": "заполнен по графику",
+    "edit": "изменён",
+    "submit": "отправлен",
+    "approve": "согласован",
+    "dispute": "оспорен",
+    "remind": "напоминание",
+    "escalate": "передан заместителю",
+    "onec_accepted": "принят 1С",
+    "onec_conflicts": "конфликт с 1С",
+    "onec_failed": "ошибка 1С",
+    "retry": "повторная передача",
+    "resolve": "конфликт закрыт",
+    "superseded": "заменён исправлением",
+    "cancel": "отменён",
+}
 _REASON_NEEDED = frozenset({"dispute", "resolve"})
 
 

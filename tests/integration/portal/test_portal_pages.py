@@ -134,7 +134,7 @@ def test_self_registration_waits_for_the_provider(world: World, client: TestClie
     html = client.get("/portal/register").text
     form = {
         "csrf": _csrf(html),
-        "name": "Сергей Новый",
+        "name": "<b>Сергей</b> Новый",
         "company": "ООО Клиент",
         "email": "s.new@example.test",
         "phone": "+7 916 555-77-88",
@@ -145,6 +145,7 @@ def test_self_registration_waits_for_the_provider(world: World, client: TestClie
     assert [r.status for r in pending] == ["pending"]
     world.open_as(client, world.users.provider)
     html = client.get("/portal/").text
+    assert "&lt;b&gt;Сергей&lt;/b&gt; Новый" in html and "<b>Сергей" not in html  # escaped, not markup
     decide = {"csrf": _csrf(html), "decision": "approve"}
     assert (
         client.post(f"/portal/registrations/{pending[0].registration_id}/decide", data=decide).status_code
