@@ -125,12 +125,20 @@ HEADER = (
 )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A text cell that no spreadsheet reads as a formula (CSV/formula injection, OWASP)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def _row(line: BillingLine) -> tuple[str, str, str, str, str, str, str, Decimal, Decimal, Decimal]:
     return (
-        line.client,
-        line.site_ref,
-        line.employee_ref,
-        line.employee_name,
+        _text(line.client),
+        _text(line.site_ref),
+        _text(line.employee_ref),
+        _text(line.employee_name),
         line.period.start.isoformat(),
         line.period.end.isoformat(),
         line.time_kind,
@@ -157,6 +165,8 @@ def to_xlsx(lines: Sequence[BillingLine]) -> bytes:
     sheet.append(HEADER)
     for line in lines:
         sheet.append(_row(line))
+        for column in range(1, 8):
+            sheet.cell(row=sheet.max_row, column=column).data_type = "s"  # never a formula
         for column in (8, 9, 10):
             sheet.cell(row=sheet.max_row, column=column).number_format = "0.00"
     out = io.BytesIO()

@@ -116,3 +116,15 @@ def test_summaries_per_department_and_foreman() -> None:
     assert sum(r.employees for r in by_foreman) == len(approved)
     with pytest.raises(TimesheetError):
         summary(approved, "position")
+
+
+def test_names_never_become_spreadsheet_formulas() -> None:
+    days = tuple(Day(d, "Я", Decimal(8)) for d in MARCH.days())
+    sheet = Timesheet("s", "emp-x", "site-A", "org-1", MARCH, days, employee_name='=HYPERLINK("http://x")')
+    lines = billing_lines([sheet], RATES)
+    row = next(csv.reader(io.StringIO(to_csv(lines).splitlines()[1]), delimiter=";"))
+    assert row[3] == '\'=HYPERLINK("http://x")'
+    book = load_workbook(io.BytesIO(to_xlsx(lines)))
+    assert book.active is not None
+    cell = book.active.cell(row=2, column=4)
+    assert cell.data_type == "s" and str(cell.value).startswith("'=")
