@@ -19,6 +19,7 @@ from sandbox.bitrix24 import bpt
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
 from sandbox.bitrix24.procs_bizproc_model import TASK_STATUSES
+from sandbox.bitrix24.procs_bizproc_model import _check_steps as check_steps
 from sandbox.bitrix24.procs_common import (
     as_int,
     as_list,
@@ -28,6 +29,7 @@ from sandbox.bitrix24.procs_common import (
     is_app,
     iso,
     lock,
+    now,
     order_rows,
     paged,
     upper,
@@ -164,6 +166,48 @@ def _template_data(portal: Any, value: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!")
     return data
+
+
+@method("bizproc.workflow.template.update", scope="bizproc", app_only=True)
+def template_update(ctx: CallContext, params: dict[str, Any]) -> bool:
+    """bizproc-workflow-template-update.md: app + admin; ID*, FIELDS with NAME, DESCRIPTION, AUTO_EXECUTE,
+    TEMPLATE_DATA (other keys are ignored without an error); only templates the calling application added
+    with bizproc.workflow.template.add. Messages as [S] RestService::updateWorkflowTemplate."""
+    p = upper(params)
+    with lock(ctx.portal):
+        require_app_context(ctx)
+        require_admin(ctx)
+        template = engine.state(ctx.portal).templates.get(as_int(p.get("ID"), -1))
+        if template is None:
+            raise RestError("", "Workflow template not found.")
+        if template.system_code != f"rest_app_{ctx.caller.client_id}":
+            raise RestError("", "You can update ONLY templates created by current application")
+        fields = upper(p["FIELDS"]) if isinstance(p.get("FIELDS"), dict) else {}
+        if not fields:
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "No fields to update.")
+        if "NAME" in fields and empty(fields["NAME"]):
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Empty template name!")
+        auto = str(fields.get("AUTO_EXECUTE", template.auto_execute))
+        if auto not in ("0", "1", "2", "3"):
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field AUTO_EXECUTE!")
+        steps = template.steps
+        if "TEMPLATE_DATA" in fields:
+            data = _template_data(ctx.portal, fields["TEMPLATE_DATA"])
+            try:
+                check_steps(data.get("steps") or [], set())  # the same check as an added template's
+            except ValueError as exc:
+                raise RestError(
+                    "ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!"
+                ) from exc
+            steps = list(data.get("steps") or [])
+            template.parameters = dict(data.get("parameters") or {})
+            template.constants = dict(data.get("constants") or {})
+        template.steps = steps
+        template.name = str(fields.get("NAME", template.name))
+        template.description = str(fields.get("DESCRIPTION", template.description))
+        template.auto_execute = int(auto)
+        template.modified = now(ctx.portal)
+        return True
 
 
 @method("bizproc.workflow.template.delete", scope="bizproc", app_only=True)
