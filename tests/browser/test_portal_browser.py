@@ -1,8 +1,9 @@
 """The portal in headless Chromium (Debian's ``chromium``, driven by Playwright; nothing downloaded).
 
-Each person opens the portal as Bitrix24 opens a placement: a form POST of the documented body
-(``AUTH_ID`` of that user's token, ``member_id``, ``PLACEMENT``, ``PLACEMENT_OPTIONS``…) to the handler,
-which verifies the token with the sandbox's ``user.current``. The test clicks through approve, bulk
+Each person opens the portal as Bitrix24 opens a placement: the sandbox's placement knob gives the
+documented call for the bound ``LEFT_MENU`` handler (``AUTH_ID`` of a fresh token of that user,
+``member_id``, ``PLACEMENT``, ``PLACEMENT_OPTIONS``…) and the browser POSTs it; the handler verifies the
+token with the sandbox's ``user.current``. The test clicks through approve, bulk
 approve, dispute, order creation and self-registration and saves screenshots (docs/screenshots/, or
 the folder named by EXTRANET_BRIDGE_SCREENSHOTS). Skips when Chromium or Playwright is absent
 (``scripts/browser-deps`` installs both).
@@ -18,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.bitrix24.budget import MemoryBudget
@@ -43,22 +45,14 @@ class Portal:
         self.sb, self.url, self.users, self.data = sb, url, users, data
 
     def open_as(self, page: Any, user_id: str, placement: str = "LEFT_MENU") -> None:
-        """Bitrix24's placement call: an auto-submitted form POST with the user's token."""
-        token, refresh = self.sb.sandbox.portal.issue_tokens(int(user_id))
-        body = {
-            "AUTH_ID": token,
-            "AUTH_EXPIRES": "3600",
-            "REFRESH_ID": refresh,
-            "member_id": self.sb.sandbox.portal.member_id,
-            "status": "L",
-            "PLACEMENT": placement,
-            "PLACEMENT_OPTIONS": "{}",
-        }
+        """The sandbox's placement knob gives the documented call for that user; the browser POSTs it,
+        as the Bitrix24 page does into the widget's frame."""
+        call = self.sb.knobs.open_placement(placement, int(user_id), options={}, post=False)
         fields = "".join(
-            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in body.items()
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in call["form"].items()
         )
-        action = f"{self.url}/portal/placement?DOMAIN=portal.test&PROTOCOL=0&LANG=ru&APP_SID=s1"
-        page.set_content(f'<form id="b24" method="post" action="{action}">{fields}</form>')
+        page.set_content(f'<form id="b24" method="post" action="{html.escape(call["url"])}">{fields}</form>')
         with page.expect_navigation():
             page.evaluate("document.getElementById('b24').submit()")
         page.wait_for_load_state()
@@ -70,7 +64,7 @@ class Portal:
 @pytest.fixture(scope="module")
 def portal() -> Iterator[Portal]:
     with run_sandbox(rate=1000, burst=1000) as sb:
-        sb.knobs.install()
+        app_token = sb.knobs.install()["auth"]["access_token"]
 
         def add(first: str, last: str) -> str:
             email = f"{first}.{last}@example.test".lower()
@@ -85,6 +79,9 @@ def portal() -> Iterator[Portal]:
         )
         app = demo_app(data, service, verifier, session_secret=SECRET, cookie_secure=False)
         with serve_in_thread(app) as url:
+            bind = {"PLACEMENT": "LEFT_MENU", "HANDLER": f"{url}/portal/placement", "auth": app_token}
+            bound = httpx.post(f"{sb.base_url}/rest/placement.bind.json", json=bind, timeout=10)
+            assert bound.json().get("result") is True, bound.text
             yield Portal(sb, url, users, data)
 
 

@@ -1,8 +1,8 @@
 """A portal world for the tests: the portal behind FastAPI, its placements verified by a Bitrix24 sandbox.
 
-Each person is a sandbox user; their token is one the sandbox's OAuth server issues for that user
-(``Portal.issue_tokens``, what ``/oauth/token/`` hands out), so ``user.current`` answers for them only.
-When the sandbox's placement knob lands, ``open_as`` becomes one knob call.
+The app is installed and binds ``LEFT_MENU`` to the portal's handler; each person is a sandbox user, and
+``open_as`` is the sandbox's placement knob (``/_sandbox/placement/open``): the documented body with a
+fresh token of that user, which ``user.current`` answers for them only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,6 +23,7 @@ from sandbox.bitrix24.testing import RunningSandbox
 
 TODAY = date(2026, 3, 20)
 SECRET = "portal-test-secret-0123456789abcdef"
+HANDLER_BASE = "http://testserver"  # the TestClient's host
 
 
 @dataclass
@@ -32,24 +34,25 @@ class World:
     service: PortalService
     app: FastAPI
 
+    def placement_call(self, user_id: str) -> tuple[str, dict[str, str]]:
+        """What Bitrix24 POSTs when the user opens the bound LEFT_MENU page (the sandbox's knob)."""
+        call = self.sb.knobs.open_placement("LEFT_MENU", int(user_id), post=False)
+        return str(call["url"]), dict(call["form"])
+
     def placement_body(self, user_id: str, **overrides: str) -> dict[str, str]:
-        token, refresh = self.sb.sandbox.portal.issue_tokens(int(user_id))
-        body = {
-            "AUTH_ID": token,
-            "AUTH_EXPIRES": "3600",
-            "REFRESH_ID": refresh,
-            "member_id": self.sb.sandbox.portal.member_id,
-            "status": "L",
-            "PLACEMENT": "LEFT_MENU",
-            "PLACEMENT_OPTIONS": "{}",
-        }
-        return {**body, **overrides}
+        return {**self.placement_call(user_id)[1], **overrides}
 
     def open_as(self, client: TestClient, user_id: str) -> None:
-        """What Bitrix24 does when the user opens the placement: POST the documented body."""
-        query = "DOMAIN=portal.test&PROTOCOL=0&LANG=ru&APP_SID=s1"
-        response = client.post(f"/portal/placement?{query}", data=self.placement_body(user_id))
+        url, form = self.placement_call(user_id)
+        response = client.post(url, data=form)
         assert response.status_code == 200, response.text
+
+
+def bind_placement(sb: RunningSandbox, app_token: str, handler: str) -> None:
+    """``placement.bind`` as the installer does it (app context; bitrix24-rest.md §9.2)."""
+    body = {"PLACEMENT": "LEFT_MENU", "HANDLER": handler, "TITLE": "Кабинет", "auth": app_token}
+    answer = httpx.post(f"{sb.base_url}/rest/placement.bind.json", json=body, timeout=10)
+    assert answer.json().get("result") is True, answer.text
 
 
 def _add(sb: RunningSandbox, first: str, last: str) -> str:
@@ -58,7 +61,8 @@ def _add(sb: RunningSandbox, first: str, last: str) -> str:
 
 
 def build_world(sb: RunningSandbox) -> World:
-    sb.knobs.install()
+    auth = sb.knobs.install()["auth"]
+    bind_placement(sb, auth["access_token"], f"{HANDLER_BASE}/portal/placement")
     users = DemoUsers(
         employee=_add(sb, "Petr", "Ivanov"),
         approver_a=_add(sb, "Anna", "Klientova"),
