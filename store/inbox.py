@@ -1,19 +1,46 @@
-"""The inbox: every event or callback received, under its unique key, so a redelivery is recognised."""
+"""The inbox: every event or callback received, under a digest of what identifies it, so a redelivery is
+recognised; and the dispatcher that hands each stored message to its handler.
+
+A message is marked processed in the same transaction as its handler's changes, so it is processed
+exactly when the handler's work is committed: a crash or a failing handler leaves it pending (a
+transient failure) to be dispatched again, and two dispatchers never run one message twice (the claim
+is a conditional UPDATE inside that transaction).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import utcnow
 from store.models import InboxMessage
 
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Mapping[str, Any]], None]
+"""Does the work of one message inside the dispatcher's transaction; raises to roll it back."""
+
+
+def message_key(identity: Mapping[str, Any], *, distinct: bool = False) -> str:
+    """The SHA-256 of the whole identifying content (canonical JSON). ``distinct``: the content cannot tell
+    a redelivery from a new message (no id, no timestamp), so the key is made unique instead."""
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    if distinct:
+        canonical += "\x00" + uuid.uuid4().hex
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
 
 def receive(
-    sessions: sessionmaker[Session], source: str, key: str, kind: str, payload: dict[str, Any]
+    sessions: sessionmaker[Session], source: str, key: str, kind: str, payload: Mapping[str, Any]
 ) -> bool:
     """Store a message; False when the same (source, key) was already received (a redelivery)."""
     try:
@@ -24,7 +51,7 @@ def receive(
                 return False
             session.add(
                 InboxMessage(
-                    source=source, event_key=key[:200], kind=kind, payload=payload, received_at=utcnow()
+                    source=source, event_key=key, kind=kind, payload=dict(payload), received_at=utcnow()
                 )
             )
     except IntegrityError:
@@ -32,11 +59,88 @@ def receive(
     return True
 
 
-def mark_processed(sessions: sessionmaker[Session], source: str, key: str, error: str | None = None) -> None:
-    with sessions.begin() as session:
-        row = session.scalar(
-            select(InboxMessage).where(InboxMessage.source == source, InboxMessage.event_key == key)
+@dataclass
+class Dispatched:
+    done: int = 0
+    failed: int = 0
+    """Handlers that raised a terminal error: the message is closed with the error."""
+    pending: int = 0
+    """Transient failures: the message stays for the next dispatch."""
+
+
+def dispatch(
+    sessions: sessionmaker[Session],
+    handlers: Mapping[str, Handler],
+    *,
+    source: str,
+    retry_on: tuple[type, ...] = (),
+    limit: int = 200,
+) -> Dispatched:
+    """Run the handler of every pending message of ``source`` (oldest first). A handler error that is an
+    instance of ``retry_on`` (or a lost database connection) leaves the message pending; any other
+    closes it with the error."""
+    report = Dispatched()
+    with sessions() as session:
+        ids = session.scalars(
+            select(InboxMessage.id)
+            .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        ).all()
+    for message_id in ids:
+        outcome = _run_one(sessions, handlers, message_id, (*retry_on, OperationalError))
+        if outcome is not None:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def _run_one(
+    sessions: sessionmaker[Session],
+    handlers: Mapping[str, Handler],
+    message_id: int,
+    retry_on: tuple[type, ...],
+) -> str | None:
+    kind = "?"
+    try:
+        with sessions.begin() as session:
+            claimed = session.execute(
+                update(InboxMessage)
+                .where(InboxMessage.id == message_id, InboxMessage.processed_at.is_(None))
+                .values(processed_at=utcnow(), error=None)
+            )
+            if not getattr(claimed, "rowcount", 0):
+                return None  # another dispatcher took it
+            row = session.get(InboxMessage, message_id)
+            if row is None:
+                return None
+            kind = row.kind
+            handler = handlers.get(kind)
+            if handler is None:
+                row.error = f"no handler for {kind}"
+            else:
+                handler(session, row.payload)
+        return "done"
+    except Exception as exc:  # the handler's changes and the claim are rolled back together
+        transient = isinstance(exc, retry_on)
+        reason = f"{type(exc).__name__}: {getattr(exc, 'operator_message', '')}".rstrip(": ")[:500]
+        log.warning(
+            "inbox message %s (%s) failed%s: %s",
+            message_id,
+            kind,
+            ", will retry" if transient else "",
+            reason,
         )
-        if row is not None:
-            row.processed_at = utcnow()
-            row.error = error
+        with sessions.begin() as session:
+            row = session.get(InboxMessage, message_id)
+            if row is not None and row.processed_at is None:
+                row.error = reason
+                if not transient:
+                    row.processed_at = utcnow()
+        return "pending" if transient else "failed"
+
+
+def pending(sessions: sessionmaker[Session], source: str) -> int:
+    """How many messages of ``source`` wait for their handler."""
+    with sessions() as session:
+        query = select(func.count()).where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+        return int(session.scalar(query) or 0)

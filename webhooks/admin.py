@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -11,14 +11,15 @@ from pydantic import BaseModel, Field
 from sync import managers
 from sync.report import status as read_status
 from webhooks.deps import AdminUser, StoreDep
+from webhooks.errors import responses
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], responses=responses(401, 413, 503))
 
 
 class ManagerIn(BaseModel):
     email: str = Field(max_length=254)
     sites: list[str] = Field(min_length=1, max_length=500)
-    role: str = "viewer"
+    role: Literal["timesheet_approver", "order_submitter", "viewer"] = "viewer"
     name: str | None = Field(default=None, max_length=255)
 
 
@@ -34,7 +35,7 @@ def list_managers(_: AdminUser, store: StoreDep) -> list[dict[str, Any]]:
         return [dataclasses.asdict(a) for a in managers.listing(session)]
 
 
-@router.post("/managers", status_code=201)
+@router.post("/managers", status_code=201, responses=responses(400, 422))
 def add_manager(body: ManagerIn, _: AdminUser, store: StoreDep) -> dict[str, Any]:
     """Assign; the scheduled manager job (or `extranet-bridge managers add`) applies it in Bitrix24."""
     with store.sessions.begin() as session:
@@ -42,7 +43,7 @@ def add_manager(body: ManagerIn, _: AdminUser, store: StoreDep) -> dict[str, Any
     return {"changed": changed}
 
 
-@router.delete("/managers/{email}")
+@router.delete("/managers/{email}", responses=responses(422))
 def remove_manager(email: str, _: AdminUser, store: StoreDep, site: str | None = None) -> dict[str, Any]:
     with store.sessions.begin() as session:
         removed = managers.remove(session, email, [site] if site else None)

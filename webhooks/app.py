@@ -1,7 +1,8 @@
 """The bridge's HTTP service: Bitrix24 events, the admin API, health. Built by ``create_app``.
 
-Domain errors become HTTP statuses here and nowhere else; bodies over ``server.max_body_bytes`` are
-refused with 413 before they are read into memory.
+Domain errors become HTTP statuses here and nowhere else, in one shape (webhooks/errors.py); bodies
+over ``server.max_body_bytes`` are refused with 413 before they are read into memory. The OpenAPI
+document and its browsable page are part of the admin API: served only with the admin token.
 """
 
 from __future__ import annotations
@@ -9,14 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.settings import Settings
 from config.wiring import Store
-from connectors.errors import BridgeError, ConfigError
+from connectors.errors import BridgeError, ConfigError, Transient
 from sync.managers import ManagerError
 from webhooks import admin, events
+from webhooks.deps import AdminUser
+from webhooks.errors import Refusal
+
+TITLE = "Extranet Bridge"
 
 
 class BodyLimit:
@@ -55,16 +65,24 @@ class _TooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = JSONResponse(
-        {"error": "body_too_large", "detail": f"request bodies are limited to {limit} bytes"}, 413
-    )
+    response = _problem(413, "body_too_large", f"request bodies are limited to {limit} bytes")
     await response(scope, receive, send)
 
 
+def _problem(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
 def create_app(settings: Settings, store: Store) -> FastAPI:
-    app = FastAPI(
-        title="Extranet Bridge", version="0.1.0", docs_url="/admin/docs", openapi_url="/admin/openapi.json"
-    )
+    app = FastAPI(title=TITLE, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
     app.include_router(events.router)
@@ -74,17 +92,51 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/admin/openapi.json", include_in_schema=False)
+    def openapi(_: AdminUser) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/admin/docs", include_in_schema=False)
+    def docs(_: AdminUser) -> HTMLResponse:
+        # The document is embedded: the page needs no second, token-less request for it.
+        return get_swagger_ui_html(
+            openapi_url="", title=TITLE, swagger_ui_parameters={"spec": jsonable_encoder(app.openapi())}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = exc.error if isinstance(exc, Refusal) else _CODES.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            headers["Allow"] = ", ".join(_allowed(app, request.scope))
+        return _problem(exc.status_code, error, str(exc.detail), headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _problem(422, "invalid_request", _validation_detail(exc))
+
     @app.exception_handler(ManagerError)
     async def _bad_assignment(_request: Request, exc: ManagerError) -> JSONResponse:
-        return JSONResponse({"error": "invalid_assignment", "detail": exc.operator_message}, 422)
+        return _problem(422, "invalid_assignment", exc.operator_message)
 
     @app.exception_handler(ConfigError)
     async def _config(_request: Request, exc: ConfigError) -> JSONResponse:
-        return JSONResponse({"error": "not_configured", "detail": exc.operator_message}, 503)
+        return _problem(503, "not_configured", exc.operator_message)
 
     @app.exception_handler(BridgeError)
     async def _bridge(_request: Request, exc: BridgeError) -> JSONResponse:
-        return JSONResponse({"error": "bridge_error", "detail": exc.operator_message}, 500)
+        return _problem(503 if isinstance(exc, Transient) else 500, "bridge_error", exc.operator_message)
 
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
     return app
+
+
+_CODES = {400: "bad_body", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+
+
+def _allowed(app: FastAPI, scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(scope)[0] in (Match.FULL, Match.PARTIAL):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

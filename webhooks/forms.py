@@ -1,6 +1,13 @@
 """Decoding Bitrix24's form posts: ``application/x-www-form-urlencoded`` with PHP bracket notation
 (``auth[application_token]=…&data[FIELDS][ID]=5``), as events and activity callbacks arrive
-(bitrix24-rest.md §6.2, §5.12)."""
+(bitrix24-rest.md §6.2, §5.12).
+
+Strict: a body that PHP would read ambiguously (a name used both as a value and as a group, a list and
+a map at once, a broken bracket, bytes that are not UTF-8, control characters) is a ``FormError`` with
+the reason, which the service answers with 400. Limits follow PHP's defaults for the same input
+(``max_input_vars`` 1000; nesting far below ``max_input_nesting_level`` 64, since Bitrix24 sends at most
+four levels).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +15,77 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-_PART = re.compile(r"\[([^\]]*)\]")
+MAX_FIELDS = 1000
+MAX_DEPTH = 8
+
+_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
+_PART = re.compile(r"\[([^\[\]]*)\]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def parse_php_form(body: str) -> dict[str, Any]:
-    """``a[b][c]=1&a[d][]=2`` → ``{"a": {"b": {"c": "1"}, "d": ["2"]}}``."""
+class FormError(ValueError):
+    """The body is not a well-formed PHP bracket form; the message says where."""
+
+
+def parse_php_form(body: str | bytes) -> dict[str, Any]:
+    """``a[b][c]=1&a[d][]=2`` → ``{"a": {"b": {"c": "1"}, "d": ["2"]}}``; raises ``FormError``."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormError("the body is not UTF-8") from None
+    try:
+        pairs = parse_qsl(
+            body, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except UnicodeDecodeError:
+        raise FormError("a percent-encoded value is not UTF-8") from None
+    except ValueError:
+        raise FormError(f"more than {MAX_FIELDS} fields") from None
     result: dict[str, Any] = {}
-    for raw_key, value in parse_qsl(body, keep_blank_values=True):
-        head, _, rest = raw_key.partition("[")
-        parts = [head, *_PART.findall("[" + rest)] if rest else [head]
-        node: Any = result
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            if part == "":
-                if not isinstance(node, list):
-                    break
-                if last:
-                    node.append(value)
-                else:
-                    node.append({})
-                    node = node[-1]
-                continue
-            if not isinstance(node, dict):
-                break
-            if last:
-                node[part] = value
-            else:
-                following_is_list = parts[index + 1] == ""
-                node = node.setdefault(part, [] if following_is_list else {})
+    for raw_key, value in pairs:
+        _put(result, _parts(raw_key), value, raw_key)
     return result
+
+
+def _parts(raw_key: str) -> list[str]:
+    if _CONTROL.search(raw_key):
+        raise FormError("a field name holds control characters")
+    match = _KEY.fullmatch(raw_key)
+    if match is None:
+        raise FormError(f"malformed field name {_shown(raw_key)}")
+    parts = [match.group(1), *_PART.findall(match.group(2))]
+    if len(parts) > MAX_DEPTH:
+        raise FormError(f"field {_shown(raw_key)} is nested deeper than {MAX_DEPTH} levels")
+    return parts
+
+
+def _put(result: dict[str, Any], parts: list[str], value: str, raw_key: str) -> None:
+    if _CONTROL.search(value):
+        raise FormError(f"field {_shown(raw_key)} holds control characters")
+    node: dict[str, Any] | list[Any] = result
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        child: Any = value if last else ([] if parts[index + 1] == "" else {})
+        if isinstance(node, list):
+            if part != "":
+                raise FormError(f"field {_shown(raw_key)} mixes a list and named keys")
+            node.append(child)
+        else:
+            if part == "":
+                raise FormError(f"field {_shown(raw_key)} mixes a list and named keys")
+            if last:
+                if isinstance(node.get(part), dict | list):
+                    raise FormError(f"field {_shown(raw_key)} is both a value and a group")
+                node[part] = value
+                return
+            existing = node.setdefault(part, child)
+            if type(existing) is not type(child):
+                raise FormError(f"field {_shown(raw_key)} is both a value and a group, or a list and a map")
+            child = existing
+        node = child
+
+
+def _shown(raw_key: str) -> str:
+    """The field name for a message: quoted, cut, never a value."""
+    return repr(raw_key[:60] + ("…" if len(raw_key) > 60 else ""))

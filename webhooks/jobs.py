@@ -6,10 +6,14 @@ database every tick runs once.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Mapping
 
 from config.wiring import Bridge
+from connectors.bitrix24.auth import StoreVault
 from sync import invitations, managers, run
+from webhooks import handlers
 from webhooks.scheduler import JobScheduler
 
 
@@ -21,6 +25,11 @@ def _applied(reports: list[run.RunReport]) -> dict[str, int]:
             counts["failed"] += report.applied.failed
             counts["quarantined"] += report.applied.quarantined
     return counts
+
+
+INBOX_MINUTES = 1
+"""The offline queue is drained and events whose handler failed transiently (or whose dispatch a restart
+cut off) are retried this often."""
 
 
 def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
@@ -42,7 +51,19 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
     scheduler.add_interval("due_changes", plan.due_changes_minutes, due)
     scheduler.add_interval("client_managers", plan.managers_minutes, apply_managers)
+
+    b24 = bridge.settings.bitrix24
+    vault = StoreVault(bridge.store.sessions)
+    oauth = bool(b24.app.client_id) and not b24.webhook_url
+
+    async def inbox() -> Mapping[str, int]:
+        installed = oauth and await asyncio.to_thread(vault.load) is not None
+        offline = await handlers.drain_offline(bridge.b24, bridge.store.sessions) if installed else 0
+        dispatched = await asyncio.to_thread(handlers.dispatch, bridge.store.sessions)
+        return {**dataclasses.asdict(dispatched), "offline": offline}
+
     scheduler.add_cron("reconcile", plan.reconcile_cron, reconcile)
+    scheduler.add_interval("inbox", INBOX_MINUTES, inbox)
     messaging = bridge.messaging
     if messaging is not None:
         settings = bridge.settings.invitations

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, api_error, classify
+from core.errors import Bitrix24Error, Terminal, Transient
 from core.redact import redact_text
 from store.models import AppToken
 
@@ -118,6 +119,17 @@ class StoreVault:
                 row.application_token = pair.application_token
             row.expires_at = datetime.fromtimestamp(pair.expires_at, UTC) if pair.expires_at else None
             row.updated_at = now
+
+
+def revoke_tokens(session: Session, member_id: str) -> bool:
+    """The application was uninstalled: forget its tokens for ``member_id`` (the row goes, so neither the
+    gateway nor an event check can use them). False when there was nothing to revoke."""
+    row = session.get(AppToken, member_id)
+    if row is None:
+        return False
+    session.delete(row)
+    log.info("bitrix24 application tokens revoked: member=%s", member_id)
+    return True
 
 
 _NOT_INSTALLED = Resolution(Action.FAIL_CONFIG, "the Bitrix24 application has no stored tokens (install it)")
@@ -223,3 +235,54 @@ class OAuthTokens:
 def _host(url: Any) -> str:
     """The host[:port] of ``client_endpoint`` (the portal's domain), or ''."""
     return urlsplit(str(url or "")).netloc
+
+
+class InstallRefused(Bitrix24Error, Terminal):
+    """An install whose access token does not prove it comes from the configured portal and application."""
+
+
+class PortalUnreachable(Bitrix24Error, Transient):
+    """The portal could not be asked whether an install is genuine."""
+
+
+async def verify_install(
+    portal_url: str, client_id: str, access_token: str, *, timeout_seconds: float = 15.0
+) -> None:
+    """Prove an offered install: call the configured portal back with the offered access token.
+
+    ``app.info`` must answer there with our application's code (api-reference/common/system/app-info.md:
+    ``CODE`` is the application code; a local application's is its ``client_id``), and ``profile`` must
+    name an administrator (only an administrator installs an application, bitrix24-rest.md §6.2:
+    ONAPPINSTALL's tokens are the installing admin's). The URL is the configured one, never the
+    ``client_endpoint`` of the request, so an attacker's body cannot send the bridge elsewhere.
+    Raises ``InstallRefused`` (with the reason, no token) or ``PortalUnreachable``.
+    """
+    base = portal_url.rstrip("/") + "/rest/"
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        info = await _call_with(session, base, "app.info", access_token)
+        if str(info.get("CODE", "")) != client_id:
+            raise InstallRefused("the offered token belongs to another application of the portal")
+        profile = await _call_with(session, base, "profile", access_token)
+        if profile.get("ADMIN") is not True:
+            raise InstallRefused("the offered token is not an administrator's")
+
+
+async def _call_with(session: aiohttp.ClientSession, base: str, method: str, token: str) -> dict[str, Any]:
+    try:
+        async with session.post(base + method, json={"auth": token}) as response:
+            status = response.status
+            body: Any = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise PortalUnreachable(
+            f"the portal did not answer {method} while an install was verified ({type(exc).__name__})"
+        ) from None
+    if isinstance(body, dict) and isinstance(body.get("result"), dict) and status < 400:
+        result: dict[str, Any] = body["result"]
+        return result
+    code = str(body.get("error", "")) if isinstance(body, dict) else ""
+    if status >= 500 or not code:
+        raise PortalUnreachable(
+            f"the portal answered {method} with HTTP {status} while an install was verified"
+        )
+    raise InstallRefused(f"the portal refused the offered token ({method}: {code[:64]}, HTTP {status})")

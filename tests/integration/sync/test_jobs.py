@@ -15,7 +15,7 @@ async def test_two_instances_run_each_tick_once(world: World, bridge: Bridge) ->
         second = JobScheduler(world.store.sessions, "instance-b")
         schedule_jobs(first, bridge)
         schedule_jobs(second, other)
-        assert set(first.status()) == {"sync", "due_changes", "client_managers", "reconcile"}
+        assert set(first.status()) == {"sync", "due_changes", "client_managers", "reconcile", "inbox"}
         ran = await first.run_job("sync")
         skipped = await second.run_job("sync")
     finally:

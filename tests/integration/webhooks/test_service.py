@@ -6,34 +6,19 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from config.settings import Settings
 from config.wiring import Store
+from sandbox.bitrix24.testing import RunningSandbox
 from store.models import AppToken, InboxMessage
-from webhooks.app import create_app
+from tests.integration.webhooks.conftest import ADMIN, FORM, install_body
 from webhooks.forms import parse_php_form
 
-ADMIN = "admin-secret-token"
-INSTALL = {
-    "event": "ONAPPINSTALL",
-    "auth[access_token]": "acc-1",
-    "auth[refresh_token]": "ref-1",
-    "auth[application_token]": "apptoken-1",
-    "auth[member_id]": "member-1",
-    "auth[domain]": "acme.bitrix24.ru",
-    "auth[expires_in]": "3600",
-}
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
-
-@pytest.fixture
-async def client(store: Store, db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database={"url": db_url}, server={"admin_token": ADMIN, "max_body_bytes": 4096})
-    app = create_app(settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
-        yield http
+def genuine_install(portal: RunningSandbox) -> tuple[str, dict[str, str]]:
+    """An ONAPPINSTALL body with the tokens the portal issued, and that auth block."""
+    auth = portal.knobs.install()["auth"]
+    return install_body(auth), auth
 
 
 def user_added(token: str, user_id: int = 55, ts: str = "1700000000") -> str:
@@ -50,35 +35,39 @@ def test_php_bracket_forms_decode() -> None:
 
 
 async def test_install_then_events_are_checked_and_deduplicated(
-    client: httpx.AsyncClient, store: Store
+    client: httpx.AsyncClient, store: Store, portal: RunningSandbox
 ) -> None:
-    assert (
-        await client.post("/bitrix24/events", content=user_added("apptoken-1"), headers=FORM)
-    ).status_code == 401
-    installed = await client.post("/bitrix24/install", content=urlencode(INSTALL), headers=FORM)
+    body, auth = genuine_install(portal)
+    token = auth["application_token"]
+    assert (await client.post("/bitrix24/events", content=user_added(token), headers=FORM)).status_code == 401
+    installed = await client.post("/bitrix24/install", content=body, headers=FORM)
     assert installed.status_code == 200
     with store.sessions() as session:
         row = session.scalar(select(AppToken))
-        assert row is not None and row.application_token == "apptoken-1" and row.refresh_token == "ref-1"
+        assert row is not None and row.application_token == token
+        assert row.refresh_token == auth["refresh_token"]
 
     wrong = await client.post("/bitrix24/events", content=user_added("forged"), headers=FORM)
     assert wrong.status_code == 401
-    first = await client.post("/bitrix24/events", content=user_added("apptoken-1"), headers=FORM)
-    again = await client.post("/bitrix24/events", content=user_added("apptoken-1"), headers=FORM)
+    first = await client.post("/bitrix24/events", content=user_added(token), headers=FORM)
+    again = await client.post("/bitrix24/events", content=user_added(token), headers=FORM)
     assert first.json() == {"received": True, "duplicate": False}
     assert again.json() == {"received": True, "duplicate": True}
     with store.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboxMessage)) == 1
 
-    unknown = urlencode({"event": "ONCRMDEALADD", "auth[application_token]": "apptoken-1"})
+    unknown = urlencode({"event": "ONCRMDEALADD", "auth[application_token]": token})
     response = await client.post("/bitrix24/events", content=unknown, headers=FORM)
     assert response.status_code == 422 and "ONCRMDEALADD" in response.text
 
 
-async def test_install_from_another_portal_is_refused(client: httpx.AsyncClient) -> None:
-    await client.post("/bitrix24/install", content=urlencode(INSTALL), headers=FORM)
-    other = {**INSTALL, "auth[member_id]": "member-2"}
-    assert (await client.post("/bitrix24/install", content=urlencode(other), headers=FORM)).status_code == 403
+async def test_install_from_another_portal_is_refused(
+    client: httpx.AsyncClient, portal: RunningSandbox
+) -> None:
+    body, auth = genuine_install(portal)
+    assert (await client.post("/bitrix24/install", content=body, headers=FORM)).status_code == 200
+    other = install_body({**auth, "member_id": "member-2"})
+    assert (await client.post("/bitrix24/install", content=other, headers=FORM)).status_code == 403
     broken = await client.post("/bitrix24/install", content="event=ONAPPINSTALL", headers=FORM)
     assert broken.status_code == 400
 
@@ -88,11 +77,25 @@ async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
 
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted while it arrives
+        yield b"event=ONUSERADD&data[NOTE]="
+        for _ in range(10):
+            yield b"a" * 1000
+
+    chunked = await client.post("/bitrix24/events", content=streamed(), headers=FORM)
+    assert chunked.status_code == 413 and chunked.json()["error"] == "body_too_large"
+    install = await client.post("/bitrix24/install", content="x=" + "a" * 10_000, headers=FORM)
+    assert install.status_code == 413
+
 
 async def test_admin_api_needs_the_token_and_validates_input(client: httpx.AsyncClient) -> None:
     assert (await client.get("/admin/status")).status_code == 401
     bad = await client.get("/admin/status", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
+    schemeless = await client.get("/admin/status", headers={"Authorization": ADMIN})
+    assert schemeless.status_code == 401
+    assert (await client.get("/admin/openapi.json")).status_code == 401
+    assert (await client.get("/admin/docs")).status_code == 401
     auth = {"Authorization": f"Bearer {ADMIN}"}
     ok = await client.get("/admin/status", headers=auth)
     assert ok.status_code == 200 and ok.json()["due_pending"] == 0
@@ -102,3 +105,7 @@ async def test_admin_api_needs_the_token_and_validates_input(client: httpx.Async
         "/admin/managers", json={"email": "boss@client.ru", "sites": ["nowhere"]}, headers=auth
     )
     assert unknown_site.status_code == 422 and "unknown site" in unknown_site.json()["detail"]
+    document = await client.get("/admin/openapi.json", headers=auth)
+    assert document.status_code == 200 and "/bitrix24/events" in document.json()["paths"]
+    page = await client.get("/admin/docs", headers=auth)
+    assert page.status_code == 200 and "/bitrix24/install" in page.text
