@@ -170,6 +170,10 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Mirror everything from a 1C snapshot; persons gone from 1C are deactivated."""
     ctx = await _dated(ctx)
     resumed = [] if dry_run else await resume(ctx)
+    # docs/onec-contract.md, initial load: take the change feed's position before the snapshot (what was
+    # registered earlier is in the snapshot). So a full run also recovers from a 1C base that no longer
+    # knows the bridge's cursor (ACK_OUT_OF_RANGE after a restore or a new base).
+    position = None if dry_run else (await extract.changes(ctx.onec, 0, 1)).message_no
     records = await extract.snapshot(ctx.onec)
     data = SourceData()
     for record in records:
@@ -186,7 +190,7 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     del desired
     if dry_run:
         return RunReport("full", None, plan)
-    report = await _execute(ctx, "full", plan, scope, [], None)
+    report = await _execute(ctx, "full", plan, scope, [], position)
     report.resumed = resumed
     return report
 
