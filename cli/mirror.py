@@ -236,7 +236,7 @@ def _show_drift(report: Any, known: dict[str, str], as_json: bool) -> None:
         return
     table = Table(title=f"Drift ({len(rows)})")
     for column in ("kind", "who", "Bitrix24 id", "how"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows[:200]:
         table.add_row(row["kind"], row["who"], str(row["bitrix24_id"] or "-"), row["how"])
     console.print(table)

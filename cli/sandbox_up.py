@@ -79,6 +79,7 @@ def _layout(directory: Path, employees: int | None, seed: int, plan: str, host: 
 def _check_ports(layout: Layout) -> None:
     for name in PORTS:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
             try:
                 sock.bind((layout.host, layout.port_of(name)))
             except OSError as exc:
