@@ -42,7 +42,10 @@ def explain(exc: BaseException) -> list[str] | None:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return [f"the configuration file is not valid YAML{where}: {problem}; `config check` shows more"]
+        from config.settings import chosen_config
+
+        name = chosen_config() or "the configuration file"
+        return [f"{name} is not valid YAML{where}: {problem}; `config check` shows more"]
     if isinstance(exc, BridgeError):
         codes = getattr(exc, "codes", ())
         if "ACK_OUT_OF_RANGE" in codes:

@@ -7,7 +7,7 @@ so a wrong webhook never reads as success. Reporting commands print tables, or J
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from sync.model import Plan
 
 
-def _day(value: datetime | None) -> date | None:
+def _day(value: date | None) -> date | None:
     """The pretended date, or None: the sync then uses today in the 1C server's time zone."""
-    return value.date() if value else None
+    return value
 
 
 async def confirm_bitrix24(bridge: Bridge) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -57,11 +57,20 @@ ModeOption = Annotated[
     ),
 ]
 
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a calendar date; write it as YYYY-MM-DD") from None
+
+
 TodayOption = Annotated[
-    datetime | None,
+    date | None,
     typer.Option(
         "--today",
-        formats=["%Y-%m-%d"],
-        help="Pretend today is this date (YYYY-MM-DD); only for plan and dry runs.",
+        parser=parse_day,
+        metavar="YYYY-MM-DD",
+        help="Pretend today is this date; only for plan and dry runs.",
     ),
 ]

@@ -298,8 +298,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             else SettingsConfigDict()
         )
 
-    settings = _FromFile(**overrides)
     _chosen["used"] = yaml_file
+    settings = _FromFile(**overrides)
     if yaml_file is not None and "url" not in settings.database.model_fields_set:
         settings.database.url = f"sqlite:///{(yaml_file.parent / STORE_FILE).resolve()}"
     elif yaml_file is not None:
