@@ -7,7 +7,6 @@ check acknowledges what the bridge already committed, which 1C would be told by 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -393,6 +392,8 @@ def doctor(config: ConfigOption = None) -> None:
 
 
 def _guarded(body: Callable[[], Awaitable[list[Check]]], what: str) -> list[Check]:
+    import asyncio
+
     from connectors.errors import BridgeError
 
     try:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import ConfigOption, console, with_bridge
-from config.wiring import Bridge, open_bridge, open_store, settings_from
-from connectors.errors import ConfigError
+from cli.common import with_bridge
+from cli.options import ConfigOption
+
+if TYPE_CHECKING:
+    from config.wiring import Bridge
 
 
 def serve(
@@ -19,13 +20,18 @@ def serve(
     ] = False,
 ) -> None:
     """Run the service: Bitrix24 events, admin API and the scheduled sync, reconcile and invitations."""
+    import asyncio
+
     import uvicorn
 
+    from cli.common import probe_store
+    from config.wiring import open_bridge, open_store, settings_from
     from webhooks.app import create_app
     from webhooks.jobs import schedule_jobs
     from webhooks.scheduler import JobScheduler, default_holder
 
     settings = settings_from(config)
+    probe_store(settings.database.url)
     store = open_store(settings)
 
     async def main() -> None:
@@ -51,6 +57,8 @@ def serve(
 
 def install(config: ConfigOption = None) -> None:
     """Bind the Bitrix24 events the bridge listens to (needs the OAuth application and server.public_url)."""
+    from cli.common import console
+    from connectors.errors import ConfigError
 
     async def body(bridge: Bridge) -> list[str]:
         settings = bridge.settings
