@@ -41,7 +41,14 @@ def serve(
             schedule_jobs(scheduler, bridge)
             scheduler.start()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, store), host=settings.server.host, port=settings.server.port)
+            # log_config=None: uvicorn's error and access lines propagate to the root logger, i.e. through
+            # the same structlog pipeline as ours (JSON off-terminal, redacted), not its own handlers.
+            uvicorn.Config(
+                create_app(settings, store),
+                host=settings.server.host,
+                port=settings.server.port,
+                log_config=None,
+            )
         )
         try:
             await server.serve()
