@@ -128,7 +128,7 @@ async def _run(bridge: Bridge, mode: Mode, today: date | None, dry_run: bool) ->
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        disable=dry_run,
+        disable=dry_run or not console.is_terminal,
         transient=True,
     ) as progress:
         task = progress.add_task(f"{chosen} sync: Bitrix24 writes", total=None)
@@ -232,7 +232,7 @@ def _show_drift(report: Any, known: dict[str, str], as_json: bool) -> None:
         console.print_json(json.dumps({"drift": rows, "repair": report.plan.count()}, ensure_ascii=False))
         return
     if not rows:
-        console.print("no drift: Bitrix24's users, groups and memberships match the bridge's records")
+        console.print("no drift found: Bitrix24's users, groups and memberships match the bridge's records")
         return
     table = Table(title=f"Drift ({len(rows)})")
     for column in ("kind", "who", "Bitrix24 id", "how"):

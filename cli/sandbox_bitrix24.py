@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from cli.options import LimitsPlan
+
 
 def register(group: typer.Typer) -> None:
     group.command("bitrix24")(bitrix24)
@@ -25,7 +27,9 @@ def bitrix24(
     burst: Annotated[
         int | None, typer.Option(help="Requests allowed in a burst (plan default: 50, 250).")
     ] = None,
-    plan: Annotated[str, typer.Option(help="standard or enterprise (bitrix24-rest.md §8.1).")] = "standard",
+    plan: Annotated[
+        LimitsPlan, typer.Option(help="Plan limits (bitrix24-rest.md §8.1).")
+    ] = LimitsPlan.standard,
     op_budget: Annotated[float, typer.Option(help="Operating seconds per method per 10 minutes.")] = 480.0,
     op_cost: Annotated[
         float | None, typer.Option(help="Simulated operating seconds per call (default: measured).")
@@ -54,12 +58,10 @@ def bitrix24(
     from sandbox.bitrix24.faults import parse_profile
     from sandbox.server import serve_forever
 
-    if plan not in ("standard", "enterprise"):
-        raise typer.BadParameter("plan must be standard or enterprise")
     hook = WebhookConfig(user_id=1, code=webhook_code) if webhook_code else WebhookConfig()
     config = SandboxConfig(
         domain=domain,
-        plan=plan,
+        plan=plan.value,
         rate=rate,
         burst=burst,
         op_budget=op_budget,
@@ -82,5 +84,8 @@ def bitrix24(
     for url in sandbox.webhook_urls():
         typer.echo(f"incoming webhook: {url}")
     typer.echo(f"app client_id: {config.client_id} (secret: GET /_sandbox/app)  oauth: /oauth/token/")
-    typer.echo(f"knobs: http://{host}:{port}/_sandbox/state")
+    typer.echo(
+        f"users, groups and memberships: http://{host}:{port}/  knobs: http://{host}:{port}/_sandbox/state"
+    )
+    typer.echo("the portal's state is kept only with --state-file; `sandbox up` keeps it for you")
     serve_forever(app, host, port)

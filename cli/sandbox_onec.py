@@ -7,7 +7,6 @@ per --seed and dated relative to the sandbox clock (--today pins it).
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -22,12 +21,16 @@ def register(group: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Port to bind.")] = 8081,
         seed: Annotated[int, typer.Option(help="Generator seed (same seed, same company).")] = 1,
         employees: Annotated[
-            int, typer.Option(help="Number of employments (Сотрудники) to generate.")
+            int, typer.Option(min=1, max=1_000_000, help="Employments in the generated 1C company.")
         ] = 1000,
         user: Annotated[str, typer.Option(help="Basic-auth login (Cyrillic allowed, UTF-8).")] = "Интеграция",
         password: Annotated[str, typer.Option(help="Basic-auth password.")] = "Пароль-1С",
-        tz: Annotated[str, typer.Option(help="The 1C server's time zone.")] = "Europe/Moscow",
-        today: Annotated[str | None, typer.Option(help="Pin the clock's start date (YYYY-MM-DD).")] = None,
+        timezone: Annotated[
+            str, typer.Option("--timezone", help="The 1C server's time zone (IANA name).")
+        ] = "Europe/Moscow",
+        today: Annotated[
+            str | None, typer.Option(metavar="YYYY-MM-DD", help="Pin the clock's start date.")
+        ] = None,
         advertised_address: Annotated[
             str, typer.Option(help="soap:address in the served WSDL ('echo' = the request's own URL).")
         ] = ADVERTISED_ADDRESS,
@@ -39,6 +42,7 @@ def register(group: typer.Typer) -> None:
         ] = 600,
     ) -> None:
         """Serve the 1C:ZUP sandbox: WSDL at /zup/ws/ExtranetBridge.1cws?wsdl, knobs at /_sandbox/…."""
+        from cli.options import parse_day
         from sandbox.onec import SandboxConfig, create_app
         from sandbox.server import serve_forever
 
@@ -47,8 +51,8 @@ def register(group: typer.Typer) -> None:
             employees=employees,
             user=user,
             password=password,
-            tz=tz,
-            today=date.fromisoformat(today) if today else None,
+            tz=timezone,
+            today=parse_day(today) if today else None,
             advertised_address=advertised_address,
             knob_token=knob_token,
             review_delay_seconds=review_delay,
@@ -58,7 +62,11 @@ def register(group: typer.Typer) -> None:
         took = time.perf_counter() - started
         counts = {e: len(t) for e, t in app.state.company.tables.items()}
         typer.echo(f"1C sandbox: generated {counts} in {took:.2f}s (seed {seed})")
+        endpoint = f"http://{host}:{port}/zup/ws/ExtranetBridge.1cws"
+        typer.echo(f"WSDL: {endpoint}?wsdl  knobs: http://{host}:{port}/_sandbox/")
+        typer.echo(f"login: {user}  password: {password}  time zone: {timezone}")
         typer.echo(
-            f"WSDL: http://{host}:{port}/zup/ws/ExtranetBridge.1cws?wsdl  knobs: http://{host}:{port}/_sandbox/"
+            "the WSDL advertises the address of a real 1C behind a proxy; point the bridge at this one:\n"
+            f"  onec: {{endpoint: {endpoint}, username: {user}, password: {password}}}"
         )
         serve_forever(app, host, port)
