@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cli.options import ConfigOption
+from cli.options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -102,8 +102,10 @@ async def _onec(settings: Settings, store_cursor: int | None) -> list[Check]:
     from connectors.onec.errors import OneCAuthError, OneCRequestRejected, WsdlDefectError
 
     where = settings.onec.endpoint or settings.onec.wsdl or "the WSDL's address"
-    try:
-        onec = build_onec(settings)
+    from connectors.onec.connector import RetryPolicy
+
+    try:  # one attempt: a check answers now, it does not wait out an outage
+        onec = build_onec(settings, retry=RetryPolicy(attempts=1))
     except BridgeError as exc:
         return [bad("1C WSDL", f"{exc.operator_message}; fix onec.wsdl")]
     checks: list[Check] = []
@@ -200,7 +202,9 @@ async def _bitrix24(settings: Settings) -> list[Check]:
                 "neither bitrix24.webhook_url nor an application is configured; see docs/bitrix24-setup.md",
             )
         ]
-    b24 = build_bitrix24(settings, None)
+    from connectors.bitrix24.gateway import RetryPolicy
+
+    b24 = build_bitrix24(settings, None, retry=RetryPolicy(attempts=1, unmapped_attempts=1))
     checks: list[Check] = []
     try:
         me = await b24.call("user.current")
@@ -362,7 +366,7 @@ def _cursor(settings: Settings) -> int | None:
         engine.dispose()
 
 
-def doctor(config: ConfigOption = None) -> None:
+def doctor(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Check the configuration, the state store, 1C, Bitrix24, SMTP and SMS; one line each, exit 1 on ✗."""
     from config.check import check_config
     from config.logging import configure_logging
@@ -373,7 +377,7 @@ def doctor(config: ConfigOption = None) -> None:
     if settings is None or problems:
         results += [bad("configuration", f"{p}") for p in problems]
         if settings is None:
-            _report(results)
+            _report(results, as_json)
     else:
         from config.settings import chosen_config
 
@@ -388,7 +392,7 @@ def doctor(config: ConfigOption = None) -> None:
 
     results += _guarded(lambda: remote(), "1C and Bitrix24")
     results += [_smtp(settings), _sms(settings)]
-    _report(results)
+    _report(results, as_json)
 
 
 def _guarded(body: Callable[[], Awaitable[list[Check]]], what: str) -> list[Check]:
@@ -402,11 +406,18 @@ def _guarded(body: Callable[[], Awaitable[list[Check]]], what: str) -> list[Chec
         return [bad(what, exc.operator_message)]
 
 
-def _report(results: list[Check]) -> None:
-    for check in results:
-        typer.echo(check.line())
+def _report(results: list[Check], as_json: bool) -> None:
+    import json
+
     failed = sum(1 for c in results if c.mark == "✗")
-    typer.echo(f"{failed} problem(s) found" if failed else "all checks passed")
+    if as_json:
+        states = {"✓": "ok", "✗": "failed", "–": "not_checked"}
+        rows = [{"check": c.name, "state": states[c.mark], "detail": c.detail} for c in results]
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+    else:
+        for check in results:
+            typer.echo(check.line())
+        typer.echo(f"{failed} problem(s) found" if failed else "all checks passed")
     raise typer.Exit(1 if failed else 0)
 
 

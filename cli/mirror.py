@@ -134,6 +134,8 @@ async def _run(bridge: Bridge, mode: Mode, today: date | None, dry_run: bool) ->
         task = progress.add_task(f"{chosen} sync: Bitrix24 writes", total=None)
 
         def advance(done: int) -> None:
+            if progress.tasks[0].total is None:  # the run's plan is in the ledger once applying starts
+                progress.update(task, total=_planned_items(bridge))
             progress.advance(task, done)
 
         ctx = bridge.sync_context(today, on_progress=advance)
@@ -142,6 +144,17 @@ async def _run(bridge: Bridge, mode: Mode, today: date | None, dry_run: bool) ->
         if chosen == "incremental":
             return list(await run.incremental(ctx, dry_run=dry_run))
         return [await run.due(ctx, dry_run=dry_run)]
+
+
+def _planned_items(bridge: Bridge) -> int:
+    """Operations of the newest run (the one being applied), for the progress bar's total."""
+    from sqlalchemy import func, select
+
+    from store.models import PlanItem
+
+    with bridge.store.sessions() as session:
+        newest = session.scalar(select(func.max(PlanItem.run_id)))
+        return int(session.scalar(select(func.count()).where(PlanItem.run_id == newest)) or 0)
 
 
 def plan(
