@@ -1,8 +1,9 @@
 """`extranet-bridge doctor`: is everything the bridge needs there and usable? One line per check.
 
 ✓ passed, ✗ failed (with the fix), – not checkable with this configuration (with why). Exit 1 on any ✗.
-Checks ask the real systems with the configured credentials; the only write is none: the change-feed
-check acknowledges what the bridge already committed, which 1C would be told by the next sync anyway.
+Checks ask the real systems with the configured credentials and change nothing in them. The change-feed
+check calls GetChanges with the position the bridge already committed: 1C forgets what the bridge has
+applied (which the next sync would tell it anyway) and the batch it hands out is handed out again.
 """
 
 from __future__ import annotations
