@@ -49,6 +49,21 @@ def test_plan_sync_status_reconcile(env: dict[str, str]) -> None:
     reconcile = run_cli("reconcile", "--dry-run", env=env)
     assert reconcile.returncode == 0 and "no drift found" in reconcile.stdout
 
+    sites = json.loads(run_cli("sites", "list", "--json", env=env).stdout)
+    assert sites and all(site["name"] and site["bitrix24_group"] for site in sites)
+
+    held = json.loads(run_cli("quarantine", "list", "--json", env=env).stdout)
+    assert held and all(row["name"] and row["reason"] for row in held)  # who, not just a ref
+    ref = held[0]["ref"]
+    shown = run_cli("quarantine", "show", ref, env=env)
+    assert shown.returncode == 0 and held[0]["reason_code"] in shown.stdout
+    retried = run_cli("quarantine", "retry", ref, env=env)
+    assert retried.returncode == 0 and "sync --mode full" in retried.stdout
+    left = json.loads(run_cli("quarantine", "list", "--json", env=env).stdout)
+    assert ref not in {row["ref"] for row in left}
+    again = run_cli("quarantine", "retry", ref, env=env)
+    assert again.returncode == 1 and again.stderr.startswith("error: ")
+
 
 def test_operator_mistakes_are_one_clear_line(env: dict[str, str], tmp_path: Path) -> None:
     unknown_site = run_cli("managers", "add", "boss@client.ru", "--site", "nowhere", env=env)
