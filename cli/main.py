@@ -118,6 +118,9 @@ def run(args: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args, prog_name="extranet-bridge", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, not an error
+        typer.echo(exc.format_message())
+        sys.exit(0)
     except click_exceptions.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} -h`)" if exc.ctx is not None else ""
         print_error(
