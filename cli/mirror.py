@@ -399,7 +399,12 @@ def managers_remove(
             return managers.remove(session, email, site)
 
     removed = with_store(config, body)
-    counts = with_bridge(config, lambda bridge: managers.apply(bridge.b24, bridge.store.sessions))
+
+    async def apply(bridge: Bridge) -> dict[str, int]:
+        await confirm_bitrix24(bridge)
+        return await managers.apply(bridge.b24, bridge.store.sessions)
+
+    counts = with_bridge(config, apply)
     console.print(f"{removed} assignment(s) removed; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
