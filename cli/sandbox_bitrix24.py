@@ -20,7 +20,7 @@ def register(group: typer.Typer) -> None:
 
 def bitrix24(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8724,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8724,
     rate: Annotated[
         float | None, typer.Option(help="Leaky-bucket drain per second (plan default: 2, 5).")
     ] = None,
@@ -58,6 +58,12 @@ def bitrix24(
     from sandbox.bitrix24.faults import parse_profile
     from sandbox.server import serve_forever
 
+    try:
+        profile = parse_profile(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{exc}; e.g. flaky, rough or error_500=0.1,seed=7", param_hint="--faults"
+        ) from None
     hook = WebhookConfig(user_id=1, code=webhook_code) if webhook_code else WebhookConfig()
     config = SandboxConfig(
         domain=domain,
@@ -66,7 +72,7 @@ def bitrix24(
         burst=burst,
         op_budget=op_budget,
         op_default_cost=op_cost,
-        faults=parse_profile(faults),
+        faults=profile,
         state_file=state_file,
         webhooks=(hook,),
         client_id=client_id,
@@ -77,6 +83,9 @@ def bitrix24(
     )
     if client_secret:
         config = dataclasses.replace(config, client_secret=client_secret)
+    from cli.sandbox_up import ensure_free
+
+    ensure_free(host, port, "bitrix24")
     app = create_app(config)
     sandbox = app.state.sandbox
     r, b = config.limits()

@@ -7,10 +7,12 @@ per --seed and dated relative to the sandbox clock (--today pins it).
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Annotated
 
 import typer
 
+from cli.options import parse_day
 from connectors.onec.contract import ADVERTISED_ADDRESS
 
 
@@ -18,7 +20,7 @@ def register(group: typer.Typer) -> None:
     @group.command("onec")
     def sandbox_onec(
         host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to bind.")] = 8081,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8081,
         seed: Annotated[int, typer.Option(help="Generator seed (same seed, same company).")] = 1,
         employees: Annotated[
             int, typer.Option(min=1, max=1_000_000, help="Employments in the generated 1C company.")
@@ -29,7 +31,8 @@ def register(group: typer.Typer) -> None:
             str, typer.Option("--timezone", help="The 1C server's time zone (IANA name).")
         ] = "Europe/Moscow",
         today: Annotated[
-            str | None, typer.Option(metavar="YYYY-MM-DD", help="Pin the clock's start date.")
+            date | None,
+            typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="Pin the clock's start date."),
         ] = None,
         advertised_address: Annotated[
             str, typer.Option(help="soap:address in the served WSDL ('echo' = the request's own URL).")
@@ -42,7 +45,6 @@ def register(group: typer.Typer) -> None:
         ] = 600,
     ) -> None:
         """Serve the 1C:ZUP sandbox: WSDL at /zup/ws/ExtranetBridge.1cws?wsdl, knobs at /_sandbox/…."""
-        from cli.options import parse_day
         from sandbox.onec import SandboxConfig, create_app
         from sandbox.server import serve_forever
 
@@ -52,11 +54,14 @@ def register(group: typer.Typer) -> None:
             user=user,
             password=password,
             tz=timezone,
-            today=parse_day(today) if today else None,
+            today=today,
             advertised_address=advertised_address,
             knob_token=knob_token,
             review_delay_seconds=review_delay,
         )
+        from cli.sandbox_up import ensure_free
+
+        ensure_free(host, port, "1C")
         started = time.perf_counter()
         app = create_app(config)
         took = time.perf_counter() - started

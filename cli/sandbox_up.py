@@ -76,17 +76,22 @@ def _layout(directory: Path, employees: int | None, seed: int, plan: str, host: 
     )
 
 
+def ensure_free(host: str, port: int, name: str, advice: str = "start with another --port") -> None:
+    """Refuse in one line before anything starts when ``host:port`` is taken."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise _fail(
+                f"cannot listen on {host}:{port} for the {name} sandbox ({exc.strerror}); "
+                f"stop what uses it or {advice}"
+            ) from None
+
+
 def _check_ports(layout: Layout) -> None:
     for name in PORTS:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-            try:
-                sock.bind((layout.host, layout.port_of(name)))
-            except OSError as exc:
-                raise _fail(
-                    f"cannot listen on {layout.host}:{layout.port_of(name)} for the {name} sandbox "
-                    f"({exc.strerror}); stop what uses it or start with another --port in a new --dir"
-                ) from None
+        ensure_free(layout.host, layout.port_of(name), name, "start with another --port in a new --dir")
 
 
 def write_config(directory: Path, layout: Layout, onec_user: str, onec_password: str) -> Path:

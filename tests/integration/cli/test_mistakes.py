@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -94,10 +95,21 @@ def test_environment_errors_name_the_variable() -> None:
         (["sandbox", "up", "--plan", "gold"], "'gold' is not one of"),
         (["demo", "--plan", "foo"], "'foo' is not one of"),
         (["invite", "--channel", "pigeon"], "--channel"),
+        (["sandbox", "bitrix24", "--faults", "nonsense"], "unknown fault setting 'nonsense'"),
+        (["sandbox", "onec", "--today", "2026-13-01"], "is not a calendar date"),
     ],
 )
 def test_bad_options(args: list[str], expected: str) -> None:
     assert expected in one_error(run_cli(*args))
+
+
+def test_sandbox_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        line = one_error(run_cli("sandbox", "bitrix24", "--port", port))
+    assert f"cannot listen on 127.0.0.1:{port} for the bitrix24 sandbox" in line
 
 
 def test_sandbox_dir_that_cannot_be_written(tmp_path: Path) -> None:
