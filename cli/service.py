@@ -13,6 +13,29 @@ if TYPE_CHECKING:
     from config.wiring import Bridge
 
 
+def route_uvicorn_logs() -> None:
+    """uvicorn's access lines become `http.request` events with fields (client, method, path, status)
+    in the bridge's structlog pipeline; its error lines propagate there as they are (log_config=None)."""
+    import logging
+
+    import structlog
+
+    class AccessAsEvent(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            args = record.args
+            if not (isinstance(args, tuple) and len(args) == 5):
+                return True  # already an event (ours, re-emitted below) or an unknown shape
+            client, method, path, version, status = args
+            structlog.get_logger("uvicorn.access").info(
+                "http.request", client=client, method=method, path=path, http_version=version, status=status
+            )
+            return False
+
+    access = logging.getLogger("uvicorn.access")
+    if not any(type(f).__name__ == "AccessAsEvent" for f in access.filters):
+        access.addFilter(AccessAsEvent())
+
+
 def serve(
     config: ConfigOption = None,
     no_jobs: Annotated[
@@ -31,6 +54,7 @@ def serve(
     from webhooks.scheduler import JobScheduler, default_holder
 
     settings = settings_from(config)
+    route_uvicorn_logs()
     probe_store(settings.database.url)
     store = open_store(settings)
 
