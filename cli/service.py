@@ -31,6 +31,10 @@ def route_uvicorn_logs() -> None:
             )
             return False
 
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # undo uvicorn's own dictConfig, if any ran
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     access = logging.getLogger("uvicorn.access")
     if not any(type(f).__name__ == "AccessAsEvent" for f in access.filters):
         access.addFilter(AccessAsEvent())
