@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def test_plan_sync_status_reconcile(env: dict[str, str]) -> None:
     planned = run_cli("plan", env=env)
     assert planned.returncode == 0, planned.stderr
     assert "create_user" in planned.stdout and "Quarantine" in planned.stdout
+    assert re.search(r"\w+ \w+ \([0-9a-f]{8}…\)", planned.stdout)  # people's names beside short refs
 
     synced = run_cli("sync", "--json", env=env)
     assert synced.returncode == 0, synced.stderr
