@@ -62,6 +62,8 @@ def main(
         from config.settings import choose_config
 
         choose_config(config)
+    elif "config.settings" in sys.modules:  # a previous invocation in this process chose one: forget it
+        sys.modules["config.settings"].choose_config(None)
 
 
 @config_app.command("check")

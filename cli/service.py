@@ -1,16 +1,17 @@
-"""`serve` (the HTTP service with its scheduled jobs) and `install` (event bindings of the app)."""
+"""`serve` (the HTTP service with its scheduled jobs), `install` and `uninstall` (the portal's setup for the
+process catalog: processes/install.py plans, connectors/bitrix24/setup.py applies).
+
+Imports of the bridge happen inside the commands, so that `extranet-bridge --help` stays fast.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from cli.common import with_bridge
 from cli.options import ConfigOption
-
-if TYPE_CHECKING:
-    from config.wiring import Bridge
 
 
 def route_uvicorn_logs() -> None:
@@ -90,32 +91,92 @@ def serve(
         store.dispose()
 
 
-def install(config: ConfigOption = None) -> None:
-    """Bind the Bitrix24 events the bridge listens to (needs the OAuth application and server.public_url)."""
-    from cli.common import console
-    from connectors.errors import ConfigError
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Only print what would change.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the operations as JSON.")]
 
-    async def body(bridge: Bridge) -> list[str]:
-        settings = bridge.settings
-        if not settings.bitrix24.app.client_id:
-            raise ConfigError(
-                "install needs the Bitrix24 application: set bitrix24.app.client_id and client_secret"
-            )
-        if not settings.server.public_url:
-            raise ConfigError("install needs server.public_url: where Bitrix24 can reach this bridge")
-        handler = settings.server.public_url.rstrip("/") + "/bitrix24/events"
-        bound = []
-        for event in ("ONUSERADD", "ONAPPUNINSTALL"):
-            # bitrix24-rest.md §6.1: event.bind is app-only; binding twice is refused, so unbind first.
-            await bridge.b24.call("event.unbind", {"event": event, "handler": handler})
-            await bridge.b24.call("event.bind", {"event": event, "handler": handler})
-            bound.append(event)
-        return bound
 
-    for event in with_bridge(config, body):
-        console.print(f"bound {event}")
+def _setup(config: Path | None, dry_run: bool, as_json: bool, *, removing: bool) -> None:
+    """Read the portal, plan from the catalog, print the plan or apply it (connectors/bitrix24/setup.py)."""
+    import asyncio
+    import json
+
+    from rich.table import Table
+
+    from cli.common import console, probe_store
+    from config.wiring import open_store, settings_from
+    from connectors.bitrix24 import setup
+    from processes import install as planning
+    from processes.catalog import default_catalog
+
+    settings = settings_from(config)
+    probe_store(settings.database.url)
+    store = open_store(settings)
+
+    async def main() -> tuple[list[planning.Operation], list[planning.Operation]]:
+        gateway = setup.app_gateway(settings, store)
+        want = planning.desired(
+            default_catalog(), settings.bitrix24.app.client_id, settings.server.public_url
+        )
+
+        def planner(have: planning.PortalState) -> list[planning.Operation]:
+            if removing:
+                return planning.plan_uninstall(want, have)
+            return planning.plan_install(want, have, setup.FIELD_TYPES)
+
+        try:
+            if dry_run:
+                ops = planner(await setup.read_portal(gateway))
+                conflicts: list[planning.Operation] = [
+                    op for op in ops if isinstance(op, planning.FieldConflict)
+                ]
+                return [op for op in ops if op not in conflicts], conflicts
+            done = await setup.apply(gateway, planner)
+            return done.applied, done.conflicts
+        finally:
+            await gateway.close()
+
+    try:
+        ops, conflicts = asyncio.run(main())
+    finally:
+        store.dispose()
+    rows = [planning.describe(op) for op in [*ops, *conflicts]]
+    if as_json:
+        keys = ("action", "object", "detail")
+        console.print_json(
+            json.dumps({"dry_run": dry_run, "operations": [dict(zip(keys, r, strict=True)) for r in rows]})
+        )
+        return
+    verb = "would" if dry_run else "did"
+    if not rows:
+        console.print(
+            "the portal is already set up" if not removing else "nothing of the bridge is on the portal"
+        )
+        return
+    table = Table(
+        "action",
+        "object",
+        "detail",
+        title=f"what install {verb} change" if not removing else f"what uninstall {verb} remove",
+    )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def install(config: ConfigOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
+    """Set the portal up for the process catalog (lists, activities, templates, events, placements);
+    a second run changes nothing. Needs the OAuth application and server.public_url."""
+    _setup(config, dry_run, as_json, removing=False)
+
+
+def uninstall(
+    config: ConfigOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False
+) -> None:
+    """Remove what install added (and only that), leaving the portal as it was."""
+    _setup(config, dry_run, as_json, removing=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("install")(install)
+    app.command("uninstall")(uninstall)

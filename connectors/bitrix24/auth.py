@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy import select
@@ -211,7 +212,14 @@ class OAuthTokens:
             access_token=str(body["access_token"]),
             refresh_token=str(body.get("refresh_token") or pair.refresh_token),
             member_id=str(body.get("member_id") or pair.member_id),
-            domain=str(body.get("domain") or pair.domain),
+            # The answer's `domain` is the OAuth server's ("oauth.bitrix.info", settings/oauth/
+            # auto-renewal.md), never the portal's: the portal stays the one the pair was saved for.
+            domain=pair.domain or _host(body.get("client_endpoint")),
             expires_at=self.clock() + float(expires_in) if expires_in else None,
             scope=str(body["scope"]) if body.get("scope") else pair.scope,
         )
+
+
+def _host(url: Any) -> str:
+    """The host[:port] of ``client_endpoint`` (the portal's domain), or ''."""
+    return urlsplit(str(url or "")).netloc

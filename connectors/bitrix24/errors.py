@@ -79,6 +79,7 @@ def _r(action: Action, message: str) -> Resolution:
 _RATE = _r(Action.RATE_LIMITED, "Bitrix24 refused the request: too many requests (rate limit)")
 _SERVER = _r(Action.RETRY, "Bitrix24 had a temporary server error")
 _BAD_CREDENTIALS = _r(Action.FAIL_CONFIG, "Bitrix24 rejected the webhook or application credentials")
+_SCOPE = _r(Action.FAIL_CONFIG, "the webhook or application lacks a Bitrix24 scope this call needs")
 
 # Order matters: the first matching row wins; specific rows (code, substring) come before generic ones.
 TABLE: tuple[Rule, ...] = (
@@ -92,8 +93,20 @@ TABLE: tuple[Rule, ...] = (
         _r(Action.METHOD_BLOCKED, "Bitrix24 blocked this method for a while (operating time limit)"),
     ),
     Rule(401, "expired_token", _r(Action.REFRESH_TOKEN, "the Bitrix24 access token expired")),
+    # b24pysdk tests/integration/errors: an unknown OAuth access token is 401 invalid_token "Unable to get
+    # application by token" — a refresh replaces it; if that fails too, the refresh error says why.
     Rule(401, "invalid_token", _r(Action.REFRESH_TOKEN, "Bitrix24 did not accept the access token")),
     Rule(None, "NO_AUTH_FOUND", _BAD_CREDENTIALS),
+    # b24pysdk: a wrong webhook code is 401 INVALID_CREDENTIALS "Invalid request credentials"; the docs'
+    # system-error table (§8.3) lists the code with 403.
+    Rule(401, "INVALID_CREDENTIALS", _BAD_CREDENTIALS),
+    Rule(403, "INVALID_CREDENTIALS", _BAD_CREDENTIALS),
+    # b24pysdk: the token of a deactivated user is 401 authorization_error "Unable to authorize user".
+    Rule(
+        None,
+        "authorization_error",
+        _r(Action.FAIL_CONFIG, "the Bitrix24 user behind the webhook or application is deactivated"),
+    ),
     # OAuth server (§8.3): the refresh token is dead or the client is unknown — reinstall or fix settings.
     Rule(None, "invalid_grant", _r(Action.FAIL_CONFIG, "the Bitrix24 refresh token was refused (reinstall)")),
     Rule(
@@ -101,11 +114,23 @@ TABLE: tuple[Rule, ...] = (
         "invalid_client",
         _r(Action.FAIL_CONFIG, "the Bitrix24 application client id or secret is wrong"),
     ),
-    Rule(None, "INVALID_CREDENTIALS", _BAD_CREDENTIALS),
+    # The docs (§8.3) say 403, b24pysdk's BitrixAPIInsufficientScope says 401: both mean the same.
+    Rule(401, "insufficient_scope", _SCOPE),
+    Rule(403, "insufficient_scope", _SCOPE),
+    # b24pysdk test_error_bitrix_api_allowed_only_intranet_user: timeman.* called by an extranet user is
+    # 403 ALLOWED_ONLY_INTRANET_USER (the intranet module spells it in lower case). That user's call is
+    # wrong, not the bridge's settings.
+    Rule(
+        403,
+        "ALLOWED_ONLY_INTRANET_USER",
+        _r(Action.FAIL, "this Bitrix24 method is for intranet users only (the caller is an extranet user)"),
+    ),
+    # user-add.md: SONET_GROUP_ID names a group that does not exist. [S] userAdd registers and invites the
+    # user before it fails on the join request, so the user may exist now (look it up before retrying).
     Rule(
         None,
-        "insufficient_scope",
-        _r(Action.FAIL_CONFIG, "the webhook or application lacks a Bitrix24 scope this call needs"),
+        "ERROR_NO_GROUP",
+        _r(Action.FAIL, "the Bitrix24 group of this call does not exist (the user may have been created)"),
     ),
     Rule(
         None,
@@ -217,7 +242,17 @@ class Bitrix24ApiError(Bitrix24Error):
 
 # Errors Bitrix24 gives *before* running a method: a write that met one surely did not happen.
 NOT_RUN_CODES = frozenset(
-    {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "expired_token", "OVERLOAD_LIMIT", "NO_AUTH_FOUND"}
+    {
+        "QUERY_LIMIT_EXCEEDED",
+        "OPERATION_TIME_LIMIT",
+        "expired_token",
+        "invalid_token",
+        "OVERLOAD_LIMIT",
+        "NO_AUTH_FOUND",
+        "INVALID_CREDENTIALS",
+        "authorization_error",
+        "insufficient_scope",
+    }
 )
 NOT_SENT_TRANSPORT = frozenset({"ClientConnectorError", "ConnectionRefusedError", "ClientConnectorDNSError"})
 READ_SUFFIXES = (".get", ".list", ".search", ".fields", ".current", ".status", ".info", ".instances")

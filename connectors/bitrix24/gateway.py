@@ -411,13 +411,15 @@ def _labels(calls: Sequence[Call]) -> list[str]:
     labels = [call.label or f"c{index}" for index, call in enumerate(calls)]
     if len(set(labels)) != len(labels):
         raise ValueError("batch labels must be unique")
-    if any(label.isdigit() for label in labels):
-        raise ValueError("batch labels must not be numbers (Bitrix24 then answers with a list)")
     return labels
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    """Empty batch sections come back as ``[]`` (bitrix24-rest.md §7)."""
+    """A batch section by command key. Sections are PHP arrays through json_encode: keys 0..n-1 come
+    back as a JSON array (empty ones as ``[]``, bitrix24-rest.md §7; fast-bitrix24
+    tests/real_responses/crm_get_batch_of_two_error.py), any other keys as an object."""
+    if isinstance(value, list):
+        return {str(index): item for index, item in enumerate(value)}
     return value if isinstance(value, dict) else {}
 
 

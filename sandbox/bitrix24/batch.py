@@ -5,6 +5,15 @@ data-encoding.md): ``cmd`` object or array of ``method?query``; max 50 else ERRO
 nested batch and file up/download methods → ERROR_BATCH_METHOD_NOT_ALLOWED; outer HTTP 200 with per-command
 ``result_error``; ``halt`` stops at the first error; empty sections are ``[]``; the outer call is not
 counted in ``operating`` but each command spends its own method's operating time (§7, §8.2).
+
+Sections are PHP arrays put through json_encode: keys 0..n-1 in order come out as a JSON array, any
+other keys as an object. So ``cmd`` given as a list (or keyed "0".."n-1") answers arrays — fast-bitrix24
+tests/real_responses/crm_get_batch_of_two_error.py (``result_error`` a list of two errors) and
+crm_get_batch_mix_success_and_errors.py (``result`` an object, ``result_error`` a list, side by side);
+b24pysdk b24pysdk/api/responses/bitrix_api_batch_response.py accepts both shapes for every section.
+The outer ``time`` carries ``operating`` like any call (fast-bitrix24 batch_list_empty.py,
+crm_get_batch_of_two_error.py); an empty page of any list method reports ``result_total {key: 0}``
+(batch_list_empty.py, a crm list).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from urllib.parse import unquote
 
 from sandbox.bitrix24.core import Caller, RestError
 from sandbox.bitrix24.envelope import Timing, error_body, time_block
+from sandbox.bitrix24.limits import BUCKET_SECONDS, WINDOW_BUCKETS
 from sandbox.bitrix24.params import parse_query
 
 if TYPE_CHECKING:
@@ -85,7 +95,10 @@ def _commands(params: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _section(data: dict[str, Any]) -> dict[str, Any] | list[Any]:
-    return data if data else []  # §7: empty sections are JSON arrays, not objects
+    """PHP json_encode of an array: a list when the keys are 0..n-1 in order (empty → ``[]``, §7)."""
+    if list(data) == [str(i) for i in range(len(data))]:
+        return list(data.values())
+    return data
 
 
 def run_batch(dispatcher: Dispatcher, caller: Caller, params: dict[str, Any]) -> Outcome:
@@ -121,8 +134,8 @@ def run_batch(dispatcher: Dispatcher, caller: Caller, params: dict[str, Any]) ->
             if outcome.error is None:
                 body = outcome.body
                 results[label] = body["result"]
-                if "total" in body:
-                    totals[label] = body["total"]
+                if "total" in body or outcome.zero_total:
+                    totals[label] = body.get("total", 0)
                 if "next" in body:
                     nexts[label] = body["next"]
                 times[label] = body["time"]
@@ -139,7 +152,10 @@ def run_batch(dispatcher: Dispatcher, caller: Caller, params: dict[str, Any]) ->
             "result_next": _section(nexts),
             "result_time": _section(times),
         },
-        # §7: the outer call is not counted in `operating`, so its time block carries no operating keys.
-        "time": time_block(Timing(now, now + processing, processing)),
+        # §7: the outer call spends no operating time of its own, but its time block carries the keys
+        # (fast-bitrix24 batch_list_empty.py: "operating": 0), operating_reset_at as for any call.
+        "time": time_block(
+            Timing(now, now + processing, processing, 0, int(now) + WINDOW_BUCKETS * BUCKET_SECONDS)
+        ),
     }
     return Outcome(200, body, None, "batch")

@@ -18,6 +18,7 @@ Sandbox template format (installed with ``install_template`` or as the JSON file
 * ``set_field`` ``{field, value}`` — write a field of the document (a list element).
 * ``notify`` ``{to, message}`` — an im system notification to a user.
 * ``stop`` ``{status?}`` — end the workflow here.
+* ``if`` ``{name, branches: [{when, steps}]}`` — the first branch whose condition holds (bpt.py).
 
 Values may hold ``{=Document:FIELD}``, ``{=Template:Param}``, ``{=Constant:Name}`` or
 ``{=<step name>:<key>}``; users are ``5``, ``"user_5"`` or such an expression.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.bitrix24 import bpt
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import RestError
 from sandbox.bitrix24.procs_bizproc_callout import build_payload, enqueue, make_token, new_event_id
@@ -148,6 +150,8 @@ def _advance(portal: Any, wf: Workflow) -> None:
                 im.add_notification(
                     portal, uid, str(resolve(portal, wf, step.get("message", ""))), from_user=0
                 )
+        elif kind == "if":
+            wf.queue = bpt.branch(portal, wf, step) + wf.queue
         elif kind == "stop":
             _finish(portal, wf, "completed", str(step.get("status") or "Completed"))
 

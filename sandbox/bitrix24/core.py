@@ -21,6 +21,8 @@ DEFAULT_STATUS: dict[str, int] = {
     "NO_AUTH_FOUND": 401,
     "expired_token": 401,
     "invalid_token": 401,
+    "authorization_error": 401,
+    "allowed_only_intranet_user": 403,
     "INVALID_CREDENTIALS": 403,
     "insufficient_scope": 403,
     "ACCESS_DENIED": 403,
@@ -75,6 +77,9 @@ class Page:
     items: list[Any]
     total: int | None
     next: int | None = None
+    zero_total_in_batch: bool = True
+    """Inside a batch an empty page still reports ``result_total {key: 0}`` (fast-bitrix24
+    tests/real_responses/batch_list_empty.py); user.get's does not (batch.md example, bitrix24-rest.md §7)."""
 
 
 # bitrix24-rest.md §9.1; the wording is the one documented for app-only methods

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.bitrix24.auth import authorise, caller_key
-from sandbox.bitrix24.core import METHODS, CallContext, Caller, MethodSpec, RestError
+from sandbox.bitrix24.core import METHODS, CallContext, Caller, MethodSpec, Page, RestError
 from sandbox.bitrix24.envelope import Timing, error_body, success
 from sandbox.bitrix24.limits import BUCKET_SECONDS, WINDOW_BUCKETS, LeakyBucket, OperatingLedger
 from sandbox.bitrix24.state import Portal
@@ -26,6 +26,8 @@ class Outcome:
     body: dict[str, Any]
     error: str | None = None
     method: str = ""
+    zero_total: bool = False
+    """A list page whose ``result_total`` a batch reports even when 0 (see ``Page.zero_total_in_batch``)."""
 
 
 def method_name(raw: str) -> str:
@@ -59,7 +61,7 @@ class Dispatcher:
         wall = time.perf_counter()
         try:
             spec = lookup(name)
-            authorise(spec, caller)
+            authorise(spec, caller, in_batch=in_batch)
             key = caller_key(caller)
             self.ledger.check(key, name, now)
             ctx = CallContext(self.portal, caller, {"in_batch": in_batch, "method": name})
@@ -73,7 +75,8 @@ class Dispatcher:
             # nothing spent in the window: the doc examples show start + 600 (limits.md, data-types.md#time)
             reset_at = int(now) + WINDOW_BUCKETS * BUCKET_SECONDS
         timing = Timing(now, now + measured, measured, operating, reset_at)
-        return Outcome(200, success(result, timing), None, name)
+        zero_total = isinstance(result, Page) and result.zero_total_in_batch
+        return Outcome(200, success(result, timing), None, name, zero_total)
 
     def call(self, caller: Caller, raw_method: str, params: dict[str, Any]) -> Outcome:
         """A top-level HTTP call: counts once against the bucket (§8.1), then runs (or runs a batch)."""

@@ -28,7 +28,9 @@ def app_auth(portal: Portal, user_id: int | None, *, with_refresh: bool = False)
             auth["refresh_token"] = refresh
     auth.update(
         {
-            "domain": portal.domain,
+            # b24pysdk credentials/oauth_placement_data.py (validate_against_app_info) and settings/oauth:
+            # the portal's domain is the host its client_endpoint names.
+            "domain": portal.oauth_domain,
             "server_endpoint": f"{endpoint}/rest/",
             "status": "L",
             "client_endpoint": f"{endpoint}/rest/",

@@ -1,11 +1,18 @@
 """Saving the portal to a JSON file and loading it back (for the demo; tests keep state in memory).
 
-Owns the file format. Runtime-only things (limits counters, the outbox, the request log) are not saved;
-``extensions`` entries are saved when they are plain JSON.
+Owns the file format. Runtime-only things (limits counters, the outbox, the request log) are not saved.
+``extensions`` — the method families' state: lists and their elements, business-process templates,
+workflows and tasks, Drive storages and files, time tracking, placements, calendar, notifications — are
+saved too, so a restarted sandbox (``--state-file``) still has them. Their dataclasses are written as
+tagged JSON (``~dc`` class, ``~b64`` bytes, ``~tuple``, ``~items`` for dicts whose keys are not strings);
+only classes of the ``sandbox`` package are rebuilt on load.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import importlib
 import json
 import logging
 from pathlib import Path
@@ -17,14 +24,67 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 
 
+def _encode(value: Any) -> Any:
+    """A family's state as JSON (see the module doc); TypeError for what JSON cannot hold."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        kind = type(value)
+        names = [f.name for f in dataclasses.fields(value)]
+        state = {name: _encode(getattr(value, name)) for name in names}
+        return {"~dc": f"{kind.__module__}:{kind.__qualname__}", "~f": state}
+    if isinstance(value, bytes):
+        return {"~b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, tuple):
+        return {"~tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("~") for k in value):
+            return {k: _encode(v) for k, v in value.items()}
+        return {"~items": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    raise TypeError(f"cannot save {type(value).__name__}")
+
+
+def _class(path: str) -> type:
+    module, _, name = path.partition(":")
+    if module != "sandbox" and not module.startswith("sandbox."):
+        raise ValueError(f"not a sandbox class: {path}")
+    found: Any = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    if not (isinstance(found, type) and dataclasses.is_dataclass(found)):
+        raise ValueError(f"not a dataclass: {path}")
+    return found
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "~dc" in value:
+        kind = _class(str(value["~dc"]))
+        made: Any = object.__new__(kind)
+        for name, item in value["~f"].items():
+            object.__setattr__(made, name, _decode(item))
+        return made
+    if "~b64" in value:
+        return base64.b64decode(value["~b64"])
+    if "~tuple" in value:
+        return tuple(_decode(v) for v in value["~tuple"])
+    if "~items" in value:
+        return {_decode(k): _decode(v) for k, v in value["~items"]}
+    return {k: _decode(v) for k, v in value.items()}
+
+
 def dump(portal: Portal) -> dict[str, Any]:
     extensions: dict[str, Any] = {}
     for key, value in portal.extensions.items():
         try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        extensions[key] = value
+            extensions[key] = _encode(value)
+        except TypeError as exc:
+            log.warning("sandbox state not saved for %s: %s", key, exc)
     return {
         "format": FORMAT,
         "member_id": portal.member_id,
@@ -93,7 +153,11 @@ def restore(portal: Portal, data: dict[str, Any]) -> None:
     portal.next_binding_id = data["next_binding_id"]
     portal.offline_events = data["offline_events"]
     portal.invitations = [Invitation(u, e, s, b, m, tuple(g)) for u, e, s, b, m, g in data["invitations"]]
-    portal.extensions.update(data.get("extensions", {}))
+    for key, value in data.get("extensions", {}).items():
+        try:
+            portal.extensions[key] = _decode(value)
+        except (ValueError, AttributeError, ImportError, TypeError) as exc:
+            log.warning("sandbox state not restored for %s: %s", key, exc)
 
 
 def save_state(portal: Portal, path: Path) -> None:

@@ -17,7 +17,7 @@ from sandbox.bitrix24.procs_common import as_int, as_list, lock, now, slot
 
 ON_CREATE, ON_EDIT = 1, 2  # bizproc-workflow-template-add.md AUTO_EXECUTE bits.
 TASK_KEEP_SECONDS = 86400  # bitrix24-rest.md §5.9: the cloud keeps task info one day after the end.
-STEP_TYPES = {"rest", "approve", "review", "set_field", "notify", "stop"}
+STEP_TYPES = {"rest", "approve", "review", "set_field", "notify", "stop", "if"}  # "if": bpt.py
 # bitrix24-rest.md §5.10: the STATUS values each task activity accepts.
 TASK_STATUSES = {"ApproveActivity": (1, 2), "ReviewActivity": (3,)}
 
@@ -137,6 +137,8 @@ def _check_steps(steps: Any, names: set[str]) -> None:
         for branch in ("approved", "rejected"):
             if branch in step:
                 _check_steps(step[branch], names)
+        for alternative in step.get("branches") or []:
+            _check_steps(alternative.get("steps"), names)
 
 
 def install_template(

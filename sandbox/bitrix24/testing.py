@@ -160,6 +160,14 @@ class Knobs:
             body["code"] = code
         return str(self._post("/_sandbox/webhooks", body)["url"])
 
+    def open_placement(
+        self, placement: str, user_id: int, *, options: dict[str, Any] | None = None, post: bool = True
+    ) -> dict[str, Any]:
+        """Open the app's handler bound to ``placement`` as ``user_id`` (placement_knobs.py)."""
+        body = {"placement": placement, "user_id": user_id, "options": options or {}, "post": post}
+        result: dict[str, Any] = self._post("/_sandbox/placement/open", body)
+        return result
+
     def close(self) -> None:
         self.http.close()
 
@@ -186,6 +194,7 @@ class Captured:
     path: str
     form: dict[str, Any]
     raw: str
+    query: str = ""
 
 
 @contextmanager
@@ -205,7 +214,7 @@ def capture_server(status: int = 200) -> Iterator[tuple[str, list[Captured]]]:
 
     async def record(request: Request) -> PlainTextResponse:
         raw = (await request.body()).decode("utf-8", "replace")
-        received.append(Captured(request.url.path, parse_query(raw), raw))
+        received.append(Captured(request.url.path, parse_query(raw), raw, request.url.query))
         return PlainTextResponse("OK", status_code=status)
 
     app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])

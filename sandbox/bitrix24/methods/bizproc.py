@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
-import zlib
 from typing import Any
 
 from sandbox.bitrix24 import bizproc_engine as engine
+from sandbox.bitrix24 import bpt
 from sandbox.bitrix24 import procs_lists_model as documents
 from sandbox.bitrix24.core import APP_CONTEXT_REQUIRED, CallContext, Page, RestError, method
 from sandbox.bitrix24.procs_bizproc_model import TASK_STATUSES
+from sandbox.bitrix24.procs_bizproc_model import _check_steps as check_steps
 from sandbox.bitrix24.procs_common import (
     as_int,
     as_list,
@@ -29,6 +29,7 @@ from sandbox.bitrix24.procs_common import (
     is_app,
     iso,
     lock,
+    now,
     order_rows,
     paged,
     upper,
@@ -110,10 +111,8 @@ def document_type_ok(value: Any) -> bool:
 
 @method("bizproc.workflow.template.add", scope="bizproc", app_only=True)
 def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
-    """bizproc-workflow-template-add.md: app + admin. TEMPLATE_DATA is the sandbox JSON format as a file.
-
-    A real ``.bpt`` is a serialized PHP tree the sandbox cannot run, so its contents are refused with the
-    documented "Incorrect field TEMPLATE_DATA!"; see bizproc_engine.py for the JSON accepted instead.
+    """bizproc-workflow-template-add.md: app + admin. TEMPLATE_DATA is a ``.bpt`` file (bpt.py) or the
+    sandbox JSON format; what cannot be read is refused with the documented "Incorrect field TEMPLATE_DATA!".
     """
     p = upper(params)
     with lock(ctx.portal):
@@ -127,7 +126,7 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
         auto = str(p.get("AUTO_EXECUTE", "0"))
         if auto not in ("0", "1", "2", "3"):
             raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field AUTO_EXECUTE!")
-        data = _template_data(p.get("TEMPLATE_DATA"))
+        data = _template_data(ctx.portal, p.get("TEMPLATE_DATA"))
         try:
             return engine.install_template(
                 ctx.portal,
@@ -145,12 +144,11 @@ def template_add(ctx: CallContext, params: dict[str, Any]) -> int:
             raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
 
 
-def _template_data(value: Any) -> dict[str, Any]:
+def _template_data(portal: Any, value: Any) -> dict[str, Any]:
     """TEMPLATE_DATA is a file: base64 or ``[name, base64]`` (api-reference/files/how-to-upload-files.md).
 
-    The sandbox runs its own JSON format (see bizproc_engine.py). A real ``.bpt`` export (a PHP
-    ``serialize()`` array, usually zlib-compressed) is accepted as Bitrix24 accepts it, but installs a
-    template with no steps, since the sandbox cannot interpret designer activities.
+    A real ``.bpt`` export (PHP ``serialize()``, usually zlib-compressed) is unpacked and its activities
+    become steps (sandbox/bitrix24/bpt.py); the sandbox's own JSON format (bizproc_engine.py) is also read.
     """
     items = as_list(value)
     content = items[-1] if items else None
@@ -161,20 +159,55 @@ def _template_data(value: Any) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError:
-        data = {"steps": [], "bpt": True} if _is_bpt(raw) else None
+        try:
+            data = bpt.template_data(portal, raw)
+        except ValueError as exc:
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!") from exc
     if not isinstance(data, dict):
         raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!")
     return data
 
 
-def _is_bpt(raw: bytes) -> bool:
-    for unpack in (lambda b: b, zlib.decompress, gzip.decompress):
-        try:
-            if unpack(raw).startswith(b"a:"):
-                return True
-        except (OSError, zlib.error, EOFError):
-            continue
-    return False
+@method("bizproc.workflow.template.update", scope="bizproc", app_only=True)
+def template_update(ctx: CallContext, params: dict[str, Any]) -> bool:
+    """bizproc-workflow-template-update.md: app + admin; ID*, FIELDS with NAME, DESCRIPTION, AUTO_EXECUTE,
+    TEMPLATE_DATA (other keys are ignored without an error); only templates the calling application added
+    with bizproc.workflow.template.add. Messages as [S] RestService::updateWorkflowTemplate."""
+    p = upper(params)
+    with lock(ctx.portal):
+        require_app_context(ctx)
+        require_admin(ctx)
+        template = engine.state(ctx.portal).templates.get(as_int(p.get("ID"), -1))
+        if template is None:
+            raise RestError("", "Workflow template not found.")
+        if template.system_code != f"rest_app_{ctx.caller.client_id}":
+            raise RestError("", "You can update ONLY templates created by current application")
+        fields = upper(p["FIELDS"]) if isinstance(p.get("FIELDS"), dict) else {}
+        if not fields:
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "No fields to update.")
+        if "NAME" in fields and empty(fields["NAME"]):
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Empty template name!")
+        auto = str(fields.get("AUTO_EXECUTE", template.auto_execute))
+        if auto not in ("0", "1", "2", "3"):
+            raise RestError("ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field AUTO_EXECUTE!")
+        steps = template.steps
+        if "TEMPLATE_DATA" in fields:
+            data = _template_data(ctx.portal, fields["TEMPLATE_DATA"])
+            try:
+                check_steps(data.get("steps") or [], set())  # the same check as an added template's
+            except ValueError as exc:
+                raise RestError(
+                    "ERROR_TEMPLATE_VALIDATION_FAILURE", "Incorrect field TEMPLATE_DATA!"
+                ) from exc
+            steps = list(data.get("steps") or [])
+            template.parameters = dict(data.get("parameters") or {})
+            template.constants = dict(data.get("constants") or {})
+        template.steps = steps
+        template.name = str(fields.get("NAME", template.name))
+        template.description = str(fields.get("DESCRIPTION", template.description))
+        template.auto_execute = int(auto)
+        template.modified = now(ctx.portal)
+        return True
 
 
 @method("bizproc.workflow.template.delete", scope="bizproc", app_only=True)

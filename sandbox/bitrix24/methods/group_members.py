@@ -40,14 +40,19 @@ def _target(ctx: CallContext, p: dict[str, Any], denied: str) -> Group:
 
 @method("sonet_group.user.add", scope=SCOPE)
 def sonet_group_user_add(ctx: CallContext, params: dict[str, Any]) -> list[str]:
-    """Adds at once, no approval; only employees and extranet users; members already in are skipped."""
+    """Adds at once, no approval; only employees and extranet users; members already in are skipped.
+
+    [S] socialnetwork rest (CSocNetLogRestService::addGroupUsers): the user IDs are checked ("Wrong user
+    IDs") before the group is looked up, and a dismissed (inactive) user is added like any other.
+    """
     portal: Portal = ctx.portal
     p = upper_keys(params)
+    user_ids = _user_ids(p)
     group = _target(ctx, p, "No permissions to add users")
     added: list[str] = []
-    for uid in _user_ids(p):
+    for uid in user_ids:
         user = portal.user(uid)
-        if user is None or not user.active or uid in group.members:
+        if user is None or uid in group.members:
             continue
         group.members[uid] = "K"
         group.requests.pop(uid, None)
@@ -88,15 +93,19 @@ def sonet_group_user_delete(ctx: CallContext, params: dict[str, Any]) -> list[st
 
 @method("sonet_group.user.update", scope=SCOPE)
 def sonet_group_user_update(ctx: CallContext, params: dict[str, Any]) -> list[str]:
-    """ROLE E (moderator) or K (member); the owner's role is not changed here."""
+    """ROLE E (moderator) or K (member); the owner's role is not changed here.
+
+    [S] socialnetwork rest (updateGroupUsers): ROLE is compared exactly ("e" is an incorrect role code),
+    and members who already have the role are left out of the answer (nothing was updated for them).
+    """
     p = upper_keys(params)
     group = _target(ctx, p, "No permissions to update users role")
-    role = str(p.get("ROLE") or "").upper()
+    role = str(p.get("ROLE") or "")
     if role not in ("E", "K"):
         raise sonet_error("Incorrect role code")
     updated: list[str] = []
     for uid in _user_ids(p):
-        if uid in group.members and group.members[uid] != "A":
+        if uid in group.members and group.members[uid] not in ("A", role):
             group.members[uid] = role
             updated.append(str(uid))
     return updated

@@ -119,6 +119,27 @@ def lists_add(ctx: CallContext, params: dict[str, Any]) -> int:
         return iblock.id
 
 
+@method("lists.update", scope="lists")
+def lists_update(ctx: CallContext, params: dict[str, Any]) -> bool:
+    """lists-update.md: IBLOCK_TYPE_ID*, IBLOCK_ID|IBLOCK_CODE*, FIELDS{NAME*, DESCRIPTION, SORT}, MESSAGES,
+    RIGHTS; result true. The page's note: fields left out of FIELDS are reset, so they are written too."""
+    p = upper(params)
+    with lock(ctx.portal):
+        iblock = resolve_iblock(ctx, p, "X")
+        fields = upper(p["FIELDS"]) if isinstance(p.get("FIELDS"), dict) else {}
+        if empty(fields.get("NAME")):
+            raise missing("NAME")
+        iblock.name = str(fields["NAME"])
+        iblock.description = str(fields.get("DESCRIPTION") or "")
+        iblock.sort = as_int(fields.get("SORT"), 500)
+        if isinstance(p.get("RIGHTS"), dict):
+            iblock.rights = {str(k): str(v) for k, v in p["RIGHTS"].items()}
+        if isinstance(p.get("MESSAGES"), dict):
+            iblock.messages = {str(k).upper(): str(v) for k, v in p["MESSAGES"].items()}
+        iblock.modified_at = now(ctx.portal)
+        return True
+
+
 @method("lists.get", scope="lists", list_method=True)
 def lists_get(ctx: CallContext, params: dict[str, Any]) -> Page:
     """lists-get.md: the lists of one type, or one list by IBLOCK_ID/IBLOCK_CODE."""

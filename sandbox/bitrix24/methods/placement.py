@@ -41,6 +41,11 @@ def _state(portal: Any) -> PlacementState:
     return slot(portal, "placement", PlacementState)
 
 
+def bound_handlers(portal: Any) -> list[dict[str, Any]]:
+    """Every handler an application bound (the placement knob opens them)."""
+    return _state(portal).bound
+
+
 def _arg200(name: str) -> RestError:
     # placement-bind.md / §9.2: ERROR_ARGUMENT comes back with HTTP 200 and names the argument.
     return RestError("ERROR_ARGUMENT", f"Argument '{name}' is null or empty", 200, argument=name)

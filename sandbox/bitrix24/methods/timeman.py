@@ -43,7 +43,15 @@ def _hms(seconds: float) -> str:
 
 
 def _user(ctx: CallContext, p: dict[str, Any]) -> int:
-    """USER_ID defaults to the caller; someone else's day needs the right to edit it (§10.3)."""
+    """USER_ID defaults to the caller; someone else's day needs the right to edit it (§10.3).
+
+    An extranet caller is refused with 403 ``allowed_only_intranet_user`` (b24pysdk
+    tests/integration/errors/test_errors.py: timeman.status through an extranet user's webhook; the code
+    as the intranet module's IntranetUser action filter and the crm docs spell it; the SDK compares it
+    case-insensitively)."""
+    me = ctx.portal.user(ctx.caller.user_id)
+    if me is not None and me.extranet:
+        raise RestError("allowed_only_intranet_user", "Action allowed only for intranet users", 403)
     uid = as_int(p.get("USER_ID"), ctx.caller.user_id) if not empty(p.get("USER_ID")) else ctx.caller.user_id
     if ctx.portal.user(uid) is None:
         raise RestError("", "User not found")  # timeman-*.md: empty code, "User not found"
@@ -71,7 +79,7 @@ def _view(portal: Any, day: Day) -> dict[str, Any]:
         "TIME_LEAKS": _hms(day.leaks),
         "ACTIVE": day.active,
         "IP_OPEN": "",
-        "IP_CLOSE": "" if finished else None,
+        "IP_CLOSE": "",  # timeman-status.md example (bitrix24-rest.md §10.3): "" also while open
         **day.geo,
         "TZ_OFFSET": 0,
     }

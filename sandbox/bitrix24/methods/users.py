@@ -61,6 +61,8 @@ PLAIN_FIELDS = frozenset(
     ]
 )
 FILE_FIELDS = frozenset({"PERSONAL_PHOTO", "WORK_LOGO"})
+# user.fields lists the 64 codes recorded from a cloud portal, in this order (fast-bitrix24
+# tests/real_responses/user_fields.py; labels there are in the portal's language, here in English).
 FIELD_LABELS = {
     "ID": "ID",
     "XML_ID": "External code",
@@ -68,18 +70,62 @@ FIELD_LABELS = {
     "NAME": "First name",
     "LAST_NAME": "Last name",
     "SECOND_NAME": "Second name",
+    "TITLE": "User list",
     "EMAIL": "E-mail",
     "LAST_LOGIN": "Last login",
     "DATE_REGISTER": "Registration date",
-    "IS_ONLINE": "Online",
+    "TIME_ZONE": "TIME_ZONE",
+    "IS_ONLINE": "IS_ONLINE",
+    "TIME_ZONE_OFFSET": "TIME_ZONE_OFFSET",
+    "TIMESTAMP_X": "TIMESTAMP_X",
+    "LAST_ACTIVITY_DATE": "LAST_ACTIVITY_DATE",
     "PERSONAL_GENDER": "Gender",
+    "PERSONAL_PROFESSION": "Profession",
+    "PERSONAL_WWW": "Home page",
     "PERSONAL_BIRTHDAY": "Date of birth",
+    "PERSONAL_PHOTO": "Photo",
+    "PERSONAL_ICQ": "ICQ",
     "PERSONAL_PHONE": "Phone",
+    "PERSONAL_FAX": "Fax",
     "PERSONAL_MOBILE": "Mobile phone",
+    "PERSONAL_PAGER": "Pager",
+    "PERSONAL_STREET": "Street",
+    "PERSONAL_CITY": "City",
+    "PERSONAL_STATE": "Region",
+    "PERSONAL_ZIP": "Zip code",
+    "PERSONAL_COUNTRY": "Country",
+    "PERSONAL_MAILBOX": "Mailbox",
+    "PERSONAL_NOTES": "Notes",
+    "WORK_PHONE": "Work phone",
     "WORK_COMPANY": "Company",
     "WORK_POSITION": "Position",
-    "WORK_PHONE": "Work phone",
+    "WORK_DEPARTMENT": "Department",
+    "WORK_WWW": "Company website",
+    "WORK_FAX": "WORK_FAX",
+    "WORK_PAGER": "WORK_PAGER",
+    "WORK_STREET": "WORK_STREET",
+    "WORK_MAILBOX": "WORK_MAILBOX",
+    "WORK_CITY": "Work city",
+    "WORK_STATE": "WORK_STATE",
+    "WORK_ZIP": "WORK_ZIP",
+    "WORK_COUNTRY": "WORK_COUNTRY",
+    "WORK_PROFILE": "WORK_PROFILE",
+    "WORK_LOGO": "WORK_LOGO",
+    "WORK_NOTES": "WORK_NOTES",
+    "UF_SKYPE_LINK": "Skype chat link",
+    "UF_ZOOM": "Zoom",
+    "UF_EMPLOYMENT_DATE": "Employment date",
+    "UF_TIMEMAN": "Time tracking",
     "UF_DEPARTMENT": "Units",
+    "UF_INTERESTS": "Interests",
+    "UF_SKILLS": "Skills",
+    "UF_WEB_SITES": "Other websites",
+    "UF_XING": "Xing",
+    "UF_LINKEDIN": "LinkedIn",
+    "UF_FACEBOOK": "Facebook",
+    "UF_TWITTER": "Twitter",
+    "UF_SKYPE": "Skype",
+    "UF_DISTRICT": "District",
     "UF_PHONE_INNER": "Extension number",
     "USER_TYPE": "USER_TYPE",
 }
@@ -138,30 +184,36 @@ def _check_types(fields: dict[str, Any]) -> None:
 
 @method("user.add", scope="user")
 def user_add(ctx: CallContext, params: dict[str, Any]) -> int:
-    """§2.1: invite. EMAIL + (UF_DEPARTMENT | EXTRANET=Y + SONET_GROUP_ID); the invitation is recorded."""
+    """§2.1: invite. EMAIL + (UF_DEPARTMENT | EXTRANET=Y + SONET_GROUP_ID); the invitation is recorded.
+
+    The order of the checks is the rest module's (Bitrix\\Rest\\Api\\User::userAdd): rights, then a missing
+    SONET_GROUP_ID of an extranet user (``no_sonet_group_for_extranet``, before the e-mail is looked at —
+    the docs' table names it ERROR_GROUPID, §11.4), field types, the e-mail, the user count, a missing
+    UF_DEPARTMENT, registration (duplicate e-mail), the invitation, and only then the join requests.
+    """
     portal: Portal = ctx.portal
     p = upper_keys(params)
     if not ctx.caller.is_admin:
         raise RestError("ERROR_CORE", "access_denied")  # user-add.md: no permission to invite
+    extranet = p.get("EXTRANET") == "Y"
+    groups = _ints(p.get("SONET_GROUP_ID"))
+    if extranet and not groups:
+        # [S] ArgumentException('no_sonet_group_for_extranet') → ERROR_ARGUMENT
+        # (RestException::initFromException)
+        raise RestError("ERROR_ARGUMENT", "no_sonet_group_for_extranet", argument="")
+    fields = _collect_fields(p)
+    _check_types(fields)
     email = p.get("EMAIL")
     if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
         raise RestError("ERROR_ARGUMENT", "wrong_email", argument="")
     email = email.strip()
-    extranet = p.get("EXTRANET") == "Y"
-    departments = _ints(p.get("UF_DEPARTMENT"))
-    groups = _ints(p.get("SONET_GROUP_ID"))
-    if not extranet and not departments:
-        raise RestError("ERROR_ARGUMENT", "no_extranet_field", argument="")  # user-add.md / §2.1 [S]
-    if extranet and not groups:
-        raise RestError("ERROR_GROUPID", "Group code not specified")  # user-add.md (doc wording, §11.4)
-    if extranet and any(g not in portal.groups for g in groups):
-        raise RestError("ERROR_NO_GROUP", "Group specified incorrectly")  # user-add.md
-    fields = _collect_fields(p)
-    _check_types(fields)
-    if email.lower() in portal.by_email:
-        raise RestError("ERROR_ARGUMENT", "User with this email already exists", argument="")  # user-add.md
     if portal.max_users is not None and len(portal.users) >= portal.max_users:
         raise RestError("ERROR_ARGUMENT", "user_count_exceeded", argument="")
+    departments = _ints(p.get("UF_DEPARTMENT"))
+    if not extranet and not departments:
+        raise RestError("ERROR_ARGUMENT", "no_extranet_field", argument="")  # user-add.md / §2.1 [S]
+    if email.lower() in portal.by_email:
+        raise RestError("ERROR_ARGUMENT", "User with this email already exists", argument="")  # user-add.md
     fields["EMAIL"] = email
     fields["ACTIVE"] = active_flag(p.get("ACTIVE", "Y"))
     # §2.1 [S]: with EXTRANET=Y any UF_DEPARTMENT is discarded.
@@ -169,15 +221,20 @@ def user_add(ctx: CallContext, params: dict[str, Any]) -> int:
     fields["USER_TYPE"] = "extranet" if extranet else "employee"
     user = portal.add_user(fields, registered=False)
     inviter = ctx.caller.user_id
-    for gid in groups if extranet else []:
-        # §2.1 [S]: a join request initiated by the inviter; membership once the invitee accepts.
-        portal.groups[gid].requests[user.id] = inviter
     message = p.get("MESSAGE_TEXT")
     portal.invitations.append(
         Invitation(
             user.id, email, portal.clock.now(), inviter, str(message) if message else None, tuple(groups)
         )
     )
+    for gid in groups if extranet else []:
+        if gid not in portal.groups:
+            # [S] userAdd: the user is registered and invited before SendRequestToJoinGroup runs; its
+            # failure is thrown after that, so the user exists although the call failed (a retry gets
+            # "already exists"). Code and text as documented in user-add.md.
+            raise RestError("ERROR_NO_GROUP", "Group specified incorrectly")
+        # §2.1 [S]: a join request initiated by the inviter; membership once the invitee accepts.
+        portal.groups[gid].requests[user.id] = inviter
     return user.id
 
 
@@ -213,10 +270,13 @@ def user_update(ctx: CallContext, params: dict[str, Any]) -> bool:
     return True
 
 
-def _visible(portal: Portal, caller_id: int, admin_mode: bool) -> Any:
+def _visible(portal: Portal, caller_id: int, admin_mode: bool, admin_by_id: bool = False) -> Any:
     """§2.3 [S]: without admin mode a caller sees employees + extranet users of his own groups (and
-    himself); ``ADMIN_MODE`` ("see users of any visibility") lifts that, for admins only."""
-    if admin_mode:
+    himself); ``ADMIN_MODE`` ("see users of any visibility") lifts that, for admins only.
+
+    [S] userGet: an intranet caller who is a socialnetwork module admin and filters by ``ID`` skips the
+    extranet restriction too, so an admin finds a pending extranet invitee by ID without ADMIN_MODE."""
+    if admin_mode or admin_by_id:
         return None
     me = portal.user(caller_id)
     mine = portal.groups_of(caller_id)
@@ -232,10 +292,9 @@ def _visible(portal: Portal, caller_id: int, admin_mode: bool) -> Any:
 
 def _norm_filter_value(field: str, value: Any) -> Any:
     if field == "ACTIVE":
-        # §2.3: ACTIVE true keeps active users only; accept Y/N and form-encoded "true"/"false" too.
-        if isinstance(value, str) and value.lower() in ("false", "n", "0", ""):
-            return "N"
-        return "Y" if value else "N"
+        # [S] prepareUserValue: ``($value && $value !== 'N') ? 'Y' : 'N'`` — PHP truthiness, and only an
+        # upper-case "N" means inactive: "false", "n" and true all mean active; "", "0", false mean N.
+        return active_flag(value)
     return value
 
 
@@ -308,9 +367,14 @@ def _listing(ctx: CallContext, params: dict[str, Any], filt: dict[str, Any]) -> 
     p = upper_keys(params)
     conds = _conditions(filt)
     admin_mode = ctx.caller.is_admin and p.get("ADMIN_MODE") not in (None, False, 0, "", "0", "N", "false")
-    visible = _visible(portal, ctx.caller.user_id, admin_mode)
-    sort = str(p.get("SORT") or "ID").upper()
-    desc = str(p.get("ORDER") or "ASC").upper() == "DESC"
+    me = portal.user(ctx.caller.user_id)
+    by_id_filter = any(field == "ID" and op == "" for op, field, _ in conds)
+    admin_by_id = ctx.caller.is_admin and by_id_filter and not (me is not None and me.extranet)
+    visible = _visible(portal, ctx.caller.user_id, admin_mode, admin_by_id)
+    # [S] prepareUserGetOrder: [sort => order] only when both are given, else ID ASC.
+    sort_given, order_given = p.get("SORT"), p.get("ORDER")
+    sort = str(sort_given).upper() if sort_given and order_given else "ID"
+    desc = bool(sort_given and order_given) and str(order_given).upper() == "DESC"
     offset, counting = page_slice(params.get("start"))
     ids = _candidates(portal, conds)
     by_id = sort == "ID"
@@ -331,9 +395,10 @@ def _listing(ctx: CallContext, params: dict[str, Any], filt: dict[str, Any]) -> 
     select = p.get("SELECT")
     rows = [user_row(portal, u, select) for u in hits[offset : offset + PAGE_SIZE]]
     if not counting:
-        return Page(rows, 0)
+        return Page(rows, 0, zero_total_in_batch=False)
     nxt = offset + PAGE_SIZE if offset + PAGE_SIZE < len(hits) else None
-    return Page(rows, len(hits), nxt)
+    # batch.md's example (bitrix24-rest.md §7): an empty user.get inside a batch has no result_total.
+    return Page(rows, len(hits), nxt, zero_total_in_batch=False)
 
 
 @method("user.get", scope=READ_SCOPE, list_method=True)

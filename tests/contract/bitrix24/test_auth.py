@@ -11,10 +11,14 @@ import pytest
 from sandbox.bitrix24.testing import Knobs, Rest, RunningSandbox, capture_server
 
 
-def test_wrong_webhook_code_is_401_no_auth_found(b24: RunningSandbox, http: httpx.Client) -> None:
+def test_wrong_webhook_code_is_401_invalid_credentials(b24: RunningSandbox, http: httpx.Client) -> None:
+    # b24pysdk tests/integration/errors/test_errors.py::test_error_bitrix_api_invalid_credentials
     response = http.post(f"{b24.base_url}/rest/1/wrongcode/user.current.json", json={})
     assert response.status_code == 401
-    assert response.json() == {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}
+    assert response.json() == {
+        "error": "INVALID_CREDENTIALS",
+        "error_description": "Invalid request credentials",
+    }
     other_user = http.post(b24.webhook_url.replace("/rest/1/", "/rest/2/") + "user.current.json", json={})
     assert other_user.status_code == 401
 
@@ -40,6 +44,7 @@ def test_scope_missing_is_403_insufficient_scope(
     assert http.post(url + "server.time.json", json={}).status_code == 200  # basic needs no scope
 
 
+@pytest.mark.any_portal
 @pytest.mark.parametrize("method", ["event.bind", "event.get", "events", "event.offline.get"])
 def test_app_only_methods_refuse_webhooks(rest: Rest, method: str) -> None:
     response = rest(method, {"event": "ONUSERADD", "handler": "http://127.0.0.1:9/h"})
@@ -47,6 +52,7 @@ def test_app_only_methods_refuse_webhooks(rest: Rest, method: str) -> None:
     assert response.json()["error"] == "ACCESS_DENIED"
 
 
+@pytest.mark.any_portal
 def test_app_info_refuses_webhook_with_documented_error(rest: Rest) -> None:
     response = rest("app.info")
     assert response.status_code == 400
@@ -65,7 +71,9 @@ def test_install_posts_onappinstall_form_encoded(b24: RunningSandbox, knobs: Kno
     auth = form["auth"]
     assert auth["application_token"] == knobs.app()["application_token"]
     assert auth["access_token"] and auth["refresh_token"] and auth["member_id"]
-    assert auth["domain"] == "sandbox.bitrix24.test"
+    # b24pysdk credentials/oauth_placement_data.py: the domain is the host of client_endpoint
+    assert auth["domain"] == b24.base_url.split("://")[1]
+    assert auth["client_endpoint"] == f"https://{auth['domain']}/rest/".replace("https", "http")
     assert "auth%5Bapplication_token%5D=" in received[0].raw  # PHP bracket notation on the wire
 
 

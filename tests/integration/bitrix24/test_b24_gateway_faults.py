@@ -140,6 +140,8 @@ async def test_expired_token_is_refreshed_and_persisted(sb: RunningSandbox, stor
         assert row is not None
         assert row.access_token != installed["access_token"]
         assert row.refresh_token != installed["refresh_token"]
+        # the refresh answer's domain is the OAuth server's (auto-renewal.md); the portal stays the same
+        assert row.domain == installed["domain"]
         saved = row.access_token
     async with build_bitrix24(settings, store, retry=FAST_RETRY) as again:  # a restart reads the new pair
         assert str((await again.call("user.current"))["ID"]) == "1"

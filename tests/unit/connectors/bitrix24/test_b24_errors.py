@@ -22,8 +22,16 @@ CASES = [
     (429, "QUERY_LIMIT_EXCEEDED", "Too many requests", Action.RATE_LIMITED),
     (429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", Action.METHOD_BLOCKED),
     (401, "expired_token", "The access token provided has expired.", Action.REFRESH_TOKEN),
-    (401, "invalid_token", "", Action.REFRESH_TOKEN),
+    (401, "invalid_token", "Unable to get application by token", Action.REFRESH_TOKEN),
     (401, "NO_AUTH_FOUND", "Wrong authorization data", Action.FAIL_CONFIG),
+    # b24pysdk tests/integration/errors/test_errors.py: a wrong webhook code on a real portal
+    (401, "INVALID_CREDENTIALS", "Invalid request credentials", Action.FAIL_CONFIG),
+    (401, "authorization_error", "Unable to authorize user", Action.FAIL_CONFIG),
+    # the docs say 403, the SDK 401: both are a missing scope
+    (401, "insufficient_scope", "", Action.FAIL_CONFIG),
+    (403, "allowed_only_intranet_user", "Action allowed only for intranet users", Action.FAIL),
+    (403, "ALLOWED_ONLY_INTRANET_USER", "", Action.FAIL),
+    (400, "ERROR_NO_GROUP", "Group specified incorrectly", Action.FAIL),
     (400, "invalid_grant", "refresh token expired", Action.FAIL_CONFIG),
     (401, "invalid_client", "", Action.FAIL_CONFIG),
     (403, "INVALID_CREDENTIALS", "Invalid request credentials", Action.FAIL_CONFIG),
