@@ -194,6 +194,10 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
 async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     ctx = await _dated(ctx)
     resumed = [] if dry_run else await _resume(ctx)
+    # docs/onec-contract.md, initial load: take the change feed's position before the snapshot (what was
+    # registered earlier is in the snapshot). So a full run also recovers from a 1C base that no longer
+    # knows the bridge's cursor (ACK_OUT_OF_RANGE after a restore or a new base).
+    position = None if dry_run else (await extract.changes(ctx.onec, 0, 1)).message_no
     records = await extract.snapshot(ctx.onec)
     data = SourceData()
     for record in records:
@@ -210,7 +214,7 @@ async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     del desired
     if dry_run:
         return RunReport("full", None, plan)
-    report = await _execute(ctx, "full", plan, scope, [], None)
+    report = await _execute(ctx, "full", plan, scope, [], position)
     report.resumed = resumed
     return report
 
