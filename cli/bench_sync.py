@@ -10,6 +10,7 @@ writes sent, refusals by the limiter, peak RSS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import resource
@@ -34,19 +35,44 @@ from sandbox.onec.testing import Knobs as OneCKnobs
 from sandbox.server import free_port
 from sync import run
 
-READS = {"user.get", "sonet_group.get", "sonet_group.user.get", "user.search"}
+READS = {"user.get", "sonet_group.get", "sonet_group.user.get", "user.search", "department.get"}
+PER_REQUEST = 50
+"""Commands per batch request and rows per list page (bitrix24-rest.md §7, §1.3)."""
+STAGE_OF = {
+    "department.add": "departments",
+    "department.update": "departments",
+    "sonet_group.create": "groups",
+    "sonet_group.update": "groups",
+    "user.add": "users",
+    "user.update": "users",
+    "sonet_group.user.add": "members",
+    "sonet_group.user.update": "members",
+    "sonet_group.user.delete": "removals",
+}
+"""Writes that may share a batch: apply sends one stage at a time (sync.model.STAGES), mixed within it."""
+
+
+def _requests(commands: int) -> int:
+    return math.ceil(commands / PER_REQUEST)
 
 
 class CountingPort:
-    """The real gateway, counting the items of work per method (for the minimal-request figure)."""
+    """The real gateway, counting the work per method, for the honest minimum of requests.
+
+    The minimum: writes ⌈commands ÷ 50⌉ per apply stage, batched reads ⌈commands ÷ 50⌉ per method (member
+    lists: ⌈groups ÷ 50⌉), and a full list read of n rows ⌈pages ÷ 50⌉ with pages = ⌊n ÷ 50⌋ + 1 (the last
+    page, short or empty, proves the end). The old definition (one request per list page) is kept beside.
+    """
 
     def __init__(self, inner: Bitrix24Port) -> None:
         self.inner = inner
         self.items: dict[str, int] = {}
-        self.list_pages: dict[str, int] = {}
+        self.list_rows: list[int] = []
+        """Rows of each full list read."""
 
     def _count(self, method: str, n: int = 1) -> None:
-        self.items[method] = self.items.get(method, 0) + n
+        name = method.strip().lower()
+        self.items[name] = self.items.get(name, 0) + n
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         self._count(method)
@@ -60,8 +86,10 @@ class CountingPort:
     async def list_all(
         self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"
     ) -> AsyncIterator[list[dict[str, Any]]]:
+        self.list_rows.append(0)
+        read = len(self.list_rows) - 1
         async for page in self.inner.list_all(method, params, id_key=id_key):
-            self.list_pages[method] = self.list_pages.get(method, 0) + 1
+            self.list_rows[read] += len(page)
             yield page
 
     async def close(self) -> None:
@@ -69,11 +97,20 @@ class CountingPort:
 
     def reset(self) -> None:
         self.items.clear()
-        self.list_pages.clear()
+        self.list_rows.clear()
 
     def minimum(self) -> int:
-        batched = sum(math.ceil(n / 50) for n in self.items.values())
-        return batched + sum(self.list_pages.values())
+        stages: dict[str, int] = {}
+        for method, n in self.items.items():
+            key = method if method in READS else STAGE_OF.get(method, method)
+            stages[key] = stages.get(key, 0) + n
+        lists = sum(_requests(rows // PER_REQUEST + 1) for rows in self.list_rows)
+        return sum(_requests(n) for n in stages.values()) + lists
+
+    def old_minimum(self) -> int:
+        """The definition before issue 11: Σ over methods ⌈items ÷ 50⌉ plus one request per non-empty page."""
+        pages = sum(math.ceil(rows / PER_REQUEST) for rows in self.list_rows)
+        return sum(_requests(n) for n in self.items.values()) + pages
 
     def writes(self) -> int:
         return sum(n for method, n in self.items.items() if method not in READS)
@@ -132,19 +169,83 @@ def _log_size(b24_base: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-async def _bench(persons: int, rate: float, seed: int, store_dir: Path) -> list[dict[str, Any]]:
-    employees = math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
+def _reset_peak_rss() -> None:
+    """Start a new peak: writing 5 to clear_refs resets the process's high-water RSS (Linux ≥ 4.0)."""
+    with contextlib.suppress(OSError):  # elsewhere the peak is the process's since it started
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _settings(store_dir: Path, webhook: str, onec_base: str, rate: float) -> Settings:
+    return Settings(
+        database={"url": f"sqlite:///{store_dir / 'bench.db'}"},
+        bitrix24={"webhook_url": webhook, "rate": rate, "burst": int(25 * rate)},
+        onec={
+            "endpoint": f"{onec_base}/zup/ws/ExtranetBridge.1cws",
+            "username": "Интеграция",
+            "password": "Пароль-1С",
+        },
+    )
+
+
+def _employees(persons: int) -> int:
+    return math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
+
+
+def _fresh_no_change(
+    b24_base: str, store_dir: Path, webhook: str, onec_base: str, rate: float
+) -> dict[str, Any]:
+    """A no-change ``sync`` in a fresh process, as an operator runs it: its wall, peak RSS and requests."""
+    seen = len(_log_size(b24_base))
+    args = json.dumps([str(store_dir), webhook, onec_base, rate])
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, cli.bench_sync as b; b.probe_no_change(sys.argv[1])", args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(probe.stdout.strip().splitlines()[-1])
+    figures["requests"] = len(_log_size(b24_base)) - seen
+    return figures
+
+
+def probe_no_change(raw: str) -> None:
+    """The child of ``_fresh_no_change``: one incremental run, timed; prints its figures as JSON."""
+    store_dir, webhook, onec_base, rate = json.loads(raw)
+    configure_logging("ERROR")
+    settings = _settings(Path(store_dir), webhook, onec_base, float(rate))
+
+    async def main() -> float:
+        store = open_store(settings)
+        bridge = open_bridge(settings, store)
+        try:
+            started = time.monotonic()
+            await run.incremental(bridge.sync_context())
+            return time.monotonic() - started
+        finally:
+            await bridge.close()
+            store.dispose()
+
+    wall = asyncio.run(main())
+    print(json.dumps({"wall_seconds": round(wall, 3), "peak_rss_mb": _peak_rss_mb()}))
+
+
+async def _bench(
+    persons: int, rate: float, seed: int, store_dir: Path, *, fresh_no_change: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     phases: list[dict[str, Any]] = []
-    with _sandboxes(employees, seed, rate) as (b24_base, webhook, onec_base):
-        settings = Settings(
-            database={"url": f"sqlite:///{store_dir / 'bench.db'}"},
-            bitrix24={"webhook_url": webhook, "rate": rate, "burst": int(25 * rate)},
-            onec={
-                "endpoint": f"{onec_base}/zup/ws/ExtranetBridge.1cws",
-                "username": "Интеграция",
-                "password": "Пароль-1С",
-            },
-        )
+    fresh: dict[str, Any] | None = None
+    with _sandboxes(_employees(persons), seed, rate) as (b24_base, webhook, onec_base):
+        settings = _settings(store_dir, webhook, onec_base, rate)
         store = open_store(settings)
         bridge = open_bridge(settings, store)
         counting = CountingPort(bridge.b24)
@@ -156,14 +257,16 @@ async def _bench(persons: int, rate: float, seed: int, store_dir: Path) -> list[
         async def phase(name: str, body: Callable[[], Awaitable[Any]], **extra: Any) -> None:
             nonlocal seen
             counting.reset()
+            _reset_peak_rss()
             started = time.monotonic()
             await body()
             wall = time.monotonic() - started
+            peak = _peak_rss_mb()
             log = _log_size(b24_base)
             mine = log[seen:]
             seen = len(log)
-            requests = len(mine)
-            minimum = counting.minimum()
+            requests = len(mine)  # every request the sandbox logged: empty pages, faults and refusals too
+            minimum, old = counting.minimum(), counting.old_minimum()
             phases.append(
                 {
                     "phase": name,
@@ -171,17 +274,21 @@ async def _bench(persons: int, rate: float, seed: int, store_dir: Path) -> list[
                     "requests": requests,
                     "minimal_requests": minimum,
                     "requests_over_minimum": round(requests / minimum, 3) if minimum else None,
+                    "old_minimal_requests": old,
                     "wall_seconds": round(wall, 2),
                     "requests_over_wall_x_rate": round(requests / (wall * rate), 3) if wall else None,
                     "writes": counting.writes(),
                     "refused_by_limiter": sum(1 for e in mine if e.get("error") == "QUERY_LIMIT_EXCEEDED"),
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "peak_rss_mb": peak,
                 }
             )
             print(json.dumps(phases[-1], ensure_ascii=False), flush=True)
 
         try:
             await phase("initial", lambda: run.full(ctx), persons_in_1c=knobs.stats()["counts"]["Person"])
+            if fresh_no_change:
+                fresh = _fresh_no_change(b24_base, store_dir, webhook, onec_base, rate)
+                seen = len(_log_size(b24_base))
             # 1% of the persons; only those are fetched, so the harness adds nothing to the bridge's RSS.
             total = int(knobs.stats()["counts"]["Person"])
             changed = knobs.pick("Person", n=max(1, total // 100))
@@ -194,19 +301,59 @@ async def _bench(persons: int, rate: float, seed: int, store_dir: Path) -> list[
             knobs.close()
             await bridge.close()
             store.dispose()
-    return phases
+    return phases, fresh
+
+
+async def _small_no_change(persons: int, rate: float, seed: int, store_dir: Path) -> dict[str, Any]:
+    """Mirror a smaller company, then measure its no-change run in a fresh process."""
+    with _sandboxes(_employees(persons), seed, rate) as (b24_base, webhook, onec_base):
+        settings = _settings(store_dir, webhook, onec_base, rate)
+        store = open_store(settings)
+        bridge = open_bridge(settings, store)
+        try:
+            await run.full(bridge.sync_context())
+        finally:
+            await bridge.close()
+            store.dispose()
+        return _fresh_no_change(b24_base, store_dir, webhook, onec_base, rate)
 
 
 def bench_sync(
     persons: Annotated[int, typer.Option(help="Persons in the generated company (about).")] = 50_000,
     rate: Annotated[float, typer.Option(help="Bitrix24 requests per second (burst is 25×rate).")] = 5.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 1,
+    no_change_against: Annotated[
+        int,
+        typer.Option(
+            help="Also time a no-change sync in a fresh process after the initial mirror, and the same for "
+            "a company of this many persons; prints the larger ÷ the smaller (0: skip)."
+        ),
+    ] = 0,
 ) -> None:
     """Initial mirror, 1% incremental, no-change run and reconcile against the sandboxes; JSON per phase."""
     configure_logging("ERROR")
     with tempfile.TemporaryDirectory(prefix="eb-bench-") as tmp:
-        phases = asyncio.run(_bench(persons, rate, seed, Path(tmp)))
-    print(json.dumps({"persons": persons, "rate": rate, "phases": phases}, ensure_ascii=False))
+        big_dir, small_dir = Path(tmp) / "big", Path(tmp) / "small"
+        big_dir.mkdir()
+        small_dir.mkdir()
+        phases, fresh = asyncio.run(
+            _bench(persons, rate, seed, big_dir, fresh_no_change=bool(no_change_against))
+        )
+        summary: dict[str, Any] = {"persons": persons, "rate": rate, "phases": phases}
+        if no_change_against and fresh is not None:
+            small = asyncio.run(_small_no_change(no_change_against, rate, seed, small_dir))
+            sizes: dict[str, Any] = {
+                "persons": [no_change_against, persons],
+                "smaller": small,
+                "larger": fresh,
+            }
+            for key in ("wall_seconds", "peak_rss_mb"):
+                sizes[f"{key}_larger_over_smaller"] = (
+                    round(fresh[key] / small[key], 3) if small[key] else None
+                )
+            print(json.dumps({"no_change_sizes": sizes}, ensure_ascii=False), flush=True)
+            summary["no_change_sizes"] = sizes
+    print(json.dumps(summary, ensure_ascii=False))
 
 
 def register(group: typer.Typer) -> None:
