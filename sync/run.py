@@ -23,8 +23,8 @@ from sync import commit, extract, ledger, state
 from sync.apply import Applier, ApplyStats
 from sync.map import map_groups, map_intranet, map_person
 from sync.model import Plan, link_key
-from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
-from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
+from sync.plan import AdoptionIndex, make_plan
+from sync.reconcile import Drift, plan_repair
 from sync.source import SourceData, entity_of
 
 GROUP_KINDS = ("organization", "department")
@@ -253,72 +253,20 @@ class ReconcileReport(RunReport):
     drift: list[Drift] = field(default_factory=list)
 
 
-async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualState:
-    actual = ActualState()
-    for user in await extract.all_users(ctx.b24):
-        actual.users[user.id] = user
-    for group in await directory.all_groups(ctx.b24):
-        actual.groups[group.id] = group.fields
-    wanted = [g for g in group_ids if g in actual.groups]
-    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
-    for group_id, outcome in zip(wanted, await ctx.b24.batch(calls) if calls else [], strict=True):
-        rows = outcome.result if outcome.ok and isinstance(outcome.result, list) else []
-        actual.members[group_id] = {int(r["USER_ID"]) for r in rows}
-    return actual
-
-
-RECONCILE_CHUNK = 5000
-"""Persons compared at a time, so reconciling 50,000 people stays within a few hundred MB."""
-
-
 async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
     """Repair drift between Bitrix24 and the mirrored state (dry run: only report it).
 
-    Bitrix24's actual state is read once; persons are then compared and planned in chunks.
+    Bitrix24's users are compared a batched read at a time (sync/reconcile.py), never held all at once.
     """
     ctx = await _dated(ctx)
     resumed = [] if dry_run else await resume(ctx)
-    with ctx.sessions() as session:
-        stored_groups = state.load_links(session, GROUP_KINDS)
-        stored_departments = state.load_links(session, ["intranet"])
-        linked = state.linked_persons(session)
-        quarantined = state.load_quarantine(session)
-        known = state.person_refs(session)
-        reference = state.load_source(session, [])
-    group_ids = [link.b24_id for link in stored_groups.values() if link.b24_id]
-    actual = await _actual_state(ctx, group_ids)
-    glinks, drift, group_by_id = group_links(stored_groups, actual)
-    groups_of = member_index(actual, group_by_id)
-    stray_drift, adoptable = strays(actual, linked.values(), known)
-    desired_groups = map_groups(reference, ctx.mapping, _today(ctx))
-    departments = map_intranet(reference, ctx.mapping, _today(ctx))
-    intranet = frozenset(departments)
-    department_by_id = {link.b24_id: key for key, link in stored_departments.items() if link.b24_id}
-    plan = Plan()
-    plan_departments(DesiredState(departments=departments), stored_departments, plan)
-    plan_groups(DesiredState(groups=desired_groups), glinks, plan)
-    index = AdoptionIndex(adoptable)
-    scope = sorted(set(known) | set(linked))
-    for start in range(0, len(scope), RECONCILE_CHUNK):
-        chunk = scope[start : start + RECONCILE_CHUNK]
-        with ctx.sessions() as session:
-            data = state.load_source(session, chunk, reference=reference)
-            stored = state.load_links(session, ["person"], chunk)
-        users = {}
-        for ref in chunk:
-            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups, intranet)
-            if user is not None:
-                users[ref] = user
-        plinks, person_drift = person_links(stored, actual, groups_of, department_by_id)
-        drift.extend(person_drift)
-        desired = DesiredState(groups=desired_groups, users=users)
-        plan_users(desired, chunk, {**glinks, **stored_departments, **plinks}, index, quarantined, plan)
-    drift.extend(stray_drift)
-    del actual
+    repair = await plan_repair(ctx.b24, ctx.sessions, ctx.mapping, _today(ctx))
     if dry_run:
-        return ReconcileReport("reconcile", None, plan, drift=drift)
-    report = await _execute(ctx, "reconcile", plan, set(scope), [], None)
-    return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
+        return ReconcileReport("reconcile", None, repair.plan, drift=repair.drift)
+    report = await _execute(ctx, "reconcile", repair.plan, repair.scope, [], None)
+    return ReconcileReport(
+        "reconcile", report.run_id, repair.plan, report.applied, resumed, drift=repair.drift
+    )
 
 
 async def auto(ctx: SyncContext) -> list[RunReport]:
