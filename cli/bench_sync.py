@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -169,6 +169,14 @@ def _log_size(b24_base: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _histogram(values: Iterable[int]) -> dict[str, int]:
+    """Requests by the number of commands they carried (a single call carries one)."""
+    counts: dict[int, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return {str(k): counts[k] for k in sorted(counts, reverse=True)}
+
+
 def _reset_peak_rss() -> None:
     """Start a new peak: writing 5 to clear_refs resets the process's high-water RSS (Linux ≥ 4.0)."""
     with contextlib.suppress(OSError):  # elsewhere the peak is the process's since it started
@@ -280,6 +288,9 @@ async def _bench(
                     "writes": counting.writes(),
                     "refused_by_limiter": sum(1 for e in mine if e.get("error") == "QUERY_LIMIT_EXCEEDED"),
                     "peak_rss_mb": peak,
+                    "work": dict(sorted(counting.items.items())),
+                    "list_reads_rows": list(counting.list_rows),
+                    "commands_per_request": _histogram(int(e.get("commands", 1)) for e in mine),
                 }
             )
             print(json.dumps(phases[-1], ensure_ascii=False), flush=True)

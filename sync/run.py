@@ -119,6 +119,14 @@ async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
     return stats
 
 
+def _nothing_to_apply(ctx: SyncContext, run_id: int) -> ApplyStats:
+    """A run without operations is committed at once: no links to load, no Bitrix24 to ask."""
+    stats = ApplyStats()
+    with ctx.sessions.begin() as session:
+        ledger.set_status(session, run_id, "committed", **{"applied": vars(stats)})
+    return stats
+
+
 def _record_plan(session: Session, plan: Plan, scope: Iterable[str]) -> None:
     for item in plan.quarantined:
         commit.park(session, item)
@@ -159,7 +167,7 @@ async def _execute(
         run_id = ledger.start_run(
             session, mode, plan.operations, message_no=message_no, stats={"planned": plan.count()}
         )
-    applied = await _apply(ctx, run_id)
+    applied = await _apply(ctx, run_id) if plan.operations else _nothing_to_apply(ctx, run_id)
     if message_no is not None:
         with ctx.sessions.begin() as session:
             commit.save_cursor(session, message_no)
@@ -191,6 +199,17 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     return report
 
 
+async def _feed_plan(ctx: SyncContext, records: list[Record], deleted: set[str], scope: set[str]) -> Plan:
+    """The plan for what one change-feed batch carried (an empty batch needs none: nothing is read)."""
+    with ctx.sessions() as session:
+        data = state.load_source(session, scope)
+    for record in records:
+        data.add(record)
+    for ref in deleted:
+        data.persons.pop(ref, None)
+    return await _plan(ctx, _desired(ctx, data, scope), scope)
+
+
 def _affected_persons(records: Iterable[Record]) -> set[str]:
     persons: set[str] = set()
     for record in records:
@@ -215,13 +234,9 @@ async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int
         ]
         deleted_persons = {c.ref for c in batch.items if c.deleted and c.entity == "Person"}
         scope = _affected_persons(records) | deleted_persons
-        with ctx.sessions() as session:
-            data = state.load_source(session, scope)
-        for record in records:
-            data.add(record)
-        for ref in deleted_persons:
-            data.persons.pop(ref, None)
-        plan = await _plan(ctx, _desired(ctx, data, scope), scope)
+        plan = (
+            await _feed_plan(ctx, records, deleted_persons, scope) if records or deleted_persons else Plan()
+        )
         if dry_run:
             reports.append(RunReport("incremental", None, plan, message_no=batch.message_no))
             return reports
