@@ -21,8 +21,9 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import httpx
 import typer
@@ -31,6 +32,7 @@ from config.logging import configure_logging
 from config.settings import Settings
 from config.wiring import open_bridge, open_store
 from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
+from connectors.onec.port import ChangeBatch, OneCPort
 from sandbox.onec.testing import Knobs as OneCKnobs
 from sandbox.server import free_port
 from sync import run
@@ -66,13 +68,26 @@ class CountingPort:
 
     def __init__(self, inner: Bitrix24Port) -> None:
         self.inner = inner
-        self.items: dict[str, int] = {}
+        self.segments: list[dict[str, int]] = [{}]
+        """Commands per method, one dict per change-feed batch (see ``FeedMarker``)."""
         self.list_rows: list[int] = []
         """Rows of each full list read."""
 
+    @property
+    def items(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for segment in self.segments:
+            for method, n in segment.items():
+                total[method] = total.get(method, 0) + n
+        return total
+
+    def new_segment(self) -> None:
+        if self.segments[-1]:
+            self.segments.append({})
+
     def _count(self, method: str, n: int = 1) -> None:
         name = method.strip().lower()
-        self.items[name] = self.items.get(name, 0) + n
+        self.segments[-1][name] = self.segments[-1].get(name, 0) + n
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         self._count(method)
@@ -96,16 +111,19 @@ class CountingPort:
         await self.inner.close()
 
     def reset(self) -> None:
-        self.items.clear()
+        self.segments = [{}]
         self.list_rows.clear()
 
     def minimum(self) -> int:
-        stages: dict[str, int] = {}
-        for method, n in self.items.items():
-            key = method if method in READS else STAGE_OF.get(method, method)
-            stages[key] = stages.get(key, 0) + n
+        batched = 0
+        for segment in self.segments:
+            stages: dict[str, int] = {}
+            for method, n in segment.items():
+                key = method if method in READS else STAGE_OF.get(method, method)
+                stages[key] = stages.get(key, 0) + n
+            batched += sum(_requests(n) for n in stages.values())
         lists = sum(_requests(rows // PER_REQUEST + 1) for rows in self.list_rows)
-        return sum(_requests(n) for n in stages.values()) + lists
+        return batched + lists
 
     def old_minimum(self) -> int:
         """The definition before issue 11: Σ over methods ⌈items ÷ 50⌉ plus one request per non-empty page."""
@@ -114,6 +132,23 @@ class CountingPort:
 
     def writes(self) -> int:
         return sum(n for method, n in self.items.items() if method not in READS)
+
+
+class FeedMarker:
+    """The 1C port, telling the counter where a change-feed batch starts: each batch is its own run,
+    committed before the next is asked for (1C's exchange plan acknowledges only then, maxItems ≤ 500:
+    onec-zup.md), so the work of two batches can never share a Bitrix24 request."""
+
+    def __init__(self, inner: OneCPort, counting: CountingPort) -> None:
+        self.inner = inner
+        self.counting = counting
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def changes(self, ack_message_no: int, max_items: int = 500) -> ChangeBatch:
+        self.counting.new_segment()
+        return await self.inner.changes(ack_message_no, max_items)
 
 
 def _wait_up(url: str, process: subprocess.Popen[bytes], seconds: float = 600) -> None:
@@ -258,7 +293,7 @@ async def _bench(
         bridge = open_bridge(settings, store)
         counting = CountingPort(bridge.b24)
         bridge.b24 = counting
-        ctx = bridge.sync_context()
+        ctx = replace(bridge.sync_context(), onec=cast(OneCPort, FeedMarker(bridge.onec, counting)))
         knobs = OneCKnobs(onec_base)
         seen = len(_log_size(b24_base))
 
