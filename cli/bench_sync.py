@@ -2,9 +2,10 @@
 
 The sandboxes run as subprocesses (so peak RSS is the bridge's own), the Bitrix24 one with the leaky
 bucket at rate R and burst 25·R. Phases: initial mirror, incremental with 1% of persons changed,
-incremental with no change, reconcile. For each: Bitrix24 requests used (the sandbox's request log),
-the minimum for that work (Σ over methods of ⌈items ÷ 50⌉), wall seconds, requests ÷ (wall × R),
-writes sent, refusals by the limiter, peak RSS.
+incremental with no change, reconcile. For each: Bitrix24 requests used (every entry of the sandbox's
+request log), the honest minimum for that work (``CountingPort``) and the old definition's beside it, wall
+seconds, requests ÷ (wall × R), writes sent, refusals by the limiter, the phase's own peak RSS.
+``--no-change-against S`` also times a no-change sync in a fresh process at P and at S persons.
 """
 
 from __future__ import annotations
