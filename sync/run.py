@@ -24,7 +24,8 @@ from sync.apply import Applier, ApplyStats
 from sync.map import map_groups, map_intranet, map_person
 from sync.model import Plan, link_key
 from sync.plan import AdoptionIndex, make_plan
-from sync.reconcile import Drift, plan_repair
+from sync.reconcile import Drift
+from sync.repair import plan_repair
 from sync.source import SourceData, entity_of
 
 GROUP_KINDS = ("organization", "department")

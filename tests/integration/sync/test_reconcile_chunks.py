@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from store.models import IdentityLink
 from sync import run
-from sync.reconcile import drift_counts, plan_repair
+from sync.reconcile import drift_counts
+from sync.repair import plan_repair
 from sync.run import SyncContext
 from tests.integration.sync.conftest import TODAY, World
 from tests.integration.sync.test_reconcile import rest
