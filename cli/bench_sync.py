@@ -205,8 +205,10 @@ def _log_size(b24_base: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-NO_CHANGE_RUNS = 15
-"""No-change runs timed in the fresh process (the first one included)."""
+NO_CHANGE_RUNS = 10
+"""No-change runs timed in each fresh process (the first one included)."""
+PROBE_ROUNDS = 3
+"""Fresh processes per company, alternating between the two."""
 
 
 def _histogram(values: Iterable[int]) -> dict[str, int]:
@@ -249,54 +251,83 @@ def _employees(persons: int) -> int:
     return math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
 
 
-def _fresh_no_change(
-    b24_base: str, store_dir: Path, webhook: str, onec_base: str, rate: float
-) -> dict[str, Any]:
-    """A no-change ``sync`` in a fresh process, as an operator runs it: its wall, peak RSS and requests."""
+Target = tuple[str, Path, str, str, float]
+"""One mirrored company: its Bitrix24 sandbox base URL, store directory, webhook, 1C base URL, rate."""
+
+
+def _child(mode: str, target: Target) -> dict[str, Any]:
+    """Run ``probe`` in a fresh process; its figures, with the requests the sandbox logged meanwhile."""
+    b24_base, store_dir, webhook, onec_base, rate = target
     seen = len(_log_size(b24_base))
-    args = json.dumps([str(store_dir), webhook, onec_base, rate])
-    probe = subprocess.run(
-        [sys.executable, "-c", "import sys, cli.bench_sync as b; b.probe_no_change(sys.argv[1])", args],
+    args = json.dumps([mode, str(store_dir), webhook, onec_base, rate])
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys, cli.bench_sync as b; b.probe(sys.argv[1])", args],
         capture_output=True,
         text=True,
         check=True,
     )
-    figures: dict[str, Any] = json.loads(probe.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     figures["requests"] = len(_log_size(b24_base)) - seen
     return figures
 
 
-def probe_no_change(raw: str) -> None:
-    """The child of ``_fresh_no_change``: a few incremental runs, timed; prints their figures as JSON."""
-    store_dir, webhook, onec_base, rate = json.loads(raw)
+def probe(raw: str) -> None:
+    """The child of ``_child``: a full mirror, or no-change syncs timed (wall and this process's CPU)."""
+    mode, store_dir, webhook, onec_base, rate = json.loads(raw)
     configure_logging("ERROR")
     settings = _settings(Path(store_dir), webhook, onec_base, float(rate))
 
-    async def main() -> list[float]:
+    async def main() -> list[tuple[float, float]]:
         store = open_store(settings)
         bridge = open_bridge(settings, store)
-        walls: list[float] = []
+        times: list[tuple[float, float]] = []
         try:
+            if mode == "full":
+                await run.full(bridge.sync_context())
+                return times
             for _ in range(NO_CHANGE_RUNS):
-                started = time.monotonic()
+                wall, cpu = time.monotonic(), time.process_time()
                 await run.incremental(bridge.sync_context())
-                walls.append(round(time.monotonic() - started, 3))
-            return walls
+                times.append((round(time.monotonic() - wall, 3), round(time.process_time() - cpu, 3)))
+            return times
         finally:
             await bridge.close()
             store.dispose()
 
-    walls = asyncio.run(main())
+    times = asyncio.run(main())
     # The best of the runs: on a shared machine one run's wall is mostly other processes' noise.
-    figures = {"wall_seconds": min(walls), "walls": walls, "peak_rss_mb": _peak_rss_mb()}
+    figures: dict[str, Any] = {"peak_rss_mb": _peak_rss_mb()}
+    if times:
+        figures.update(
+            wall_seconds=min(w for w, _ in times),
+            cpu_seconds=min(c for _, c in times),
+            walls=[w for w, _ in times],
+        )
     print(json.dumps(figures))
 
 
+def _compare_no_change(larger: Target, smaller: Target, persons: tuple[int, int]) -> dict[str, Any]:
+    """Fresh no-change syncs of both companies, alternating, so both meet the same machine load."""
+    rounds: dict[str, list[dict[str, Any]]] = {"smaller": [], "larger": []}
+    for _ in range(PROBE_ROUNDS):
+        rounds["smaller"].append(_child("no_change", smaller))
+        rounds["larger"].append(_child("no_change", larger))
+    sizes: dict[str, Any] = {"persons": list(persons)}
+    for name, runs in rounds.items():
+        sizes[name] = {
+            key: min(r[key] for r in runs) for key in ("wall_seconds", "cpu_seconds", "peak_rss_mb")
+        } | {"requests": sum(r["requests"] for r in runs), "walls": [w for r in runs for w in r["walls"]]}
+    for key in ("wall_seconds", "cpu_seconds", "peak_rss_mb"):
+        low, high = sizes["smaller"][key], sizes["larger"][key]
+        sizes[f"{key}_larger_over_smaller"] = round(high / low, 3) if low else None
+    return sizes
+
+
 async def _bench(
-    persons: int, rate: float, seed: int, store_dir: Path, *, fresh_no_change: bool = False
+    persons: int, rate: float, seed: int, store_dir: Path, *, against: tuple[int, Target] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     phases: list[dict[str, Any]] = []
-    fresh: dict[str, Any] | None = None
+    sizes: dict[str, Any] | None = None
     with _sandboxes(_employees(persons), seed, rate) as (b24_base, webhook, onec_base):
         settings = _settings(store_dir, webhook, onec_base, rate)
         store = open_store(settings)
@@ -342,8 +373,11 @@ async def _bench(
 
         try:
             await phase("initial", lambda: run.full(ctx), persons_in_1c=knobs.stats()["counts"]["Person"])
-            if fresh_no_change:
-                fresh = _fresh_no_change(b24_base, store_dir, webhook, onec_base, rate)
+            if against is not None:
+                small_persons, small = against
+                big: Target = (b24_base, store_dir, webhook, onec_base, rate)
+                sizes = _compare_no_change(big, small, (small_persons, persons))
+                print(json.dumps({"no_change_sizes": sizes}, ensure_ascii=False), flush=True)
                 seen = len(_log_size(b24_base))
             # 1% of the persons; only those are fetched, so the harness adds nothing to the bridge's RSS.
             total = int(knobs.stats()["counts"]["Person"])
@@ -357,21 +391,7 @@ async def _bench(
             knobs.close()
             await bridge.close()
             store.dispose()
-    return phases, fresh
-
-
-async def _small_no_change(persons: int, rate: float, seed: int, store_dir: Path) -> dict[str, Any]:
-    """Mirror a smaller company, then measure its no-change run in a fresh process."""
-    with _sandboxes(_employees(persons), seed, rate) as (b24_base, webhook, onec_base):
-        settings = _settings(store_dir, webhook, onec_base, rate)
-        store = open_store(settings)
-        bridge = open_bridge(settings, store)
-        try:
-            await run.full(bridge.sync_context())
-        finally:
-            await bridge.close()
-            store.dispose()
-        return _fresh_no_change(b24_base, store_dir, webhook, onec_base, rate)
+    return phases, sizes
 
 
 def bench_sync(
@@ -381,33 +401,29 @@ def bench_sync(
     no_change_against: Annotated[
         int,
         typer.Option(
-            help="Also time a no-change sync in a fresh process after the initial mirror, and the same for "
-            "a company of this many persons; prints the larger ÷ the smaller (0: skip)."
+            help="Also mirror a company of this many persons and, after the initial mirror, time no-change "
+            "syncs of both in fresh processes, alternating; prints the larger ÷ the smaller (0: skip)."
         ),
     ] = 0,
 ) -> None:
     """Initial mirror, 1% incremental, no-change run and reconcile against the sandboxes; JSON per phase."""
     configure_logging("ERROR")
-    with tempfile.TemporaryDirectory(prefix="eb-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="eb-bench-") as tmp, contextlib.ExitStack() as stack:
         big_dir, small_dir = Path(tmp) / "big", Path(tmp) / "small"
         big_dir.mkdir()
         small_dir.mkdir()
-        phases, fresh = asyncio.run(
-            _bench(persons, rate, seed, big_dir, fresh_no_change=bool(no_change_against))
-        )
+        against: tuple[int, Target] | None = None
+        if no_change_against:
+            # Mirrored first, in a child (so this process's RSS stays the big run's), kept up to the end.
+            b24_base, webhook, onec_base = stack.enter_context(
+                _sandboxes(_employees(no_change_against), seed, rate)
+            )
+            small: Target = (b24_base, small_dir, webhook, onec_base, rate)
+            _child("full", small)
+            against = (no_change_against, small)
+        phases, sizes = asyncio.run(_bench(persons, rate, seed, big_dir, against=against))
         summary: dict[str, Any] = {"persons": persons, "rate": rate, "phases": phases}
-        if no_change_against and fresh is not None:
-            small = asyncio.run(_small_no_change(no_change_against, rate, seed, small_dir))
-            sizes: dict[str, Any] = {
-                "persons": [no_change_against, persons],
-                "smaller": small,
-                "larger": fresh,
-            }
-            for key in ("wall_seconds", "peak_rss_mb"):
-                sizes[f"{key}_larger_over_smaller"] = (
-                    round(fresh[key] / small[key], 3) if small[key] else None
-                )
-            print(json.dumps({"no_change_sizes": sizes}, ensure_ascii=False), flush=True)
+        if sizes is not None:
             summary["no_change_sizes"] = sizes
     print(json.dumps(summary, ensure_ascii=False))
 
