@@ -16,6 +16,7 @@ import json
 import math
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -314,10 +315,12 @@ def _compare_no_change(larger: Target, smaller: Target, persons: tuple[int, int]
         rounds["larger"].append(_child("no_change", larger))
     sizes: dict[str, Any] = {"persons": list(persons)}
     for name, runs in rounds.items():
+        walls = [w for r in runs for w in r["walls"]]
         sizes[name] = {
             key: min(r[key] for r in runs) for key in ("wall_seconds", "cpu_seconds", "peak_rss_mb")
-        } | {"requests": sum(r["requests"] for r in runs), "walls": [w for r in runs for w in r["walls"]]}
-    for key in ("wall_seconds", "cpu_seconds", "peak_rss_mb"):
+        } | {"wall_median_seconds": statistics.median(walls), "requests": sum(r["requests"] for r in runs)}
+        sizes[name]["walls"] = walls
+    for key in ("wall_seconds", "wall_median_seconds", "cpu_seconds", "peak_rss_mb"):
         low, high = sizes["smaller"][key], sizes["larger"][key]
         sizes[f"{key}_larger_over_smaller"] = round(high / low, 3) if low else None
     return sizes
