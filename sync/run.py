@@ -23,10 +23,11 @@ from sync import extract
 from sync import lease as sync_lease
 from sync.apply import Applier, ApplyStats, RunAborted
 from sync.ledger import TRunMode
-from sync.map import desired_state, map_groups, map_intranet, map_person
+from sync.map import desired_state
 from sync.model import Plan, RunStatus, link_key
-from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
-from sync.reconcile import Drift, group_links, member_index, person_links, strays
+from sync.plan import AdoptionIndex, make_plan
+from sync.reconcile import Drift
+from sync.repair import plan_repair
 from sync.source import SourceData, entity_of
 from sync.uow import SyncUnitOfWork
 
@@ -133,6 +134,14 @@ async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
     return stats
 
 
+def _nothing_to_apply(ctx: SyncContext, run_id: int) -> ApplyStats:
+    """A run without operations is committed at once: no links to load, no Bitrix24 to ask."""
+    stats = ApplyStats()
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        uow.runs.set_status(run_id, RunStatus.COMMITTED, **{"applied": vars(stats)})
+    return stats
+
+
 def _record_plan(uow: SyncUnitOfWork, plan: Plan, scope: Iterable[str]) -> None:
     for item in plan.quarantined:
         uow.quarantine.park(item)
@@ -176,7 +185,7 @@ async def _execute(
             uow.replica.save(records, uow.replica.hashes(records))
         _record_plan(uow, plan, scope)
         run_id = uow.runs.start(mode, plan.operations, message_no=message_no, stats={"planned": plan.count()})
-    applied = await _apply(ctx, run_id)
+    applied = await _apply(ctx, run_id) if plan.operations else _nothing_to_apply(ctx, run_id)
     if message_no is not None:
         with SyncUnitOfWork(ctx.sessions) as uow:
             uow.replica.save_cursor(message_no)
@@ -219,6 +228,17 @@ async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     return report
 
 
+async def _feed_plan(ctx: SyncContext, records: list[Record], deleted: set[str], scope: set[str]) -> Plan:
+    """The plan for what one change-feed batch carried (an empty batch needs none: nothing is read)."""
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        data = uow.replica.source(scope)
+    for record in records:
+        data.add(record)
+    for ref in deleted:
+        data.persons.pop(ref, None)
+    return await _plan(ctx, _desired(ctx, data, scope), scope)
+
+
 def _affected_persons(records: Iterable[Record]) -> set[str]:
     persons: set[str] = set()
     for record in records:
@@ -250,13 +270,9 @@ async def _incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: in
         ]
         deleted_persons = {c.ref for c in batch.items if c.deleted and c.entity == "Person"}
         scope = _affected_persons(records) | deleted_persons
-        with SyncUnitOfWork(ctx.sessions) as uow:
-            data = uow.replica.source(scope)
-        for record in records:
-            data.add(record)
-        for ref in deleted_persons:
-            data.persons.pop(ref, None)
-        plan = await _plan(ctx, _desired(ctx, data, scope), scope)
+        plan = (
+            await _feed_plan(ctx, records, deleted_persons, scope) if records or deleted_persons else Plan()
+        )
         if dry_run:
             reports.append(RunReport("incremental", None, plan, message_no=batch.message_no))
             return reports
@@ -295,14 +311,10 @@ class ReconcileReport(RunReport):
     drift: list[Drift] = field(default_factory=list)
 
 
-RECONCILE_CHUNK = 5000
-"""Persons compared at a time, so reconciling 50,000 people stays within a few hundred MB."""
-
-
 async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
     """Repair drift between Bitrix24 and the mirrored state (dry run: only report it).
 
-    Bitrix24's actual state is read once; persons are then compared and planned in chunks.
+    Bitrix24's users are compared a batched read at a time (sync/reconcile.py), never held all at once.
     """
     if dry_run:
         return await _reconcile(ctx, dry_run=True)
@@ -313,47 +325,13 @@ async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileRepo
 async def _reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
     ctx = await _dated(ctx)
     resumed = [] if dry_run else await _resume(ctx)
-    with SyncUnitOfWork(ctx.sessions) as uow:
-        stored_groups = uow.links.load(GROUP_KINDS)
-        stored_departments = uow.links.load(["intranet"])
-        linked = uow.links.linked_persons()
-        quarantined = uow.quarantine.open()
-        known = uow.replica.person_refs()
-        reference = uow.replica.source([])
-    group_ids = [link.b24_id for link in stored_groups.values() if link.b24_id]
-    actual = await extract.actual_state(ctx.b24, group_ids)
-    glinks, drift, group_by_id = group_links(stored_groups, actual)
-    groups_of = member_index(actual, group_by_id)
-    stray_drift, adoptable = strays(actual, linked.values(), known)
-    desired_groups = map_groups(reference, ctx.mapping, _today(ctx))
-    departments = map_intranet(reference, ctx.mapping, _today(ctx))
-    intranet = frozenset(departments)
-    department_by_id = {link.b24_id: key for key, link in stored_departments.items() if link.b24_id}
-    plan = Plan()
-    plan_departments(DesiredState(departments=departments), stored_departments, plan)
-    plan_groups(DesiredState(groups=desired_groups), glinks, plan)
-    index = AdoptionIndex(adoptable)
-    scope = sorted(set(known) | set(linked))
-    for start in range(0, len(scope), RECONCILE_CHUNK):
-        chunk = scope[start : start + RECONCILE_CHUNK]
-        with SyncUnitOfWork(ctx.sessions) as uow:
-            data = uow.replica.source(chunk, reference=reference)
-            stored = uow.links.load(["person"], chunk)
-        users = {}
-        for ref in chunk:
-            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups, intranet)
-            if user is not None:
-                users[ref] = user
-        plinks, person_drift = person_links(stored, actual, groups_of, department_by_id)
-        drift.extend(person_drift)
-        desired = DesiredState(groups=desired_groups, users=users)
-        plan_users(desired, chunk, {**glinks, **stored_departments, **plinks}, index, quarantined, plan)
-    drift.extend(stray_drift)
-    del actual
+    repair = await plan_repair(ctx.b24, ctx.sessions, ctx.mapping, _today(ctx))
     if dry_run:
-        return ReconcileReport("reconcile", None, plan, drift=drift)
-    report = await _execute(ctx, "reconcile", plan, set(scope), [], None)
-    return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
+        return ReconcileReport("reconcile", None, repair.plan, drift=repair.drift)
+    report = await _execute(ctx, "reconcile", repair.plan, repair.scope, [], None)
+    return ReconcileReport(
+        "reconcile", report.run_id, repair.plan, report.applied, resumed, drift=repair.drift
+    )
 
 
 async def auto(ctx: SyncContext) -> list[RunReport]:
