@@ -144,6 +144,8 @@ def status(config: ConfigOption = None) -> None:
     console.print(
         f"quarantine: {json.dumps(report.quarantine, ensure_ascii=False) if report.quarantine else 'empty'}"
     )
+    warnings = json.dumps(report.warnings) if report.warnings else "none"
+    console.print(f"data-quality warnings (mirrored, field left empty): {warnings}")
     console.print(f"invitations sent: {json.dumps(report.invitations) if report.invitations else 'none'}")
 
 

@@ -124,6 +124,7 @@ def _record_plan(session: Session, plan: Plan, scope: Iterable[str]) -> None:
         commit.park(session, item)
     for kind, ref in plan.cleared:
         commit.clear_quarantine(session, kind, [ref])
+    commit.record_warnings(session, plan.warnings, scope)
     commit.schedule_due(session, plan.due, scope)
 
 
