@@ -13,7 +13,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sandbox": ("Run the local stand-ins of Bitrix24 and 1C.", ("cli.sandbox_bitrix24", "cli.sandbox_onec")),
     "bench": (
         "Measure speed and memory against the sandboxes.",
-        ("cli.bench_b24", "cli.bench_onec", "cli.bench_sync"),
+        ("cli.bench_b24", "cli.bench_onec", "cli.bench_sync", "cli.bench_reliability"),
     ),
 }
 

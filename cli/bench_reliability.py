@@ -1,0 +1,152 @@
+"""`extranet-bridge bench crash|faults|deliveries|instances`: the long reliability proofs (issue 8).
+
+Each starts its own sandboxes (subprocesses) and drives the bridge from outside — its `sync` command
+killed with SIGKILL, its HTTP service fed deliveries — then checks Bitrix24 for duplicates, reconciles
+for drift and plans afresh from 1C for changes that never arrived. One JSON document on stdout; the
+figures go to docs/RELIABILITY.md with the command and the date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli import reliability_harness as harness
+
+Persons = Annotated[int, typer.Option(help="Persons in the generated company (about).")]
+Kills = Annotated[int, typer.Option(help="SIGKILLs, spread over extract, apply and commit.")]
+Seed = Annotated[int, typer.Option(help="Seed of the company and of the kill points.")]
+Rate = Annotated[float, typer.Option(help="Bitrix24 requests per second (burst 25×rate).")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="State store URL (default: a fresh SQLite file in a temporary folder).")
+]
+
+ONEC_FAULTS: tuple[tuple[str, int], ...] = (
+    ("sessions_locked", 3),
+    ("soap_fault", 2),
+    ("proxy_502", 2),
+    ("licence", 1),
+    ("drop", 2),
+)
+"""1C faults armed before each attempt of the fault bench: kind, calls (onec-zup.md §1.1)."""
+
+B24_FAULTS = "error_500=0.04,error_503=0.04,html=0.03,timeout=0.01,reset=0.03,seed={seed},timeout_seconds=3"
+
+
+def _employees(persons: int) -> int:
+    return math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
+
+
+def _report(name: str, command: str, started: float, **figures: Any) -> None:
+    document = {
+        "bench": name,
+        "command": command,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_seconds": round(time.monotonic() - started, 1),
+        **figures,
+    }
+    print(json.dumps(document, ensure_ascii=False, default=str), flush=True)
+
+
+def _campaign_figures(campaign: harness.Campaign) -> dict[str, Any]:
+    landed: dict[str, int] = {}
+    for kill in campaign.kills:
+        landed[kill.landed] = landed.get(kill.landed, 0) + 1
+    return {
+        "kills": len(campaign.kills),
+        "kills_landed": landed,
+        "kill_points": [asdict(k) for k in campaign.kills],
+        "attempts": campaign.attempts,
+        "runs_completed_between_kills": campaign.completed_runs,
+        "1c_churns": campaign.churns,
+        "attempts_failed_by_themselves": campaign.failures,
+    }
+
+
+def _verify(config: Path, b24_base: str) -> dict[str, Any]:
+    summaries = harness.finish(config)
+    figures: dict[str, Any] = {
+        "final_run": summaries[0].get("planned"),
+        "run_after_completion_planned": summaries[-1].get("planned"),
+    }
+    figures.update(harness.duplicates(b24_base))
+    figures.update(asyncio.run(harness.drift_and_lost(config)))
+    return figures
+
+
+def bench_crash(
+    persons: Persons = 10_000,
+    kills: Kills = 20,
+    seed: Seed = 1,
+    rate: Rate = 20.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Kill a real `sync` with SIGKILL at random points, restart until done; count duplicates and drift."""
+    command = f"extranet-bridge bench crash --persons {persons} --kills {kills} --seed {seed} --rate {rate}"
+    _run_campaign("crash", command, persons, kills, seed, rate, database_url, faults=False)
+
+
+def bench_faults(
+    persons: Persons = 10_000,
+    kills: Kills = 6,
+    seed: Seed = 1,
+    rate: Rate = 20.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A full mirror under both sandboxes' fault profiles and one OPERATION_TIME_LIMIT window, with kills."""
+    command = f"extranet-bridge bench faults --persons {persons} --kills {kills} --seed {seed} --rate {rate}"
+    _run_campaign("faults", command, persons, kills, seed, rate, database_url, faults=True)
+
+
+def _run_campaign(
+    name: str,
+    command: str,
+    persons: int,
+    kills: int,
+    seed: int,
+    rate: float,
+    database_url: str | None,
+    *,
+    faults: bool,
+) -> None:
+    started = time.monotonic()
+    b24_faults = B24_FAULTS.format(seed=seed) if faults else None
+    with (
+        tempfile.TemporaryDirectory(prefix="eb-reliability-") as tmp,
+        harness.sandboxes(
+            _employees(persons), seed, rate=rate, burst=int(25 * rate), faults=b24_faults
+        ) as endpoints,
+    ):
+        db_url = database_url or f"sqlite:///{Path(tmp) / 'state.db'}"
+        config = harness.write_config(
+            Path(tmp) / "bridge.yaml",
+            harness.bridge_config(endpoints, db_url, rate=rate, burst=int(25 * rate)),
+        )
+        window = harness.OperationLimitWindow(endpoints.b24_base) if faults else None
+        arm = (lambda: harness.arm_onec_faults(endpoints.onec_base, ONEC_FAULTS)) if faults else None
+        churn = {"hires": persons // 100, "transfers": persons // 100, "dismissals": persons // 200}
+        churn["personEdits"] = persons // 100
+        with window or harness.nothing():
+            campaign = harness.crash_campaign(
+                config, db_url, endpoints.onec_base, kills, seed=seed, churn=churn, before_attempt=arm
+            )
+        harness.clear_faults(endpoints)
+        figures = _campaign_figures(campaign)
+        if window is not None:
+            figures["operation_time_limit_window"] = window.figures()
+        figures.update(_verify(config, endpoints.b24_base))
+    _report(name, command, started, persons=persons, **figures)
+
+
+def register(group: typer.Typer) -> None:
+    group.command("crash")(bench_crash)
+    group.command("faults")(bench_faults)
