@@ -350,8 +350,10 @@ def crash_campaign(
                 result.kills.append(kill)
                 targets.pop(0)
                 continue
-            if process.wait() != 0:
+            if process.wait() != 0:  # e.g. 1C kept failing: one clear line, exit 1; simply run again
+                time.sleep(0.1)
                 result.failures.append(process.stderr_tail[-1] if process.stderr_tail else "(no output)")
+                continue
             result.completed_runs += 1
             _churn(onec_base, churn or {"hires": 20, "transfers": 20, "dismissals": 10, "personEdits": 20})
             result.churns += 1
