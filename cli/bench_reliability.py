@@ -147,6 +147,30 @@ def _run_campaign(
     _report(name, command, started, persons=persons, **figures)
 
 
+def bench_deliveries(
+    deliveries: Annotated[int, typer.Option(help="Deliveries to send (a third are duplicates).")] = 1000,
+    seed: Seed = 1,
+    concurrency: Annotated[int, typer.Option(help="Deliveries in flight at once.")] = 8,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Bitrix24's event deliveries replayed to the service, a third duplicated, shuffled: each effect once."""
+    from cli.reliability_deliveries import disorder_proof
+
+    command = f"extranet-bridge bench deliveries --deliveries {deliveries} --seed {seed}"
+    command += f" --concurrency {concurrency}"
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="eb-reliability-") as tmp,
+        harness.sandboxes(20, seed, rate=50, burst=250) as endpoints,
+    ):
+        db_url = database_url or f"sqlite:///{Path(tmp) / 'state.db'}"
+        figures = disorder_proof(
+            endpoints, db_url, Path(tmp), deliveries=deliveries, seed=seed, concurrency=concurrency
+        )
+    _report("deliveries", command, started, **figures)
+
+
 def register(group: typer.Typer) -> None:
     group.command("crash")(bench_crash)
     group.command("faults")(bench_faults)
+    group.command("deliveries")(bench_deliveries)
