@@ -170,7 +170,34 @@ def bench_deliveries(
     _report("deliveries", command, started, **figures)
 
 
+def bench_instances(
+    database_url: Annotated[
+        str, typer.Option(help="The one store all instances share (PostgreSQL: postgresql+psycopg://…).")
+    ],
+    persons: Persons = 2000,
+    seconds: Annotated[float, typer.Option(help="How long the two services run (ticks are 1 min).")] = 200,
+    rate: Annotated[
+        float, typer.Option(help="Bitrix24 requests per second, sandbox and bridge alike.")
+    ] = 2.0,
+    burst: Annotated[int, typer.Option(help="Bitrix24 burst, sandbox and bridge alike.")] = 50,
+    seed: Seed = 1,
+) -> None:
+    """Two services (jobs every minute) and two `sync` commands on one store: jobs once, budget kept."""
+    from cli.reliability_instances import instances_proof
+
+    command = f"extranet-bridge bench instances --database-url <postgresql> --persons {persons}"
+    command += f" --seconds {seconds:g} --rate {rate:g} --burst {burst} --seed {seed}"
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="eb-reliability-") as tmp,
+        harness.sandboxes(_employees(persons), seed, rate=rate, burst=burst) as endpoints,
+    ):
+        figures = instances_proof(endpoints, database_url, Path(tmp), seconds=seconds, rate=rate, burst=burst)
+    _report("instances", command, started, persons=persons, **figures)
+
+
 def register(group: typer.Typer) -> None:
     group.command("crash")(bench_crash)
     group.command("faults")(bench_faults)
     group.command("deliveries")(bench_deliveries)
+    group.command("instances")(bench_instances)

@@ -55,25 +55,28 @@ def service_config(endpoints: Endpoints, db_url: str, port: int, **extra: Any) -
 
 
 @contextmanager
-def service(config: Path, *, jobs: bool = False) -> Iterator[subprocess.Popen[bytes]]:
-    """`extranet-bridge serve` as a subprocess; waits for /health."""
+def service(
+    config: Path, *, jobs: bool = False, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`extranet-bridge serve` as a subprocess (its JSON log lines to ``log``); waits for /health."""
     import yaml
 
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     base = f"http://127.0.0.1:{settings['server']['port']}"
     args = [sys.executable, "-m", "cli.main", "serve", "--config", str(config)]
-    process = subprocess.Popen(
-        args if jobs else [*args, "--no-jobs"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        _wait_up(f"{base}/health", process, seconds=120)
-        yield process
-    finally:
-        _stop(process)
+    with open(log or os.devnull, "wb") as sink:
+        process = subprocess.Popen(
+            args if jobs else [*args, "--no-jobs"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            _wait_up(f"{base}/health", process, seconds=120)
+            yield process
+        finally:
+            _stop(process)
 
 
 def install(endpoints: Endpoints, service_base: str) -> dict[str, Any]:

@@ -165,6 +165,7 @@ class SyncProcess:
         )
         self.stdout: list[bytes] = []
         self.stderr_tail: list[str] = []
+        self.tracebacks = 0
         threading.Thread(target=self._read_log, daemon=True).start()
         threading.Thread(target=self._read_out, daemon=True).start()
 
@@ -173,6 +174,7 @@ class SyncProcess:
         for raw in self.process.stderr:
             line = raw.decode("utf-8", "replace").strip()
             self.stderr_tail = [*self.stderr_tail[-20:], line]
+            self.tracebacks += "Traceback" in line
             try:
                 event = json.loads(line)
             except ValueError:
@@ -309,7 +311,7 @@ def _kill_at(
     while process.alive():
         if aim.reached(target, before, observer.progress(), process.events):
             break
-        time.sleep(0.005)
+        time.sleep(0.03)
     if not process.alive():
         return None
     at = observer.progress()
