@@ -275,6 +275,8 @@ def _landed(before: Progress, now: Progress, process: SyncProcess) -> tuple[str,
             return "commit", f"run {now.run_id} applied, not yet committed"
         return "apply", f"resuming run {now.run_id}: {now.settled}/{now.total} items settled"
     extracted = [e for e in process.events if e.startswith("onec.snapshot.done")]
+    if before.unfinished and not now.unfinished and not extracted:
+        return "commit", f"resumed run {before.run_id} just committed, before the new extract"
     if not extracted:
         return "startup", "before the process asked 1C for anything"
     return "extract", f"after {len(extracted)} of 5 entities read from 1C"
@@ -521,3 +523,17 @@ class OperationLimitWindow:
             "seconds": round((self.closed_at or 0) - (self.opened_at or 0), 1) if self.opened_at else 0,
             "operation_time_limit_answers": answered,
         }
+
+
+def recorded_blocks(db_url: str) -> dict[str, Any]:
+    """The methods the bridge recorded as blocked by Bitrix24 (its shared budget row), read back."""
+    from store.models import RateBudget
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(RateBudget.blocked)).all()
+    finally:
+        engine.dispose()
+    blocked = sorted({method for (entry,) in rows for method in (entry or {})})
+    return {"bridge_recorded_blocked_methods": blocked}
