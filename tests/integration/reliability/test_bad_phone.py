@@ -19,6 +19,7 @@ from sync import invitations, run
 from sync.diff import WARNING_KIND
 from sync.report import status
 from sync.run import SyncContext
+from tests.integration.cli.test_cli import run_cli
 from tests.integration.sync.conftest import World
 
 LANDLINE = "+7 495 123-45-67"  # a Moscow fixed line: valid, but no SMS can reach it
@@ -71,6 +72,9 @@ async def test_landline_is_left_out_and_warned_not_quarantined(
         report = status(session)
     assert report.warnings.get("unusable_phone", 0) >= 1
     assert "unusable_phone" not in report.quarantine
+    shown = run_cli("status", env={"EXTRANET_BRIDGE_DATABASE__URL": world.settings.database.url})
+    assert shown.returncode == 0 and "data-quality warnings" in shown.stdout
+    assert '"unusable_phone"' in shown.stdout, shown.stdout
 
     gateway_url, received = sms_gateway
     settings = Settings(messaging={"sms": {"provider": "http", "url": gateway_url, "api_key": "k"}})
