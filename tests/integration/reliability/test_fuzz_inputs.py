@@ -30,7 +30,7 @@ from mappings.transforms import Dropped
 from sandbox.onec import mutations, reads, render
 from sandbox.onec.state import SandboxConfig, SandboxState
 
-EXAMPLES = int(os.environ.get("EXTRANET_BRIDGE_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("EXTRANET_BRIDGE_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MSK = ZoneInfo("Europe/Moscow")
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from cli import reliability_harness as harness
-from tests.integration.reliability.test_crash_resume import config_for
 from tests.integration.sync.conftest import World
 
 
@@ -21,7 +20,11 @@ from tests.integration.sync.conftest import World
     strict=False,
 )
 def test_two_syncs_at_once_neither_crash_nor_duplicate(world: World, db_url: str, tmp_path: Path) -> None:
-    config = config_for(world, db_url, tmp_path)
+    endpoints = harness.Endpoints(
+        world.b24.base_url, world.b24.webhook_url, world.onec.base_url, world.onec.endpoint
+    )
+    settings = harness.bridge_config(endpoints, db_url, rate=200, burst=2000)
+    config = harness.write_config(tmp_path / "bridge.yaml", settings)
     world.b24.knobs.limits(rate=200, burst=2000)
     first, second = harness.SyncProcess(config, mode="auto"), harness.SyncProcess(config, mode="auto")
     codes = [first.wait(timeout=300), second.wait(timeout=300)]
