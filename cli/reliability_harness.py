@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -28,12 +29,14 @@ import httpx
 import yaml
 from sqlalchemy import func, select
 
+from config.logging import redact_text
 from sandbox.server import free_port
 from store.db import make_engine, upgrade
 from store.models import PlanItem, SyncRun
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("extract", "apply", "commit")
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception|Violation)\b: ")
 EXTRACT_ENTITIES = ("Organization", "Department", "Position", "Person")
 """A kill "in extract" lands just after 1C answered one of these (the employments are read last)."""
 
@@ -166,6 +169,8 @@ class SyncProcess:
         self.stdout: list[bytes] = []
         self.stderr_tail: list[str] = []
         self.tracebacks = 0
+        self.errors: list[str] = []
+        """Exception summaries (``module.Error: message``), redacted and cut: safe to print and record."""
         threading.Thread(target=self._read_log, daemon=True).start()
         threading.Thread(target=self._read_out, daemon=True).start()
 
@@ -175,6 +180,8 @@ class SyncProcess:
             line = raw.decode("utf-8", "replace").strip()
             self.stderr_tail = [*self.stderr_tail[-20:], line]
             self.tracebacks += "Traceback" in line
+            if _EXCEPTION_LINE.match(line):
+                self.errors.append(redact_text(line)[:200])
             try:
                 event = json.loads(line)
             except ValueError:

@@ -8,6 +8,7 @@ processes' JSON log lines, their exit codes, the sandbox's request log and its u
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -18,7 +19,15 @@ from typing import Any
 import httpx
 
 from cli.reliability_deliveries import service, service_config
-from cli.reliability_harness import Endpoints, SyncProcess, bridge_config, duplicates, write_config
+from cli.reliability_harness import (
+    Endpoints,
+    SyncProcess,
+    bridge_config,
+    drift_and_lost,
+    duplicates,
+    finish,
+    write_config,
+)
 from sandbox.server import free_port
 
 JOB_LINE = re.compile(r"job (start|skipped|end) name=(\w+)")
@@ -71,13 +80,15 @@ def instances_proof(
         time.sleep(max(0.0, seconds - (time.monotonic() - started)))
         services_alive = [a.poll() is None, b.poll() is None]
     time.sleep(0.2)
+    completion = finish(sync_config, runs=1)[-1]  # then one more run alone, and the usual checks
+    checked = asyncio.run(drift_and_lost(sync_config))
     events = _job_events(logs["a"], "a") + _job_events(logs["b"], "b")
     starts = Counter((job, minute) for _, minute, action, job in events if action == "start")
     skipped = Counter(job for _, _, action, job in events if action == "skipped")
     log_text = httpx.get(f"{endpoints.b24_base}/_sandbox/log", timeout=300).text
     requests = [json.loads(line) for line in log_text.splitlines() if line.strip()]
     service_logs = [path.read_text(encoding="utf-8", errors="replace") for path in logs.values()]
-    sync_errors = ["\n".join(p.stderr_tail[-3:]) for p, code in zip(syncs, codes, strict=True) if code]
+    sync_errors = sorted({error for p in syncs for error in p.errors})
     return {
         "seconds": round(time.monotonic() - started, 1),
         "sync_exit_codes": codes,
@@ -91,4 +102,6 @@ def instances_proof(
         "bitrix24_refused_by_limiter": sum(1 for e in requests if e.get("error") == "QUERY_LIMIT_EXCEEDED"),
         "tracebacks": _tracebacks(*service_logs) + sum(p.tracebacks for p in syncs),
         **duplicates(endpoints.b24_base),
+        "completion_run_planned": completion.get("planned"),
+        **checked,
     }
