@@ -349,11 +349,13 @@ def crash_campaign(
     targets = [PHASES[i % len(PHASES)] for i in range(kills)]
     rng.shuffle(targets)
     deadline = time.monotonic() + deadline_seconds
+    last_failed = False
     try:
         while targets and time.monotonic() < deadline:
             before = observer.progress()
-            if before_attempt is not None:
+            if before_attempt is not None and not last_failed:  # after a failure 1C gets a clean retry
                 before_attempt()
+            last_failed = False
             process = SyncProcess(config)
             result.attempts += 1
             kill = _kill_at(process, observer, targets[0], rng, before)
@@ -362,8 +364,10 @@ def crash_campaign(
                 targets.pop(0)
                 continue
             if process.wait() != 0:  # e.g. 1C kept failing: one clear line, exit 1; simply run again
+                last_failed = True
                 time.sleep(0.1)
-                result.failures.append(process.stderr_tail[-1] if process.stderr_tail else "(no output)")
+                tail = redact_text(process.stderr_tail[-1])[:200] if process.stderr_tail else "(no output)"
+                result.failures.append(process.errors[-1] if process.errors else tail)
                 continue
             result.completed_runs += 1
             _churn(onec_base, churn or {"hires": 20, "transfers": 20, "dismissals": 10, "personEdits": 20})
