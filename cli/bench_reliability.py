@@ -22,6 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import reliability_crash as crash
+from cli import reliability_faults as faults_kit
 from cli import reliability_harness as harness
 
 Persons = Annotated[int, typer.Option(help="Persons in the generated company (about).")]
@@ -54,7 +56,7 @@ def _report(name: str, command: str, started: float, **figures: Any) -> None:
     print(json.dumps(document, ensure_ascii=False, default=str), flush=True)
 
 
-def _campaign_figures(campaign: harness.Campaign) -> dict[str, Any]:
+def _campaign_figures(campaign: crash.Campaign) -> dict[str, Any]:
     landed: dict[str, int] = {}
     for kill in campaign.kills:
         landed[kill.landed] = landed.get(kill.landed, 0) + 1
@@ -129,18 +131,18 @@ def _run_campaign(
             Path(tmp) / "bridge.yaml",
             harness.bridge_config(endpoints, db_url, rate=rate, burst=int(25 * rate)),
         )
-        window = (
-            harness.OperationLimitWindow(endpoints.b24_base, start_after=30, seconds=90) if faults else None
-        )
+        window = None
+        if faults:
+            window = faults_kit.OperationLimitWindow(endpoints.b24_base, start_after=30, seconds=90)
         rotation = itertools.cycle(ONEC_FAULTS)
 
         def arm() -> None:
-            harness.arm_onec_faults(endpoints.onec_base, [("sessions_locked", 1), (next(rotation), 1)])
+            faults_kit.arm_onec_faults(endpoints.onec_base, [("sessions_locked", 1), (next(rotation), 1)])
 
         churn = {"hires": persons // 100, "transfers": persons // 100, "dismissals": persons // 200}
         churn["personEdits"] = persons // 100
-        with window or harness.nothing():
-            campaign = harness.crash_campaign(
+        with window or faults_kit.nothing():
+            campaign = crash.crash_campaign(
                 config,
                 db_url,
                 endpoints.onec_base,
@@ -149,10 +151,11 @@ def _run_campaign(
                 churn=churn,
                 before_attempt=arm if faults else None,
             )
-        harness.clear_faults(endpoints)
+        faults_kit.clear_faults(endpoints)
         figures = _campaign_figures(campaign)
         if window is not None:
-            figures["operation_time_limit_window"] = {**window.figures(), **harness.recorded_blocks(db_url)}
+            blocks = faults_kit.recorded_blocks(db_url)
+            figures["operation_time_limit_window"] = {**window.figures(), **blocks}
         # After an OPERATION_TIME_LIMIT the bridge honours the block until the portal's reset time (up
         # to 10 min), so completion may take that long.
         figures.update(_verify(config, endpoints.b24_base, patience_seconds=900 if faults else 0))

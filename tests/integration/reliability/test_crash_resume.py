@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli import reliability_crash as crash
 from cli import reliability_harness as harness
+from cli.reliability_faults import arm_onec_faults
 from tests.integration.sync.conftest import World
 
 ONEC_FAULTS = (("sessions_locked", 1),)  # each attempt meets one: the retry backoff is real
@@ -32,17 +34,17 @@ async def test_killed_sync_under_faults_resumes_without_duplicates_or_drift(
     config = config_for(world, db_url, tmp_path)
     # Small batches and a little latency make apply last long enough to be hit.
     world.b24.knobs.faults(error_500=0.02, error_503=0.02, html=0.02, reset=0.02, latency_ms=25, seed=3)
-    campaign = harness.crash_campaign(
+    campaign = crash.crash_campaign(
         config,
         db_url,
         world.onec.base_url,
         kills=3,
         seed=5,
-        before_attempt=lambda: harness.arm_onec_faults(world.onec.base_url, ONEC_FAULTS),
+        before_attempt=lambda: arm_onec_faults(world.onec.base_url, ONEC_FAULTS),
     )
     assert len(campaign.kills) == 3, campaign
-    assert {k.target for k in campaign.kills} == set(harness.PHASES)
-    assert {k.landed for k in campaign.kills} == set(harness.PHASES), campaign.kills
+    assert {k.target for k in campaign.kills} == set(crash.PHASES)
+    assert {k.landed for k in campaign.kills} == set(crash.PHASES), campaign.kills
     assert all("Traceback" not in line for line in campaign.failures), campaign.failures
 
     world.b24.knobs.faults()
