@@ -132,8 +132,14 @@ def _run_campaign(
             harness.bridge_config(endpoints, db_url, rate=rate, burst=int(25 * rate)),
         )
         window = None
-        if faults:
-            window = faults_kit.OperationLimitWindow(endpoints.b24_base, start_after=30, seconds=90)
+        if faults:  # the window opens once the first run is applying (user.add is then in use)
+            observer = crash.Observer(db_url)
+
+            def applying() -> bool:
+                now = observer.progress()
+                return now.unfinished and now.settled > 0
+
+            window = faults_kit.OperationLimitWindow(endpoints.b24_base, applying, seconds=60)
         rotation = itertools.cycle(ONEC_FAULTS)
 
         def arm() -> None:

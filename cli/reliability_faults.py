@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cli.reliability_harness import Endpoints
 from store.db import make_engine
+from store.models import PlanItem, RateBudget
 
 
 @contextmanager
@@ -37,19 +38,15 @@ def clear_faults(endpoints: Endpoints) -> None:
 
 
 class OperationLimitWindow:
-    """One OPERATION_TIME_LIMIT window (bitrix24-rest.md §8.2) through the sandbox's limit knobs: after
-    ``start_after`` seconds every call of ``method`` costs more than the whole budget, so Bitrix24
-    blocks it; after ``seconds`` the costs are restored and the ledger drained."""
+    """One OPERATION_TIME_LIMIT window (bitrix24-rest.md §8.2) through the sandbox's limit knobs: once
+    ``opens_when()`` is true (polled each second) every call of ``method`` costs more than the whole
+    budget, so Bitrix24 blocks it; after ``seconds`` the costs are restored and the ledger drained."""
 
     def __init__(
-        self,
-        b24_base: str,
-        method: str = "sonet_group.user.add",
-        start_after: float = 20,
-        seconds: float = 30,
+        self, b24_base: str, opens_when: Callable[[], bool], method: str = "user.add", seconds: float = 60
     ) -> None:
         self.b24_base, self.method = b24_base, method
-        self.start_after, self.seconds = start_after, seconds
+        self.opens_when, self.seconds = opens_when, seconds
         self.opened_at: float | None = None
         self.closed_at: float | None = None
         self._stop = threading.Event()
@@ -59,8 +56,9 @@ class OperationLimitWindow:
         httpx.post(f"{self.b24_base}/_sandbox/limits", json=body, timeout=30).raise_for_status()
 
     def _run(self) -> None:
-        if self._stop.wait(self.start_after):
-            return
+        while not self.opens_when():
+            if self._stop.wait(1.0):
+                return
         self._limits({"op_costs": {self.method: 10_000.0}})
         self.opened_at = time.time()
         self._stop.wait(self.seconds)
@@ -92,14 +90,15 @@ class OperationLimitWindow:
 
 
 def recorded_blocks(db_url: str) -> dict[str, Any]:
-    """The methods the bridge recorded as blocked by Bitrix24 (its shared budget row), read back."""
-    from store.models import RateBudget
-
+    """What the bridge recorded about Bitrix24's blocks: the methods in its shared budget row, and the
+    plan items that failed on one (the harness reads the store, as `status` would)."""
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(RateBudget.blocked)).all()
+            failed = select(func.count()).select_from(PlanItem)
+            hit = conn.scalar(failed.where(PlanItem.error.like("%OPERATION_TIME_LIMIT%")))
     finally:
         engine.dispose()
     blocked = sorted({method for (entry,) in rows for method in (entry or {})})
-    return {"bridge_recorded_blocked_methods": blocked}
+    return {"bridge_recorded_blocked_methods": blocked, "plan_items_failed_on_the_block": int(hit or 0)}
