@@ -52,14 +52,14 @@ def status(session: Session, last_runs: int = 5) -> StatusReport:
     due_pending = session.scalar(select(func.count()).select_from(DueChange).where(*due_filter)) or 0
     next_due = session.scalar(select(func.min(DueChange.due_on)).where(*due_filter))
     open_rows = (
-        select(QuarantineRecord.kind == WARNING_KIND, QuarantineRecord.reason_code, func.count())
+        select(QuarantineRecord.kind, QuarantineRecord.reason_code, func.count())
         .where(QuarantineRecord.resolved_at.is_(None))
-        .group_by(QuarantineRecord.kind == WARNING_KIND, QuarantineRecord.reason_code)
+        .group_by(QuarantineRecord.kind, QuarantineRecord.reason_code)
     )
     quarantine: dict[str, int] = {}
     warnings: dict[str, int] = {}
-    for is_warning, code, count in session.execute(open_rows):
-        into = warnings if is_warning else quarantine
+    for kind, code, count in session.execute(open_rows):
+        into = warnings if kind == WARNING_KIND else quarantine
         into[str(code)] = into.get(str(code), 0) + int(count)
     invitations = dict(
         session.execute(
