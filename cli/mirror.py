@@ -297,6 +297,8 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     console.print(f"dated changes waiting: {report.due_pending} (next on {report.next_due_on or '-'})")
     quarantine = ", ".join(f"{k} {v}" for k, v in sorted(report.quarantine.items()))
     console.print(f"quarantine: {quarantine or 'empty'}")
+    warnings = ", ".join(f"{k} {v}" for k, v in sorted(report.warnings.items()))
+    console.print(f"data-quality warnings (mirrored, field left empty): {warnings or 'none'}")
     invitations = ", ".join(f"{k} {v}" for k, v in sorted(report.invitations.items()))
     console.print(f"invitations: {invitations or 'none sent'}")
 

@@ -139,7 +139,10 @@ async def _send_all(
     reminder: bool,
     only_never_logged_in: bool,
 ) -> dict[str, int]:
-    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0}
+    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0, "no_phone": 0}
+    if channel == "sms":  # no usable mobile (none in 1C, or a landline/malformed one left out): no SMS
+        counts["no_phone"] = sum(1 for i in invitees if not i.phone)
+        invitees = [i for i in invitees if i.phone]
     if only_never_logged_in and invitees:
         waiting = await never_logged_in(b24, [i.user_id for i in invitees])
         arrived = [i for i in invitees if i.user_id not in waiting]

@@ -73,6 +73,8 @@ class Quarantine:
 class Plan:
     operations: list[Operation] = field(default_factory=list)
     quarantined: list[Quarantine] = field(default_factory=list)
+    warnings: list[Quarantine] = field(default_factory=list)
+    """Data-quality warnings of persons mirrored anyway (kind ``person_warning``; see sync.diff)."""
     cleared: list[tuple[str, str]] = field(default_factory=list)
     """(kind, ref) whose quarantine is over: they are planned normally now."""
     due: dict[str, date] = field(default_factory=dict)

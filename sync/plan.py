@@ -14,7 +14,15 @@ from typing import Any
 from connectors.bitrix24 import directory
 from core.ids import B24DepartmentId, B24GroupId, B24UserId, PersonRef
 from mappings import DesiredState, DesiredUser
-from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
+from sync.diff import (
+    WARNING_KIND,
+    changed_fields,
+    field_warnings,
+    group_state,
+    membership_changes,
+    state_hash,
+    user_state,
+)
 from sync.model import ExistingUser, Link, Plan, Quarantine, link_key
 from sync.operations import (
     AddMembers,
@@ -137,6 +145,8 @@ def plan_users(
             continue
         if ref in quarantined:
             plan.cleared.append(("person", ref))
+        for warning in field_warnings(user)[:1]:  # one row per person (the table keys on kind and ref)
+            plan.warnings.append(Quarantine(WARNING_KIND, ref, warning.code, warning.reason, digest))
         if link is None or link.b24_id is None:
             _plan_new_user(user, state, digest, index, plan, joins)
             continue

@@ -111,6 +111,10 @@ class QuarantineRecords:
     def open(self) -> dict[str, str | None]:
         return state.load_quarantine(self.session)
 
+    def record_warnings(self, warnings: Iterable[Quarantine], scope: Iterable[str]) -> None:
+        """Data-quality warnings: the person was mirrored, a field was left out (e.g. an unusable phone)."""
+        commit.record_warnings(self.session, warnings, scope)
+
 
 class Replica:
     def __init__(self, session: Session) -> None:

@@ -147,6 +147,7 @@ def _record_plan(uow: SyncUnitOfWork, plan: Plan, scope: Iterable[str]) -> None:
         uow.quarantine.park(item)
     for kind, ref in plan.cleared:
         uow.quarantine.clear(kind, [ref])
+    uow.quarantine.record_warnings(plan.warnings, scope)
     uow.replica.schedule_due(plan.due, scope)
 
 
