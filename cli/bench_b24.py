@@ -5,15 +5,19 @@ work through ``Bitrix24Gateway``: bulk invitations (``user.add`` batched by 50) 
 single calls (``user.get`` by ID, ``user.update``) from a few concurrent workers. With ``--instances K``
 the work is split over K gateways, each on its own thread and event loop, sharing one budget through a
 state store (``--db``, default a temporary SQLite file) — as K bridge instances on one database would.
-Prints one JSON object: requests sent, requests the portal refused with QUERY_LIMIT_EXCEEDED (in all and
-after the warm-up burst), items per request on bulk work, the achieved request rate after warm-up ÷ the
-allowed rate (as the portal saw it), wall seconds. Owns only the measurement.
+With ``--read-all`` the first instance then reads every user once (a full list read, 50 pages per request).
+Prints one JSON object: requests sent, every request the sandbox logged ÷ the honest minimum (a
+``user.current`` per instance, each single call, ⌈bulk ÷ 50⌉, a list read ⌈pages ÷ 50⌉), requests the
+portal refused with QUERY_LIMIT_EXCEEDED (in all and after the warm-up burst), items per request on bulk
+work, the achieved request rate after warm-up ÷ the allowed rate (as the portal saw it), wall seconds.
+Owns only the measurement.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import tempfile
 import threading
 import time
@@ -31,6 +35,8 @@ from connectors.bitrix24.port import Call
 
 SINGLE_WORKERS = 8
 BULK_SHARE = 0.8
+PER_REQUEST = 50
+"""Commands per batch request and rows per list page (bitrix24-rest.md §7, §1.3)."""
 
 
 @dataclass
@@ -38,7 +44,17 @@ class Workload:
     singles: int
     bulk: int
     tag: str
+    read_all: bool = False
+    """Read every user once after the work (a full list read, 50 pages per request)."""
     errors: dict[str, int] = field(default_factory=dict)
+    list_rows: int = -1
+    list_requests: int = 0
+
+    def minimum(self) -> int:
+        """Requests this work needs at least: one ``user.current``, each single call, ⌈bulk ÷ 50⌉, and
+        for the list read ⌈pages ÷ 50⌉ with pages = ⌊rows ÷ 50⌋ + 1 (the last page proves the end)."""
+        listing = math.ceil((self.list_rows // PER_REQUEST + 1) / PER_REQUEST) if self.list_rows >= 0 else 0
+        return 1 + self.singles + math.ceil(self.bulk / PER_REQUEST) + listing
 
     def note(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -75,6 +91,10 @@ async def _drive(gateway: Bitrix24Gateway, work: Workload, department: int) -> N
                 work.note(getattr(outcome.error, "code", "error"))
 
     await asyncio.gather(bulk(), *(single_worker() for _ in range(SINGLE_WORKERS)))
+    if work.read_all:
+        before = gateway.counters.requests
+        work.list_rows = sum([len(page) async for page in gateway.list_all("user.get", {"ADMIN_MODE": True})])
+        work.list_requests = gateway.counters.requests - before
 
 
 @contextmanager
@@ -112,7 +132,14 @@ def _split(total: int, parts: int) -> list[int]:
 
 
 def run_bench(
-    calls: int, rate: float, burst: int, *, instances: int = 1, db_url: str | None = None, faults: str = ""
+    calls: int,
+    rate: float,
+    burst: int,
+    *,
+    instances: int = 1,
+    db_url: str | None = None,
+    faults: str = "",
+    read_all: bool = False,
 ) -> dict[str, Any]:
     """Run the bench; returns the figures printed by the command."""
     import logging
@@ -125,7 +152,7 @@ def run_bench(
     bulk_total = int(calls * BULK_SHARE)
     stamp = str(int(time.time()))
     works = [
-        Workload(singles, bulk, f"{stamp}.{n}")
+        Workload(singles, bulk, f"{stamp}.{n}", read_all=read_all and n == 0)
         for n, (singles, bulk) in enumerate(
             zip(_split(calls - bulk_total, instances), _split(bulk_total, instances), strict=True)
         )
@@ -175,6 +202,8 @@ def _figures(
     for work in works:
         for code, count in work.errors.items():
             errors[code] = errors.get(code, 0) + count
+    minimum = sum(work.minimum() for work in works)
+    reader = works[0]
     return {
         "calls": calls,
         "single_calls": sum(w.singles for w in works),
@@ -184,6 +213,11 @@ def _figures(
         "rate_allowed": rate,
         "burst": burst,
         "requests_sent": total.requests,
+        "requests_logged": len(log),
+        "minimal_requests": minimum,
+        "requests_over_minimum": round(len(log) / minimum, 3) if minimum else None,
+        "list_rows": reader.list_rows if reader.read_all else None,
+        "list_requests": reader.list_requests if reader.read_all else None,
         "query_limit_exceeded": len(refused),
         "query_limit_exceeded_after_warmup": sum(1 for i in refused if i >= warm),
         "faults_injected": sum(1 for entry in log if "fault" in entry),
@@ -222,7 +256,12 @@ def register(group: typer.Typer) -> None:
         faults: Annotated[
             str, typer.Option("--faults", help="Sandbox fault profile: none, flaky, rough, k=v,…")
         ] = "",
+        read_all: Annotated[
+            bool, typer.Option("--read-all", help="Then read every user once (a full list read).")
+        ] = False,
     ) -> None:
         """Drive N mixed calls through the Bitrix24 connector against a sandbox with that rate; print JSON."""
-        figures = run_bench(calls, rate, burst, instances=instances, db_url=db or None, faults=faults)
+        figures = run_bench(
+            calls, rate, burst, instances=instances, db_url=db or None, faults=faults, read_all=read_all
+        )
         typer.echo(json.dumps(figures, indent=2))

@@ -6,25 +6,17 @@ connectors as production. The state store is a fresh SQLite file under var/demo/
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from rich.panel import Panel
-from rich.table import Table
 
-from cli.common import console
-from config.logging import configure_logging
-from config.settings import Settings
-from config.wiring import Bridge, open_bridge, open_store
-from sandbox.bitrix24.testing import run_sandbox
-from sandbox.onec.testing import onec_sandbox
-from sync import managers, run
-from sync.reconcile import drift_counts
+from cli.options import LimitsPlan
+
+if TYPE_CHECKING:
+    from config.wiring import Bridge
 
 DEMO_DIR = Path("var/demo")
 
@@ -35,6 +27,8 @@ def _users(b24: Any) -> list[dict[str, Any]]:
 
 
 def _step(title: str) -> None:
+    from cli.common import console
+
     console.rule(f"[bold]{title}")
 
 
@@ -44,6 +38,12 @@ def _ops(report: Any) -> str:
 
 
 async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
+    import httpx
+
+    from cli.common import console
+    from sync import managers, run
+    from sync.reconcile import drift_counts
+
     ctx = bridge.sync_context()
     today = await run.business_day(ctx)  # the 1C server's date, in its time zone
     summary: dict[str, Any] = {}
@@ -113,13 +113,28 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
 
 
 def demo(
-    employees: Annotated[int, typer.Option(help="Employees in the generated company.")] = 2000,
+    employees: Annotated[
+        int, typer.Option(min=1, max=200_000, help="Employments in the generated 1C company.")
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
-    plan: Annotated[
-        str, typer.Option(help="Bitrix24 plan limits: standard (2/s) or enterprise (5/s).")
-    ] = "enterprise",
+    limits: Annotated[
+        LimitsPlan, typer.Option("--plan", help="Bitrix24 plan limits: standard (2/s) or enterprise (5/s).")
+    ] = LimitsPlan.enterprise,
 ) -> None:
     """Run the whole mirror on local Bitrix24 and 1C sandboxes with a generated company, then summarise."""
+    import asyncio
+
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from cli.common import console
+    from config.logging import configure_logging
+    from config.settings import Settings
+    from config.wiring import open_bridge, open_store
+    from sandbox.bitrix24.testing import run_sandbox
+    from sandbox.onec.testing import onec_sandbox
+
+    plan = limits.value
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     configure_logging("ERROR")

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from cli.options import LimitsPlan
+
 
 def register(group: typer.Typer) -> None:
     group.command("bitrix24")(bitrix24)
@@ -18,14 +20,16 @@ def register(group: typer.Typer) -> None:
 
 def bitrix24(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8724,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8724,
     rate: Annotated[
         float | None, typer.Option(help="Leaky-bucket drain per second (plan default: 2, 5).")
     ] = None,
     burst: Annotated[
         int | None, typer.Option(help="Requests allowed in a burst (plan default: 50, 250).")
     ] = None,
-    plan: Annotated[str, typer.Option(help="standard or enterprise (bitrix24-rest.md §8.1).")] = "standard",
+    plan: Annotated[
+        LimitsPlan, typer.Option(help="Plan limits (bitrix24-rest.md §8.1).")
+    ] = LimitsPlan.standard,
     op_budget: Annotated[float, typer.Option(help="Operating seconds per method per 10 minutes.")] = 480.0,
     op_cost: Annotated[
         float | None, typer.Option(help="Simulated operating seconds per call (default: measured).")
@@ -54,17 +58,21 @@ def bitrix24(
     from sandbox.bitrix24.faults import parse_profile
     from sandbox.server import serve_forever
 
-    if plan not in ("standard", "enterprise"):
-        raise typer.BadParameter("plan must be standard or enterprise")
+    try:
+        profile = parse_profile(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{exc}; e.g. flaky, rough or error_500=0.1,seed=7", param_hint="--faults"
+        ) from None
     hook = WebhookConfig(user_id=1, code=webhook_code) if webhook_code else WebhookConfig()
     config = SandboxConfig(
         domain=domain,
-        plan=plan,
+        plan=plan.value,
         rate=rate,
         burst=burst,
         op_budget=op_budget,
         op_default_cost=op_cost,
-        faults=parse_profile(faults),
+        faults=profile,
         state_file=state_file,
         webhooks=(hook,),
         client_id=client_id,
@@ -75,6 +83,9 @@ def bitrix24(
     )
     if client_secret:
         config = dataclasses.replace(config, client_secret=client_secret)
+    from cli.sandbox_up import ensure_free
+
+    ensure_free(host, port, "bitrix24")
     app = create_app(config)
     sandbox = app.state.sandbox
     r, b = config.limits()
@@ -82,5 +93,8 @@ def bitrix24(
     for url in sandbox.webhook_urls():
         typer.echo(f"incoming webhook: {url}")
     typer.echo(f"app client_id: {config.client_id} (secret: GET /_sandbox/app)  oauth: /oauth/token/")
-    typer.echo(f"knobs: http://{host}:{port}/_sandbox/state")
+    typer.echo(
+        f"users, groups and memberships: http://{host}:{port}/  knobs: http://{host}:{port}/_sandbox/state"
+    )
+    typer.echo("the portal's state is kept only with --state-file; `sandbox up` keeps it for you")
     serve_forever(app, host, port)

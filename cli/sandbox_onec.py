@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from cli.options import parse_day
 from connectors.onec.contract import ADVERTISED_ADDRESS
 
 
@@ -19,15 +20,20 @@ def register(group: typer.Typer) -> None:
     @group.command("onec")
     def sandbox_onec(
         host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to bind.")] = 8081,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8081,
         seed: Annotated[int, typer.Option(help="Generator seed (same seed, same company).")] = 1,
         employees: Annotated[
-            int, typer.Option(help="Number of employments (Сотрудники) to generate.")
+            int, typer.Option(min=1, max=1_000_000, help="Employments in the generated 1C company.")
         ] = 1000,
         user: Annotated[str, typer.Option(help="Basic-auth login (Cyrillic allowed, UTF-8).")] = "Интеграция",
         password: Annotated[str, typer.Option(help="Basic-auth password.")] = "Пароль-1С",
-        tz: Annotated[str, typer.Option(help="The 1C server's time zone.")] = "Europe/Moscow",
-        today: Annotated[str | None, typer.Option(help="Pin the clock's start date (YYYY-MM-DD).")] = None,
+        timezone: Annotated[
+            str, typer.Option("--timezone", help="The 1C server's time zone (IANA name).")
+        ] = "Europe/Moscow",
+        today: Annotated[
+            date | None,
+            typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="Pin the clock's start date."),
+        ] = None,
         advertised_address: Annotated[
             str, typer.Option(help="soap:address in the served WSDL ('echo' = the request's own URL).")
         ] = ADVERTISED_ADDRESS,
@@ -47,18 +53,25 @@ def register(group: typer.Typer) -> None:
             employees=employees,
             user=user,
             password=password,
-            tz=tz,
-            today=date.fromisoformat(today) if today else None,
+            tz=timezone,
+            today=today,
             advertised_address=advertised_address,
             knob_token=knob_token,
             review_delay_seconds=review_delay,
         )
+        from cli.sandbox_up import ensure_free
+
+        ensure_free(host, port, "1C")
         started = time.perf_counter()
         app = create_app(config)
         took = time.perf_counter() - started
         counts = {e: len(t) for e, t in app.state.company.tables.items()}
         typer.echo(f"1C sandbox: generated {counts} in {took:.2f}s (seed {seed})")
+        endpoint = f"http://{host}:{port}/zup/ws/ExtranetBridge.1cws"
+        typer.echo(f"WSDL: {endpoint}?wsdl  knobs: http://{host}:{port}/_sandbox/")
+        typer.echo(f"login: {user}  password: {password}  time zone: {timezone}")
         typer.echo(
-            f"WSDL: http://{host}:{port}/zup/ws/ExtranetBridge.1cws?wsdl  knobs: http://{host}:{port}/_sandbox/"
+            "the WSDL advertises the address of a real 1C behind a proxy; point the bridge at this one:\n"
+            f"  onec: {{endpoint: {endpoint}, username: {user}, password: {password}}}"
         )
         serve_forever(app, host, port)

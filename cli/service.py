@@ -1,18 +1,44 @@
 """`serve` (the HTTP service with its scheduled jobs), `install` and `uninstall` (the portal's setup for the
-process catalog: processes/install.py plans, connectors/bitrix24/setup.py applies)."""
+process catalog: processes/install.py plans, processes/portal_setup.py applies).
+
+Imports of the bridge happen inside the commands, so that `extranet-bridge --help` stays fast.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cli.common import ConfigOption, console
-from config.wiring import open_bridge, open_store, settings_from
+from cli.options import ConfigOption
+
+
+def route_uvicorn_logs() -> None:
+    """uvicorn's access lines become `http.request` events with fields (client, method, path, status)
+    in the bridge's structlog pipeline; its error lines propagate there as they are (log_config=None)."""
+    import logging
+
+    import structlog
+
+    class AccessAsEvent(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            args = record.args
+            if not (isinstance(args, tuple) and len(args) == 5):
+                return True  # already an event (ours, re-emitted below) or an unknown shape
+            client, method, path, version, status = args
+            structlog.get_logger("uvicorn.access").info(
+                "http.request", client=client, method=method, path=path, http_version=version, status=status
+            )
+            return False
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # undo uvicorn's own dictConfig, if any ran
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(type(f).__name__ == "AccessAsEvent" for f in access.filters):
+        access.addFilter(AccessAsEvent())
 
 
 def serve(
@@ -22,13 +48,19 @@ def serve(
     ] = False,
 ) -> None:
     """Run the service: Bitrix24 events, admin API and the scheduled sync, reconcile and invitations."""
+    import asyncio
+
     import uvicorn
 
+    from cli.common import probe_store
+    from config.wiring import open_bridge, open_store, settings_from
     from webhooks.app import create_app
     from webhooks.jobs import schedule_jobs
     from webhooks.scheduler import JobScheduler, default_holder
 
     settings = settings_from(config)
+    route_uvicorn_logs()
+    probe_store(settings.database.url)
     store = open_store(settings)
 
     async def main() -> None:
@@ -38,7 +70,14 @@ def serve(
             schedule_jobs(scheduler, bridge)
             scheduler.start()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, store), host=settings.server.host, port=settings.server.port)
+            # log_config=None: uvicorn's error and access lines propagate to the root logger, i.e. through
+            # the same structlog pipeline as ours (JSON off-terminal, redacted), not its own handlers.
+            uvicorn.Config(
+                create_app(settings, store),
+                host=settings.server.host,
+                port=settings.server.port,
+                log_config=None,
+            )
         )
         try:
             await server.serve()
@@ -57,12 +96,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the operations a
 
 
 def _setup(config: Path | None, dry_run: bool, as_json: bool, *, removing: bool) -> None:
-    """Read the portal, plan from the catalog, print the plan or apply it (connectors/bitrix24/setup.py)."""
-    from connectors.bitrix24 import setup
+    """Read the portal, plan from the catalog, print the plan or apply it (processes/portal_setup.py)."""
+    import asyncio
+    import json
+
+    from rich.table import Table
+
+    from cli.common import console, probe_store
+    from config.wiring import open_store, settings_from
     from processes import install as planning
+    from processes import portal_setup as setup
     from processes.catalog import default_catalog
 
     settings = settings_from(config)
+    probe_store(settings.database.url)
     store = open_store(settings)
 
     async def main() -> tuple[list[planning.Operation], list[planning.Operation]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from config.settings import Settings, config_path, load_settings
+from config.settings import Settings, config_path, env_variable, load_settings
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,46 @@ def check_mapping(settings: Settings) -> list[Problem]:
     return []
 
 
+def check_wsdl(settings: Settings) -> list[Problem]:
+    """A local WSDL named by onec.wsdl exists (a URL is fetched by `doctor`, not here)."""
+    return _missing_files({"onec.wsdl": settings.onec.wsdl})
+
+
+def _missing_files(named: dict[str, str]) -> list[Problem]:
+    problems = []
+    for key, value in named.items():
+        if value and not value.startswith(("http://", "https://")) and not Path(value).is_file():
+            problems.append(Problem(key, f"file not found: {value}"))
+    return problems
+
+
+def _files_in(document: object) -> list[Problem]:
+    """The files a (possibly invalid) document names, checked even when other keys are wrong."""
+    if not isinstance(document, dict):
+        return []
+    named = {}
+    for section, key in (("sync", "mapping"), ("onec", "wsdl")):
+        block = document.get(section)
+        value = block.get(key) if isinstance(block, dict) else None
+        if isinstance(value, str):
+            named[f"{section}.{key}"] = value
+    return _missing_files(named)
+
+
 # Checks of the files the settings name; each gets the loaded settings.
-EXTRA_CHECKS: list[Callable[[Settings], list[Problem]]] = [check_mapping]
+EXTRA_CHECKS: list[Callable[[Settings], list[Problem]]] = [check_wsdl, check_mapping]
 
 
 def problems_from_validation(error: ValidationError, prefix: str = "") -> list[Problem]:
     found = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        reason = item["msg"]
+        reason = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             reason = "unknown key"
+        variable = env_variable(where)
+        if variable:
+            reason += f" (from the environment variable {variable})"
         found.append(Problem(prefix + where, reason))
     return found
 
@@ -53,6 +82,7 @@ def problems_from_validation(error: ValidationError, prefix: str = "") -> list[P
 def check_config(path: str | Path | None = None) -> tuple[Settings | None, list[Problem]]:
     """Load and validate; return the settings (if they loaded) and every problem found."""
     yaml_file = config_path(path)
+    document: object = None
     if yaml_file is not None:
         if not yaml_file.is_file():
             return None, [Problem(str(yaml_file), "file not found")]
@@ -67,7 +97,7 @@ def check_config(path: str | Path | None = None) -> tuple[Settings | None, list[
     try:
         settings = load_settings(yaml_file)
     except ValidationError as exc:
-        return None, problems_from_validation(exc)
+        return None, problems_from_validation(exc) + _files_in(document)
     problems: list[Problem] = []
     for extra in EXTRA_CHECKS:
         problems.extend(extra(settings))

@@ -9,12 +9,18 @@ WARNING unless the settings ask otherwise.
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
+
+from core.redact import MASK as MASK  # re-exported for older imports
+from core.redact import SECRET_KEYS as SECRET_KEYS
+from core.redact import redact_text as redact_text
+from core.redact import redact_value
 
 LIBRARY_LOGGERS = (
     "fast_bitrix24",
@@ -27,70 +33,13 @@ LIBRARY_LOGGERS = (
     "uvicorn.access",
     "alembic",
 )
-MASK = "***"
-
-# Keys whose values are never shown, whatever they contain.
-SECRET_KEYS = re.compile(
-    r"(pass(word)?|secret|token|auth|api[_-]?key|email|e_mail|phone|mobile|account|bik|inn|snils|"
-    r"card|iban|passport)",
-    re.IGNORECASE,
-)
-
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # Incoming-webhook URLs carry their secret in the path: /rest/<user_id>/<code>/ (bitrix24-rest.md §1.1).
-    (re.compile(r"(/rest/\d+/)[^/\s\"'?]+"), r"\1" + MASK),
-    # OAuth and form credentials in query strings or bodies: auth=, access_token=, refresh_token=, ...
-    (
-        re.compile(
-            r"((?<![\w])(?:auth|access_token|refresh_token|application_token|client_secret|password|passwd|token|"
-            r"api_id|api_key|apikey|code)(?:\]|%5D)?[\"']?\s*[=:]\s*[\"']?)[^&\s\"',;}]+",
-            re.IGNORECASE,
-        ),
-        r"\1" + MASK,
-    ),
-    # Basic / Bearer credentials in headers.
-    (re.compile(r"((?:Basic|Bearer)\s+)[A-Za-z0-9+/=._-]+"), r"\1" + MASK),
-    # user:password@ in URLs.
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1" + MASK + "@"),
-    # E-mail addresses.
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "<email>"),
-    # Bank account (20 digits), card numbers (13-19 digits, optionally grouped).
-    (re.compile(r"(?<!\d)\d{20}(?!\d)"), "<account>"),
-    (re.compile(r"(?<!\d)(?:\d{4}[ -]?){3}\d{1,7}(?!\d)"), "<card>"),
-    # Phone numbers: +7 / 8 followed by ten digits, with common separators, and other E.164 numbers.
-    (re.compile(r"(?<![\w])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)"), "<phone>"),
-    (re.compile(r"(?<![\w])\+\d{10,14}(?!\d)"), "<phone>"),
-]
-
-
-def redact_text(text: str) -> str:
-    """Mask secrets and personal data inside free text."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _redact_value(key: str | None, value: Any) -> Any:
-    if key is not None and SECRET_KEYS.search(key) and value not in (None, "", [], {}):
-        return MASK
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {k: _redact_value(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact_value(None, v) for v in value]
-    if isinstance(value, BaseException):
-        return redact_text(str(value))
-    return value
-
-
 _SAFE_KEYS = {"event", "level", "logger", "timestamp", "exc_info"}
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: redact every value of the event (the message included)."""
     for key, value in list(event_dict.items()):
-        event_dict[key] = _redact_value(None if key in _SAFE_KEYS else key, value)
+        event_dict[key] = redact_value(None if key in _SAFE_KEYS else key, value)
     return event_dict
 
 
@@ -151,6 +100,23 @@ def configure_logging(
     root.setLevel(level)
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(library_level)
+    # A crash's traceback quotes values (names, INN/KPP, addresses): it goes through the same redaction.
+    sys.excepthook = _log_crash
+    threading.excepthook = _log_thread_crash
+
+
+def _log_crash(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("extranet_bridge.crash").critical(
+        "crashed: %s", kind.__name__, exc_info=(kind, error, trace)
+    )
+
+
+def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _log_crash(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def get_logger(name: str) -> Any:

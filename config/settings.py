@@ -22,6 +22,13 @@ from pydantic_settings import (
 ENV_PREFIX = "EXTRANET_BRIDGE_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_CONFIG_FILE = Path("extranet-bridge.yaml")
+STORE_FILE = "extranet-bridge.db"
+
+
+def user_data_dir() -> Path:
+    """Where the state store lives when no configuration file says otherwise (XDG base directories)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "extranet-bridge"
 
 
 class Section(BaseModel):
@@ -31,8 +38,27 @@ class Section(BaseModel):
 
 
 class DatabaseSettings(Section):
-    url: str = "sqlite:///var/extranet-bridge.db"
-    """SQLAlchemy URL. SQLite (default, WAL mode) or postgresql+psycopg://user:pass@host/db."""
+    url: str = Field(default_factory=lambda: f"sqlite:///{user_data_dir() / STORE_FILE}")
+    """SQLAlchemy URL. SQLite (WAL mode) or postgresql+psycopg://user:pass@host/db. Default: a SQLite file
+    beside the configuration file, or in the user's data directory without one. A relative SQLite path
+    counts from the configuration file's folder."""
+
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL; expected sqlite:///path/to/file.db or postgresql+psycopg://user:pass@host/db"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+        return value
+
     auto_upgrade: bool = True
     """Apply pending migrations when a command opens the store; if false, such commands refuse."""
 
@@ -90,6 +116,20 @@ class SmtpSettings(Section):
     starttls: bool = False
     sender: str = "noreply@example.invalid"
 
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            validate_email(parseaddr(value)[1] or value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            if "special-use or reserved" not in str(exc):  # example.invalid is a fine sender for a test
+                raise ValueError(f"not an e-mail address ({exc})") from None
+        return value
+
 
 class SmsSettings(Section):
     provider: Literal["none", "smsru", "http"] = "none"
@@ -103,7 +143,16 @@ class MessagingSettings(Section):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     default_region: str = "RU"
-    """Region used to read phone numbers written without a country code."""
+    """Region used to read phone numbers written without a country code (ISO 3166 code, e.g. RU, KZ)."""
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region code {value!r}; use a two-letter country code such as RU or KZ")
+        return value.upper()
 
 
 class SyncSettings(Section):
@@ -137,6 +186,18 @@ class ScheduleSettings(Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("reconcile_cron", "invitations_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        """Parsed by APScheduler itself, as `serve` will (minute hour day month day-of-week)."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression 'minute hour day month day-of-week' ({exc})") from None
         return value
 
 
@@ -191,10 +252,32 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+_chosen: dict[str, Path | None] = {"global": None, "used": None}
+
+
+def choose_config(path: str | Path | None) -> None:
+    """The file given before the command (``extranet-bridge -c FILE plan``) for every later load."""
+    _chosen["global"] = Path(path) if path else None
+
+
+def chosen_config() -> Path | None:
+    """The configuration file the last load used (for messages that repeat a command)."""
+    return _chosen["used"] or _chosen["global"]
+
+
+def env_variable(path: str) -> str | None:
+    """The environment variable that set ``path`` (``bitrix24.rate``), if one is set."""
+    name = ENV_PREFIX + path.upper().replace(".", "__")
+    return name if name in os.environ else None
+
+
 def config_path(explicit: str | Path | None = None) -> Path | None:
-    """The YAML file: the explicit one, $EXTRANET_BRIDGE_CONFIG, or ./extranet-bridge.yaml if present."""
+    """The YAML file: the explicit one, the one given before the command, $EXTRANET_BRIDGE_CONFIG, or
+    ./extranet-bridge.yaml if present."""
     if explicit:
         return Path(explicit)
+    if _chosen["global"] is not None:
+        return _chosen["global"]
     from_env = os.environ.get(CONFIG_ENV)
     if from_env:
         return Path(from_env)
@@ -214,4 +297,24 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             else SettingsConfigDict()
         )
 
-    return _FromFile(**overrides)
+    _chosen["used"] = yaml_file
+    settings = _FromFile(**overrides)
+    if yaml_file is not None and "url" not in settings.database.model_fields_set:
+        settings.database.url = f"sqlite:///{(yaml_file.parent / STORE_FILE).resolve()}"
+    elif yaml_file is not None:
+        settings.database.url = _beside(settings.database.url, yaml_file.parent)
+    return settings
+
+
+def _beside(url: str, folder: Path) -> str:
+    """A relative SQLite path counts from the configuration file's folder, not from where one stands."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return url
+    if Path(parsed.database).is_absolute():
+        return url
+    return parsed.set(database=str((folder / parsed.database).resolve())).render_as_string(
+        hide_password=False
+    )

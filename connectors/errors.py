@@ -1,72 +1,35 @@
-"""The bridge's error hierarchy: one root, a base per area, and Transient/Terminal markers.
+"""The error tree lives in the kernel (core/errors.py); this module re-exports it for old imports."""
 
-    BridgeError
-    ├── ConfigError                      bad settings, mapping or catalog; the operator must fix it
-    ├── StoreError                       the state store is missing, outdated or unreachable
-    │   └── StoreNotUpgraded
-    ├── ConnectorError                   something a connector could not do
-    │   ├── Bitrix24Error                (connectors/bitrix24/errors.py refines it)
-    │   ├── OneCError                    (connectors/onec/errors.py refines it)
-    │   └── MessagingError               (e-mail and SMS gateways)
-    ├── SyncError                        (sync/)
-    └── ProcessError                     (processes/)
+from core.errors import (
+    Action,
+    Bitrix24Error,
+    BridgeError,
+    ConfigError,
+    ConnectorError,
+    LeaseHeld,
+    MessagingError,
+    OneCError,
+    ProcessError,
+    StoreError,
+    StoreNotUpgraded,
+    SyncError,
+    Terminal,
+    Transient,
+)
 
-A class also inherits ``Transient`` (worth retrying with backoff) or ``Terminal`` (retrying cannot
-help). Every error carries a message for the operator, kept apart from internal detail, so that
-payloads and personal data never end up in what is shown or logged (the Airbyte CDK's split).
-"""
-
-from __future__ import annotations
-
-
-class BridgeError(Exception):
-    """Root of every error the bridge raises on purpose."""
-
-    def __init__(self, operator_message: str, *, internal: str | None = None) -> None:
-        super().__init__(operator_message)
-        self.operator_message = operator_message
-        self.internal = internal
-
-
-class Transient:
-    """Marker: the same call may succeed later."""
-
-
-class Terminal:
-    """Marker: retrying the same call cannot succeed."""
-
-
-class ConfigError(BridgeError, Terminal):
-    """Settings, a mapping or a catalog are invalid."""
-
-
-class StoreError(BridgeError):
-    """The state store cannot be used."""
-
-
-class StoreNotUpgraded(StoreError, Terminal):
-    """The database schema is older than this code; run `extranet-bridge db upgrade`."""
-
-
-class ConnectorError(BridgeError):
-    """Base of connector failures."""
-
-
-class Bitrix24Error(ConnectorError):
-    """Base of Bitrix24 failures."""
-
-
-class OneCError(ConnectorError):
-    """Base of 1C failures."""
-
-
-class MessagingError(ConnectorError):
-    """Base of e-mail and SMS failures."""
-
-
-class SyncError(BridgeError):
-    """Base of mirror-engine failures."""
-
-
-class ProcessError(BridgeError):
-    """Base of process failures."""
+__all__ = [
+    "Action",
+    "Bitrix24Error",
+    "BridgeError",
+    "ConfigError",
+    "ConnectorError",
+    "LeaseHeld",
+    "MessagingError",
+    "OneCError",
+    "ProcessError",
+    "StoreError",
+    "StoreNotUpgraded",
+    "SyncError",
+    "Terminal",
+    "Transient",
+]

@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from mappings.model import DesiredGroup, PersonView, TGroupKind, group_key
-from mappings.schema import GROUP_PLACEHOLDERS, GroupRule, MappingFile
+from mappings.schema import GROUP_PLACEHOLDERS, GroupRule, MappingFile, TGroupRole
 from mappings.transforms import TRANSFORMS
 
 DEFAULT_MAPPING = Path(__file__).with_name("default.yaml")
@@ -58,6 +58,11 @@ class Mapping:
     @property
     def intranet_parent_id(self) -> int:
         return self.spec.intranet.parent_id
+
+    def manager_group_role(self, role: str) -> TGroupRole:
+        """The workgroup role (E moderator, K member) a client manager of ``role`` gets in a site's group."""
+        chosen: TGroupRole = getattr(self.spec.managers.roles, role)
+        return chosen
 
     @property
     def memberships(self) -> tuple[str, ...]:

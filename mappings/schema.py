@@ -112,11 +112,28 @@ class IntranetRule(Strict):
     """The Bitrix24 department the mirrored tree hangs under (1 = the company's top department)."""
 
 
+TGroupRole = Literal["E", "K"]
+"""A workgroup role the bridge gives: E moderator, K member (bitrix24-rest.md §4.5)."""
+
+
+class ManagerRoles(Strict):
+    """The workgroup role each client-manager role gets in the groups of its sites."""
+
+    timesheet_approver: TGroupRole = "E"
+    order_submitter: TGroupRole = "K"
+    viewer: TGroupRole = "K"
+
+
+class ManagersRule(Strict):
+    roles: ManagerRoles = ManagerRoles()
+
+
 class MappingFile(Strict):
     version: Literal[1]
     groups: Groups
     user: UserRule
     intranet: IntranetRule = IntranetRule()
+    managers: ManagersRule = ManagersRule()
 
     @classmethod
     def parse(cls, document: Any) -> MappingFile:

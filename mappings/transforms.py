@@ -1,7 +1,9 @@
 """Named transforms a mapping may apply to a source attribute. Pure functions; each is unit-tested.
 
 A transform takes the attribute's value and returns the Bitrix24 value (a string, or None to leave the
-field empty) or raises ``TransformError`` with a reason code that sends the person to quarantine.
+field empty) or raises ``TransformError`` with a reason code that sends the person to quarantine. An
+optional value that cannot be used is returned as ``Dropped``: the field stays empty, the person is
+mirrored, and the reason becomes a data-quality warning (issue 8 item 7).
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ class TransformError(ValueError):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class Dropped(str):
+    """An unusable optional value, sent as the empty string, carrying why (a data-quality warning).
+
+    A ``str`` equal to ``""``, so everything that compares, hashes or sends field values treats it as
+    an empty field; ``sync.diff.field_warnings`` finds it by type before the plan is stored.
+    """
+
+    code: str
+    reason: str
+
+    def __new__(cls, code: str, reason: str) -> Dropped:
+        dropped = super().__new__(cls, "")
+        dropped.code, dropped.reason = code, reason
+        return dropped
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Dropped, (self.code, self.reason))
 
 
 def identity(value: Any) -> Any:
@@ -72,13 +93,22 @@ def normalize_phone(value: str, region: str = "RU") -> str:
 
 
 def mobile_e164(value: Any) -> str | None:
-    """The person's mobile number (kind Mobile first, else the first one) in E.164, or None if none."""
+    """The person's mobile number (kind Mobile first, else the first one) in E.164, or None if none.
+
+    A landline or malformed number does not block the account: it is ``Dropped`` (left empty, warned
+    about), so the person is mirrored and only SMS invitations leave them out.
+    """
     phones = list(value or ())
     if not phones:
         return None
     mobile = next((p for p in phones if getattr(p, "kind", "") == "Mobile"), phones[0])
     raw = getattr(mobile, "value", mobile)
-    return normalize_phone(str(raw)) if raw and str(raw).strip() else None
+    if not raw or not str(raw).strip():
+        return None
+    try:
+        return normalize_phone(str(raw))
+    except TransformError as exc:
+        return Dropped("unusable_phone", exc.reason)
 
 
 def iso_date(value: Any) -> str | None:

@@ -3,11 +3,11 @@
 ``desired`` builds what the portal should hold from the catalog: one "processes in the feed" list per
 entry (its fields and the status field), the bridge's REST activities, one workflow template per list (a
 real ``.bpt``, processes/bpt.py), event bindings and placements. ``plan_install`` compares it with the
-portal's actual state (read by connectors/bitrix24/setup.py) and returns the operations that are missing;
+portal's actual state (read by processes/portal_setup.py) and returns the operations that are missing;
 an unchanged portal gives none, so a second install changes nothing. ``plan_uninstall`` returns the
 operations that remove what the bridge owns — and only that: lists whose code starts with ``eb_``,
 templates on them that carry the bridge's fingerprint, the activities, bindings and placements the bridge
-declares. Pure: no I/O; connectors/bitrix24/setup.py turns operations into REST calls.
+declares. Pure: no I/O; processes/portal_setup.py turns operations into REST calls.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _activity_params(spec: activities.RestActivity, handler: str) -> dict[str, o
     return {key: value for key, value in params.items() if value != {}}
 
 
-# -- what the portal holds (read by connectors/bitrix24/setup.py) --------------------------------------
+# -- what the portal holds (read by processes/portal_setup.py) --------------------------------------
 @dataclass(frozen=True)
 class FieldState:
     field_id: str

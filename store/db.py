@@ -6,7 +6,6 @@ PostgreSQL is used as given. Migrations live in store/migrations and are applied
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.errors import StoreError, StoreNotUpgraded
+from core.clock import utcnow as utcnow  # re-exported for older imports
+from core.errors import StoreError, StoreNotUpgraded
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

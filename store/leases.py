@@ -17,7 +17,7 @@ no scheduling (webhooks/scheduler.py) and no run history.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,11 +28,9 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.errors import StoreError
-from store.db import utcnow
+from core.clock import Clock, utcnow
+from core.errors import StoreError
 from store.models import JobLease
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -153,3 +151,22 @@ def lease(
     finally:
         if held:
             release(sessions, name, holder)
+
+
+def take_over(
+    sessions: sessionmaker[Session],
+    name: str,
+    old_holder: str,
+    holder: str,
+    ttl: timedelta,
+    *,
+    clock: Clock = utcnow,
+) -> bool:
+    """Take ``name`` from ``old_holder`` (known dead) if it still holds it; one atomic UPDATE."""
+    _check(name, holder, ttl)
+    statement = (
+        update(JobLease)
+        .where(JobLease.name == name, JobLease.holder == old_holder)
+        .values(holder=holder, expires_at=_utc(clock()) + ttl)
+    )
+    return _changed(sessions, statement, "take over")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.ids import B24UserId, PersonRef
 from store.models import IdentityLink, Invitation
 from sync.invitations import Invitee, record
 
@@ -24,5 +25,10 @@ def registered(session: Session, b24_user_id: int) -> bool:
     accepted = select(Invitation.id).where(Invitation.person_ref == ref, Invitation.status == "accepted")
     if session.scalar(accepted.limit(1)) is not None:
         return False
-    record(session, Invitee(ref, b24_user_id, "", None, None), "bitrix24", status="accepted")
+    record(
+        session,
+        Invitee(PersonRef(ref), B24UserId(b24_user_id), "", None, None),
+        "bitrix24",
+        status="accepted",
+    )
     return True

@@ -14,9 +14,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
-from store.db import utcnow
+from core.clock import utcnow
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
-from sync.diff import state_hash
+from sync.diff import WARNING_KIND, state_hash
 from sync.model import Quarantine
 from sync.source import content_hash, entity_of, parent_of, to_json
 from sync.state import FEED_NODE
@@ -109,6 +109,22 @@ def clear_quarantine(session: Session, kind: str, refs: Iterable[str]) -> None:
         )
         .values(resolved_at=utcnow())
     )
+
+
+def record_warnings(session: Session, warnings: Iterable[Quarantine], scope: Iterable[str]) -> None:
+    """Open the data-quality warnings just planned; resolve those of persons in scope no longer warned."""
+    warned = {item.ref for item in warnings}
+    for item in warnings:
+        park(session, item)
+    open_refs = session.scalars(
+        select(QuarantineRecord.source_ref).where(
+            QuarantineRecord.kind == WARNING_KIND, QuarantineRecord.resolved_at.is_(None)
+        )
+    ).all()
+    settled = (set(open_refs) & set(scope)) - warned
+    refs = sorted(settled)
+    for start in range(0, len(refs), 1000):
+        clear_quarantine(session, WARNING_KIND, refs[start : start + 1000])
 
 
 def schedule_due(session: Session, due: Mapping[str, date], scope: Iterable[str]) -> None:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mappings import DesiredGroup, DesiredUser
+from mappings import DesiredGroup, DesiredUser, Problem
+from mappings.transforms import Dropped
 from sync.source import content_hash
+
+WARNING_KIND = "person_warning"
+"""Quarantine-table kind of a data-quality warning: the person is mirrored, one field left empty."""
 
 
 def user_state(user: DesiredUser) -> dict[str, Any]:
@@ -18,6 +22,15 @@ def user_state(user: DesiredUser) -> dict[str, Any]:
 
 def group_state(group: DesiredGroup) -> dict[str, Any]:
     return {"fields": dict(group.fields)}
+
+
+def field_warnings(user: DesiredUser) -> list[Problem]:
+    """Data-quality warnings: fields the mapping left empty because 1C's value is unusable."""
+    return [
+        Problem(value.code, f"{name} left empty: {value.reason}")
+        for name, value in sorted(user.fields.items())
+        if isinstance(value, Dropped)
+    ]
 
 
 def state_hash(state: dict[str, Any]) -> str:

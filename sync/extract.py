@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from connectors.bitrix24 import directory
-from connectors.bitrix24.port import Bitrix24Port, Call
+from connectors.bitrix24.port import Bitrix24Port, Call, CallError
 from connectors.onec.port import ChangeBatch, OneCPort, Record
+from core.errors import SyncError
 from sync.model import ExistingUser
+from sync.reconcile import ActualState
 from sync.source import MIRRORED_ENTITIES
 
+USER_CHUNK = 2500
+"""Users handled at a time when every user is read: the 50 pages of one batched request."""
+MEMBER_READ_PASSES = 3
+"""Times a failed member list is asked for before the read fails."""
 TARGETED_LOOKUP_LIMIT = 500
 """Up to this many unlinked persons are looked up one by one; more, and every user is listed once."""
 
@@ -37,6 +43,44 @@ async def all_users(b24: Bitrix24Port) -> list[ExistingUser]:
     return found
 
 
+async def user_chunks(b24: Bitrix24Port, size: int = USER_CHUNK) -> AsyncIterator[dict[int, ExistingUser]]:
+    """Every Bitrix24 user, ``size`` at a time (id → user): what one batched read brings, never all."""
+    chunk: dict[int, ExistingUser] = {}
+    async for page in directory.all_users(b24):
+        for user in page:
+            chunk[user.id] = _existing(user)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = {}
+    if chunk:
+        yield chunk
+
+
+async def group_members(b24: Bitrix24Port, group_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Group id → ids of its active members (owner, moderators, members): 50 groups per request.
+
+    A list whose command failed is asked again (an empty answer would read as everyone having left)."""
+    wanted = list(group_ids)
+    members: dict[int, set[int]] = {}
+    for _ in range(MEMBER_READ_PASSES):
+        if not wanted:
+            break
+        calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
+        failed: list[tuple[int, CallError | None]] = []
+        for group_id, outcome in zip(wanted, await b24.batch(calls), strict=True):
+            if outcome.ok and isinstance(outcome.result, list):
+                members[group_id] = directory.member_ids(outcome.result)
+            else:
+                failed.append((group_id, outcome.error))
+        wanted = [g for g, _ in failed]
+    if wanted:
+        error = failed[0][1]
+        if isinstance(error, Exception):  # the gateway's errors are exceptions that carry the Action
+            raise error
+        raise SyncError(f"Bitrix24 gave no member list for {len(wanted)} groups; try again later")
+    return members
+
+
 async def adoption_candidates(
     b24: Bitrix24Port, unlinked: Iterable[tuple[str, str | None]]
 ) -> list[ExistingUser]:
@@ -58,3 +102,17 @@ async def adoption_candidates(
                 user = _existing(directory.parse_user(row))
                 found[user.id] = user
     return list(found.values())
+
+
+async def actual_state(b24: Bitrix24Port, group_ids: Iterable[int]) -> ActualState:
+    """What Bitrix24 holds now: every user and group, and the members of the given groups (reconcile)."""
+    actual = ActualState()
+    for user in await all_users(b24):
+        actual.users[user.id] = user
+    for group in await directory.all_groups(b24):
+        actual.groups[group.id] = group.fields
+    wanted = [g for g in group_ids if g in actual.groups]
+    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
+    for group_id, outcome in zip(wanted, await b24.batch(calls) if calls else [], strict=True):
+        actual.members[group_id] = directory.member_ids(outcome.result) if outcome.ok else set()
+    return actual

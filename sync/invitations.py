@@ -11,26 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Literal
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call
-from connectors.errors import BridgeError
 from connectors.messaging.port import MessagingPort
 from connectors.messaging.templates import invitation_email, invitation_sms
-from store.db import utcnow
-from store.models import Invitation
+from core.clock import utcnow
+from core.errors import BridgeError
+from core.ids import B24UserId, PersonRef
+from sync.repositories import Invitations, Links
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 TChannel = Literal["email", "sms"]
 
 
 @dataclass(frozen=True)
 class Invitee:
-    person_ref: str
-    user_id: int
+    person_ref: PersonRef
+    user_id: B24UserId
     first_name: str
     email: str | None
     phone: str | None
@@ -42,16 +43,7 @@ def _aware(value: datetime) -> datetime:
 
 def history(session: Session, refs: Iterable[str] | None = None) -> dict[str, list[datetime]]:
     """Person ref → times of invitations sent (any channel), oldest first."""
-    query = select(Invitation.person_ref, Invitation.sent_at).where(Invitation.status == "sent")
-    if refs is not None:
-        query = query.where(Invitation.person_ref.in_(list(refs)))
-    found: dict[str, list[datetime]] = {}
-    for ref, sent_at in session.execute(query.order_by(Invitation.sent_at)):
-        found.setdefault(ref, []).append(_aware(sent_at))
-    accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
-    for (ref,) in session.execute(accepted):
-        found.pop(ref, None)
-    return found
+    return Invitations(session).history(refs)
 
 
 def due_for_reminder(
@@ -71,9 +63,7 @@ async def never_logged_in(b24: Bitrix24Port, user_ids: Sequence[int]) -> set[int
     """The active users among these with no LAST_LOGIN (user.get by @ID, bitrix24-rest.md §2.3)."""
     calls: list[Call] = []
     for start in range(0, len(user_ids), 50):
-        chunk = [int(u) for u in user_ids[start : start + 50]]
-        params = {"FILTER": {"@ID": chunk}, "ADMIN_MODE": True, "select": directory.USER_SELECT}
-        calls.append(Call("user.get", params, f"u{start}"))
+        calls.append(directory.users_by_ids(user_ids[start : start + 50], f"u{start}"))
     waiting: set[int] = set()
     for outcome in await b24.batch(calls) if calls else []:
         for row in outcome.result if outcome.ok and isinstance(outcome.result, list) else []:
@@ -87,15 +77,8 @@ def record(
     session: Session, invitee: Invitee, channel: str, error: str | None = None, *, status: str | None = None
 ) -> None:
     """An invitation sent (or failed with ``error``); ``status="accepted"`` marks someone who logged in."""
-    session.add(
-        Invitation(
-            person_ref=invitee.person_ref,
-            b24_user_id=str(invitee.user_id),
-            channel=channel,
-            status=status or ("failed" if error else "sent"),
-            error=error,
-            sent_at=utcnow(),
-        )
+    Invitations(session).record(
+        invitee.person_ref, invitee.user_id, channel, status or ("failed" if error else "sent"), error
     )
 
 
@@ -124,11 +107,9 @@ def _invitees(
     session: Session, refs: Iterable[str] | None = None, site_keys: Iterable[str] | None = None
 ) -> list[Invitee]:
     """Linked, active persons (optionally only those in the given site groups) with their contacts."""
-    from sync.state import load_links
-
     keys = set(site_keys or ())
     found: list[Invitee] = []
-    for link in load_links(session, ["person"], refs).values():
+    for link in Links(session).load(["person"], refs).values():
         state = link.state
         if link.b24_id is None or not state.get("active", True):
             continue
@@ -137,11 +118,11 @@ def _invitees(
         fields = state.get("fields", {})
         found.append(
             Invitee(
-                link.ref,
-                link.b24_id,
-                fields.get("NAME", ""),
-                fields.get("EMAIL") or None,
-                fields.get("PERSONAL_MOBILE") or None,
+                PersonRef(link.ref),
+                B24UserId(link.b24_id),
+                fields.get(directory.NAME, ""),
+                fields.get(directory.EMAIL) or None,
+                fields.get(directory.MOBILE) or None,
             )
         )
     return found
@@ -158,7 +139,10 @@ async def _send_all(
     reminder: bool,
     only_never_logged_in: bool,
 ) -> dict[str, int]:
-    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0}
+    counts = {"candidates": len(invitees), "sent": 0, "failed": 0, "already_logged_in": 0, "no_phone": 0}
+    if channel == "sms":  # no usable mobile (none in 1C, or a landline/malformed one left out): no SMS
+        counts["no_phone"] = sum(1 for i in invitees if not i.phone)
+        invitees = [i for i in invitees if i.phone]
     if only_never_logged_in and invitees:
         waiting = await never_logged_in(b24, [i.user_id for i in invitees])
         arrived = [i for i in invitees if i.user_id not in waiting]

@@ -1,6 +1,7 @@
 """The run ledger: each sync run and its plan items, stored like a load package (style brief §1).
 
-A run moves planned → applying → committed (or aborted); each item pending → started → done | failed |
+A run moves planned → applying → committed, or → aborted when Bitrix24 refuses the bridge itself (an
+aborted run is open: the next sync resumes it); each item pending → started → done | failed |
 quarantined, with an attempt count. `sync` finishes an unfinished run before it asks 1C for more.
 """
 
@@ -13,9 +14,11 @@ from typing import Any, Literal
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import utcnow
+from core.clock import utcnow
+from core.errors import SyncError
 from store.models import PlanItem, SyncRun
-from sync.model import Operation
+from sync.model import OPEN_RUNS, RunStatus
+from sync.operations import Operation, UnknownOperation, decode
 
 TRunMode = Literal["full", "incremental", "due", "reconcile"]
 TItemState = Literal["pending", "started", "done", "failed", "quarantined"]
@@ -29,7 +32,13 @@ def start_run(
     message_no: int | None,
     stats: dict[str, Any],
 ) -> int:
-    run = SyncRun(mode=mode, status="planned", started_at=utcnow(), onec_message_no=message_no, stats=stats)
+    run = SyncRun(
+        mode=mode,
+        status=RunStatus.PLANNED.value,
+        started_at=utcnow(),
+        onec_message_no=message_no,
+        stats=stats,
+    )
     session.add(run)
     session.flush()
     now = utcnow()
@@ -54,22 +63,31 @@ def start_run(
 
 def unfinished_run(session: Session) -> SyncRun | None:
     return session.scalar(
-        select(SyncRun).where(SyncRun.status.in_(("planned", "applying"))).order_by(SyncRun.id).limit(1)
+        select(SyncRun).where(SyncRun.status.in_([s.value for s in OPEN_RUNS])).order_by(SyncRun.id).limit(1)
     )
 
 
 @dataclass(frozen=True)
 class Item:
-    """A plan item as apply sees it (detached from the session)."""
+    """A plan item as apply sees it (detached from the session): its id, place and typed operation."""
 
     id: int
     seq: int
-    op: str
-    kind: str
-    ref: str
-    payload: dict[str, Any]
+    operation: Operation
     started_before: bool
     """True when a previous attempt started and its outcome is unknown: check before re-sending."""
+
+    @property
+    def op(self) -> str:
+        return self.operation.op
+
+    @property
+    def kind(self) -> str:
+        return self.operation.kind
+
+    @property
+    def ref(self) -> str:
+        return self.operation.ref
 
 
 def open_items(
@@ -88,21 +106,26 @@ def open_items(
         .order_by(PlanItem.seq)
         .limit(limit)
     )
-    return [
-        Item(i, seq, op, kind, ref, payload, state == "started")
-        for i, seq, op, kind, ref, payload, state in session.execute(query)
-    ]
+    items: list[Item] = []
+    for i, seq, op, kind, ref, payload, state in session.execute(query):
+        try:
+            operation = decode(op, kind, ref, payload)
+        except (UnknownOperation, TypeError) as exc:
+            raise SyncError(
+                f"plan item {i} of run {run_id} cannot be read ({exc}); it was not applied"
+            ) from exc
+        items.append(Item(i, seq, operation, state == "started"))
+    return items
 
 
-def set_status(session: Session, run_id: int, status: str, **stats: Any) -> None:
+def set_status(session: Session, run_id: int, status: RunStatus, **stats: Any) -> None:
     run = session.get(SyncRun, run_id)
     if run is None:
         return
-    run.status = status
+    run.status = status.value
     if stats:
         run.stats = {**(run.stats or {}), **stats}
-    if status in ("committed", "aborted"):
-        run.finished_at = utcnow()
+    run.finished_at = utcnow() if status in (RunStatus.COMMITTED, RunStatus.ABORTED) else None
 
 
 def mark(session: Session, item_ids: Iterable[int], state: TItemState, *, error: str | None = None) -> None:

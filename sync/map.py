@@ -12,10 +12,12 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from connectors.bitrix24 import directory
 from connectors.onec.port import Department, Employee, HrEvent
 from mappings import (
     DesiredDepartment,
     DesiredGroup,
+    DesiredState,
     DesiredUser,
     Mapping,
     PersonView,
@@ -238,13 +240,26 @@ def map_person(
         problems.insert(0, Problem(exc.code, exc.reason))
     home = department_key(primary.department_ref) if primary and primary.department_ref else None
     if fields and home is not None and home in intranet:
-        fields["UF_DEPARTMENT"] = [home]
+        fields[directory.DEPARTMENTS] = [home]
     return DesiredUser(
         person_ref=person.ref,
         fields=fields,
         groups=frozenset(groups & live),
         active=bool(standings),
-        email=fields.get("EMAIL") or None,
+        email=fields.get(directory.EMAIL) or None,
         problems=tuple(problems),
         next_change_on=next_change,
     )
+
+
+def desired_state(data: SourceData, mapping: Mapping, on: date, persons: Iterable[str]) -> DesiredState:
+    """Groups, the intranet tree and the desired user of each of ``persons`` (those 1C still employs)."""
+    groups = map_groups(data, mapping, on)
+    departments = map_intranet(data, mapping, on)
+    intranet = frozenset(departments)
+    users = {}
+    for ref in persons:
+        user = map_person(data, mapping, ref, on, groups, intranet)
+        if user is not None:
+            users[ref] = user
+    return DesiredState(groups=groups, users=users, departments=departments)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-TOp = Literal[
-    "create_department",
-    "update_department",
-    "create_group",
-    "update_group",
-    "create_user",
-    "adopt_user",
-    "update_user",
-    "add_members",
-    "remove_members",
-]
+from sync.operations import Operation as Operation  # the plan's typed operations
+from sync.operations import TOp
+
 # Apply order: intranet departments (parents first), groups, then the users that join them,
 # memberships after users, removals last.
 STAGES: tuple[tuple[TOp, ...], ...] = (
@@ -26,6 +19,20 @@ STAGES: tuple[tuple[TOp, ...], ...] = (
     ("add_members",),
     ("remove_members",),
 )
+
+
+class RunStatus(StrEnum):
+    """A sync run's status in the ledger (stored as its value)."""
+
+    PLANNED = "planned"
+    APPLYING = "applying"
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    """Bitrix24 refused the bridge itself (credentials, scope): resumed by the next sync once fixed."""
+
+
+OPEN_RUNS = (RunStatus.PLANNED, RunStatus.APPLYING, RunStatus.ABORTED)
+"""Runs the next sync finishes before it asks 1C for more."""
 
 
 def link_key(kind: str, ref: str) -> str:
@@ -54,14 +61,6 @@ class ExistingUser:
 
 
 @dataclass(frozen=True, slots=True)
-class Operation:
-    op: TOp
-    kind: str
-    ref: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Quarantine:
     kind: str
     ref: str
@@ -74,6 +73,8 @@ class Quarantine:
 class Plan:
     operations: list[Operation] = field(default_factory=list)
     quarantined: list[Quarantine] = field(default_factory=list)
+    warnings: list[Quarantine] = field(default_factory=list)
+    """Data-quality warnings of persons mirrored anyway (kind ``person_warning``; see sync.diff)."""
     cleared: list[tuple[str, str]] = field(default_factory=list)
     """(kind, ref) whose quarantine is over: they are planned normally now."""
     due: dict[str, date] = field(default_factory=dict)

@@ -11,9 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connectors.bitrix24 import directory
+from core.ids import B24DepartmentId, B24GroupId, B24UserId, PersonRef
 from mappings import DesiredState, DesiredUser
-from sync.diff import changed_fields, group_state, membership_changes, state_hash, user_state
-from sync.model import ExistingUser, Link, Operation, Plan, Quarantine, link_key
+from sync.diff import (
+    WARNING_KIND,
+    changed_fields,
+    field_warnings,
+    group_state,
+    membership_changes,
+    state_hash,
+    user_state,
+)
+from sync.model import ExistingUser, Link, Plan, Quarantine, link_key
+from sync.operations import (
+    AddMembers,
+    AdoptUser,
+    CreateDepartment,
+    CreateGroup,
+    CreateUser,
+    RemoveMembers,
+    UpdateDepartment,
+    UpdateGroup,
+    UpdateUser,
+)
 
 MEMBERS_PER_CALL = 250
 """User ids per sonet_group.user.add/delete call (USER_ID accepts an array, bitrix24-rest.md §4.5);
@@ -41,7 +62,7 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
         if not email:
             continue
         link = links.get(link_key("person", ref))
-        mirrored = link is not None and link.state.get("fields", {}).get("EMAIL") == email
+        mirrored = link is not None and link.state.get("fields", {}).get(directory.EMAIL) == email
         if email not in owners or mirrored:
             owners[email] = ref
     return owners
@@ -50,14 +71,15 @@ def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -
 def plan_departments(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
     """Intranet departments to create or rename/move, parents first (ordered by depth)."""
     for dept in sorted(desired.departments.values(), key=lambda d: (d.depth, d.key)):
-        fields = {"NAME": dept.name, "PARENT_KEY": dept.parent_key, "PARENT_ID": dept.parent_id}
-        payload: dict[str, Any] = {"key": dept.key, "fields": fields, "depth": dept.depth}
+        fields = {directory.NAME: dept.name, "PARENT_KEY": dept.parent_key, "PARENT_ID": dept.parent_id}
         link = links.get(dept.key)
         if link is None or link.b24_id is None:
-            plan.operations.append(Operation("create_department", "intranet", dept.source_ref, payload))
+            plan.operations.append(CreateDepartment(dept.source_ref, dept.key, fields, dept.depth))
         elif changed_fields(fields, link.state.get("fields", {})):
-            payload["department_id"] = link.b24_id
-            plan.operations.append(Operation("update_department", "intranet", dept.source_ref, payload))
+            department_id = B24DepartmentId(link.b24_id)
+            plan.operations.append(
+                UpdateDepartment(dept.source_ref, dept.key, fields, dept.depth, department_id)
+            )
 
 
 def plan_groups(
@@ -68,18 +90,19 @@ def plan_groups(
         group = desired.groups[key]
         state = group_state(group)
         link = links.get(key)
-        found = (existing or {}).get(group.fields.get("NAME", ""))
+        found = (existing or {}).get(group.fields.get(directory.NAME, ""))
         if (link is None or link.b24_id is None) and found is not None:
-            payload: dict[str, Any] = {"key": key, "group_id": found, "fields": group.fields, "state": state}
-            plan.operations.append(Operation("update_group", group.kind, group.source_ref, payload))
+            adopted = UpdateGroup(group.kind, group.source_ref, key, B24GroupId(found), group.fields, state)
+            plan.operations.append(adopted)
         elif link is None or link.b24_id is None:
-            payload = {"key": key, "fields": group.fields}
-            plan.operations.append(Operation("create_group", group.kind, group.source_ref, payload))
+            plan.operations.append(CreateGroup(group.kind, group.source_ref, key, group.fields))
         else:
             changes = changed_fields(group.fields, link.state.get("fields", {}))
             if changes:
-                payload = {"key": key, "group_id": link.b24_id, "fields": changes, "state": state}
-                plan.operations.append(Operation("update_group", group.kind, group.source_ref, payload))
+                group_id = B24GroupId(link.b24_id)
+                plan.operations.append(
+                    UpdateGroup(group.kind, group.source_ref, key, group_id, changes, state)
+                )
 
 
 def _quarantine(plan: Plan, ref: str, code: str, reason: str, digest: str) -> None:
@@ -105,8 +128,10 @@ def plan_users(
             # 1C no longer knows the person: deactivate what we mirrored.
             if link is not None and link.b24_id is not None and link.state.get("active", True):
                 state = {**link.state, "active": False}
-                payload = {"user_id": link.b24_id, "fields": {"ACTIVE": "N"}, "state": state}
-                plan.operations.append(Operation("update_user", "person", ref, payload))
+                gone = UpdateUser(
+                    PersonRef(ref), B24UserId(link.b24_id), {directory.ACTIVE: directory.flag(False)}, state
+                )
+                plan.operations.append(gone)
             continue
         if user.next_change_on is not None:
             plan.due[ref] = user.next_change_on
@@ -120,6 +145,8 @@ def plan_users(
             continue
         if ref in quarantined:
             plan.cleared.append(("person", ref))
+        for warning in field_warnings(user)[:1]:  # one row per person (the table keys on kind and ref)
+            plan.warnings.append(Quarantine(WARNING_KIND, ref, warning.code, warning.reason, digest))
         if link is None or link.b24_id is None:
             _plan_new_user(user, state, digest, index, plan, joins)
             continue
@@ -127,18 +154,15 @@ def plan_users(
     for key in sorted(joins):
         refs = sorted(joins[key])
         for start in range(0, len(refs), MEMBERS_PER_CALL):
-            payload = {"group_key": key, "person_refs": refs[start : start + MEMBERS_PER_CALL]}
-            plan.operations.append(Operation("add_members", "group", key, payload))
+            plan.operations.append(
+                AddMembers(key, key, [PersonRef(r) for r in refs[start : start + MEMBERS_PER_CALL]])
+            )
     for key in sorted(leaves):
         pairs = sorted(leaves[key])
         for start in range(0, len(pairs), MEMBERS_PER_CALL):
             chunk = pairs[start : start + MEMBERS_PER_CALL]
-            payload = {
-                "group_key": key,
-                "person_refs": [r for r, _ in chunk],
-                "user_ids": [u for _, u in chunk],
-            }
-            plan.operations.append(Operation("remove_members", "group", key, payload))
+            person_refs = [PersonRef(r) for r, _ in chunk]
+            plan.operations.append(RemoveMembers(key, key, person_refs, [B24UserId(u) for _, u in chunk]))
 
 
 def _problem(
@@ -167,13 +191,13 @@ def _plan_new_user(
     if found is not None:
         fields = changed_fields(user.fields, found.fields) if found.fields else dict(user.fields)
         if found.active != user.active:
-            fields["ACTIVE"] = "Y" if user.active else "N"
-        payload = {"user_id": found.id, "fields": fields, "state": {**state, "groups": []}, "digest": digest}
-        plan.operations.append(Operation("adopt_user", "person", user.person_ref, payload))
+            fields[directory.ACTIVE] = directory.flag(user.active)
+        ref, user_id = PersonRef(user.person_ref), B24UserId(found.id)
+        plan.operations.append(AdoptUser(ref, user_id, fields, {**state, "groups": []}, digest))
     elif user.active and user.groups:
         # No "state" here: a created user's state is its fields, no groups yet, active (see apply).
-        payload = {"fields": user.fields, "groups": sorted(user.groups), "digest": digest}
-        plan.operations.append(Operation("create_user", "person", user.person_ref, payload))
+        created = CreateUser(PersonRef(user.person_ref), user.fields, sorted(user.groups), digest)
+        plan.operations.append(created)
     else:
         return  # nobody to invite yet: not employed today (a future hire waits as a due row)
     for key in user.groups:
@@ -192,15 +216,11 @@ def _plan_known_user(
     confirmed = link.state
     fields = changed_fields(user.fields, confirmed.get("fields", {}))
     if bool(confirmed.get("active", True)) != user.active:
-        fields["ACTIVE"] = "Y" if user.active else "N"
+        fields[directory.ACTIVE] = directory.flag(user.active)
     if fields:
-        payload = {
-            "user_id": link.b24_id,
-            "fields": fields,
-            "state": {**state, "groups": confirmed.get("groups", [])},
-            "digest": digest,
-        }
-        plan.operations.append(Operation("update_user", "person", user.person_ref, payload))
+        new_state = {**state, "groups": confirmed.get("groups", [])}
+        ref, user_id = PersonRef(user.person_ref), B24UserId(int(link.b24_id or 0))
+        plan.operations.append(UpdateUser(ref, user_id, fields, new_state, digest))
     add, remove = membership_changes(user.groups, list(confirmed.get("groups", [])))
     for key in add:
         joins.setdefault(key, []).append(user.person_ref)

@@ -1,5 +1,6 @@
 """Compare Bitrix24's actual users, groups and memberships with what the bridge mirrored; report drift
 and plan its repair (the normal planner, run against the *actual* state instead of the stored one).
+The comparisons are pure; sync/repair.py reads Bitrix24 and the store and feeds them a chunk at a time.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def group_links(
     return links, drift, group_by_id
 
 
-def member_index(actual: ActualState, group_by_id: Mapping[int, str]) -> dict[int, set[str]]:
-    """User id → keys of the mirrored groups Bitrix24 lists them in."""
+def member_index(actual: ActualState, group_by_id: Mapping[int, str]) -> dict[int, tuple[str, ...]]:
+    """User id → keys of the mirrored groups Bitrix24 lists them in (tuples: one per person at scale)."""
     groups_of: dict[int, set[str]] = {}
     for group_id, members in actual.members.items():
         member_of = group_by_id.get(group_id)
@@ -71,13 +72,13 @@ def member_index(actual: ActualState, group_by_id: Mapping[int, str]) -> dict[in
             continue
         for user_id in members:
             groups_of.setdefault(user_id, set()).add(member_of)
-    return groups_of
+    return {user_id: tuple(sorted(keys)) for user_id, keys in groups_of.items()}
 
 
 def person_links(
     stored: Mapping[str, Link],
     actual: ActualState,
-    groups_of: Mapping[int, set[str]],
+    groups_of: Mapping[int, Iterable[str]],
     department_by_id: Mapping[int, str] | None = None,
 ) -> tuple[dict[str, Link], list[Drift]]:
     """Person links as Bitrix24 holds them (fields, groups, active) and the drift from what was confirmed."""
@@ -104,7 +105,7 @@ def person_links(
             drift.append(
                 Drift("fields_changed", link.ref, user.id, "changed in Bitrix24: " + ", ".join(changed))
             )
-        groups = set(groups_of.get(user.id, set()))
+        groups = set(groups_of.get(user.id, ()))
         if not user.active:
             # sonet_group.user.get lists active users only (bitrix24-rest.md §4.5): nothing to observe.
             groups = set(confirmed.get("groups", []))

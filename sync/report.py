@@ -1,4 +1,5 @@
-"""What `status` shows: recent runs, change-feed position and lag, due-at rows, quarantine, invitations."""
+"""What `status` shows: recent runs, change-feed position and lag, due-at rows, quarantine, data-quality
+warnings (persons mirrored with a field left empty), invitations."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.db import utcnow
+from core.clock import utcnow
 from store.models import ChangeFeedCursor, DueChange, Invitation, QuarantineRecord, SyncRun
+from sync.diff import WARNING_KIND
 from sync.state import FEED_NODE
 
 
@@ -24,6 +26,8 @@ class StatusReport:
     next_due_on: str | None
     quarantine: dict[str, int]
     invitations: dict[str, int]
+    warnings: dict[str, int]
+    """Open data-quality warnings by code (e.g. ``unusable_phone``): mirrored, the field left empty."""
 
 
 def status(session: Session, last_runs: int = 5) -> StatusReport:
@@ -47,13 +51,16 @@ def status(session: Session, last_runs: int = 5) -> StatusReport:
     due_filter = (DueChange.applied_at.is_(None),)
     due_pending = session.scalar(select(func.count()).select_from(DueChange).where(*due_filter)) or 0
     next_due = session.scalar(select(func.min(DueChange.due_on)).where(*due_filter))
-    quarantine = dict(
-        session.execute(
-            select(QuarantineRecord.reason_code, func.count())
-            .where(QuarantineRecord.resolved_at.is_(None))
-            .group_by(QuarantineRecord.reason_code)
-        ).all()
+    open_rows = (
+        select(QuarantineRecord.kind, QuarantineRecord.reason_code, func.count())
+        .where(QuarantineRecord.resolved_at.is_(None))
+        .group_by(QuarantineRecord.kind, QuarantineRecord.reason_code)
     )
+    quarantine: dict[str, int] = {}
+    warnings: dict[str, int] = {}
+    for kind, code, count in session.execute(open_rows):
+        into = warnings if kind == WARNING_KIND else quarantine
+        into[str(code)] = into.get(str(code), 0) + int(count)
     invitations = dict(
         session.execute(
             select(Invitation.channel, func.count())
@@ -68,6 +75,7 @@ def status(session: Session, last_runs: int = 5) -> StatusReport:
         feed_lag_seconds=lag,
         due_pending=int(due_pending),
         next_due_on=next_due.isoformat() if next_due else None,
-        quarantine={str(k): int(v) for k, v in quarantine.items()},
+        quarantine=quarantine,
         invitations={str(k): int(v) for k, v in invitations.items()},
+        warnings=warnings,
     )

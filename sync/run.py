@@ -1,31 +1,38 @@
 """Put the stages in order: extract → map → diff/plan → apply → commit. Nothing else lives here.
 
 `sync` first finishes an unfinished run (dlt's rule), then asks 1C for more. The change feed is
-acknowledged only by the next GetChanges call, after the run that carried it committed.
+acknowledged only by the next GetChanges call, after the run that carried it committed. Every entry
+point that applies or resumes a run holds the sync lease (sync/lease.py) for its whole length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port
-from connectors.errors import SyncError
 from connectors.onec.port import Employee, OneCPort, Person, Record
+from core.errors import SyncError
 from mappings import DesiredState, Mapping
-from sync import commit, extract, ledger, state
-from sync.apply import Applier, ApplyStats
-from sync.map import map_groups, map_intranet, map_person
-from sync.model import Plan, link_key
-from sync.plan import AdoptionIndex, make_plan, plan_departments, plan_groups, plan_users
-from sync.reconcile import ActualState, Drift, group_links, member_index, person_links, strays
+from sync import extract
+from sync import lease as sync_lease
+from sync.apply import Applier, ApplyStats, RunAborted
+from sync.ledger import TRunMode
+from sync.map import desired_state
+from sync.model import Plan, RunStatus, link_key
+from sync.plan import AdoptionIndex, make_plan
+from sync.reconcile import Drift
+from sync.repair import plan_repair
 from sync.source import SourceData, entity_of
+from sync.uow import SyncUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 GROUP_KINDS = ("organization", "department")
 
@@ -40,6 +47,16 @@ class SyncContext:
     """The business day; None = today in the 1C server's time zone (asked with GetInfo per run)."""
     batch_size: int = 50
     on_progress: Callable[[int], None] | None = None
+    lease_wait: float = 0.0
+    """Seconds to wait for another process's sync to finish before refusing (sync/lease.py)."""
+    on_lease_wait: Callable[[str], None] | None = None
+
+
+@asynccontextmanager
+async def _lease(ctx: SyncContext) -> AsyncIterator[None]:
+    """Hold the sync lease: every path that applies a plan or resumes a run goes through here."""
+    async with sync_lease.holding(ctx.sessions, wait=ctx.lease_wait, on_wait=ctx.on_lease_wait):
+        yield
 
 
 @dataclass
@@ -81,22 +98,14 @@ def _today(ctx: SyncContext) -> date:
 
 
 def _desired(ctx: SyncContext, data: SourceData, persons: Iterable[str]) -> DesiredState:
-    groups = map_groups(data, ctx.mapping, _today(ctx))
-    departments = map_intranet(data, ctx.mapping, _today(ctx))
-    intranet = frozenset(departments)
-    users = {}
-    for ref in persons:
-        user = map_person(data, ctx.mapping, ref, _today(ctx), groups, intranet)
-        if user is not None:
-            users[ref] = user
-    return DesiredState(groups=groups, users=users, departments=departments)
+    return desired_state(data, ctx.mapping, _today(ctx), persons)
 
 
 async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Plan:
-    with ctx.sessions() as session:
-        links = state.load_links(session, (*GROUP_KINDS, "intranet"))
-        links.update(state.load_links(session, ["person"], None if len(scope) > 5000 else scope))
-        quarantined = state.load_quarantine(session)
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        links = uow.links.load((*GROUP_KINDS, "intranet"))
+        links.update(uow.links.load(["person"], None if len(scope) > 5000 else scope))
+        quarantined = uow.quarantine.open()
     unlinked = [
         (ref, user.email)
         for ref, user in desired.users.items()
@@ -111,74 +120,103 @@ async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Pla
 
 
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
-    with ctx.sessions() as session:
-        links = state.load_links(session, with_state=False)
-    stats = await Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress).run()
-    with ctx.sessions.begin() as session:
-        ledger.set_status(session, run_id, "committed", **{"applied": vars(stats)})
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        links = uow.links.load(with_state=False)
+    applier = Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress)
+    try:
+        stats = await applier.run()
+    except RunAborted:
+        with SyncUnitOfWork(ctx.sessions) as uow:  # open still: the next sync resumes it once fixed
+            uow.runs.set_status(run_id, RunStatus.ABORTED, **{"applied": vars(applier.stats)})
+        raise
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        uow.runs.set_status(run_id, RunStatus.COMMITTED, **{"applied": vars(stats)})
     return stats
 
 
-def _record_plan(session: Session, plan: Plan, scope: Iterable[str]) -> None:
+def _nothing_to_apply(ctx: SyncContext, run_id: int) -> ApplyStats:
+    """A run without operations is committed at once: no links to load, no Bitrix24 to ask."""
+    stats = ApplyStats()
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        uow.runs.set_status(run_id, RunStatus.COMMITTED, **{"applied": vars(stats)})
+    return stats
+
+
+def _record_plan(uow: SyncUnitOfWork, plan: Plan, scope: Iterable[str]) -> None:
     for item in plan.quarantined:
-        commit.park(session, item)
+        uow.quarantine.park(item)
     for kind, ref in plan.cleared:
-        commit.clear_quarantine(session, kind, [ref])
-    commit.schedule_due(session, plan.due, scope)
+        uow.quarantine.clear(kind, [ref])
+    uow.quarantine.record_warnings(plan.warnings, scope)
+    uow.replica.schedule_due(plan.due, scope)
 
 
 async def resume(ctx: SyncContext) -> list[int]:
-    """Finish runs a crash left open; their 1C messages are then committed as acknowledged."""
+    """Finish runs a crash (or an abort) left open; their 1C messages are then committed as acknowledged."""
+    async with _lease(ctx):
+        return await _resume(ctx)
+
+
+async def _resume(ctx: SyncContext) -> list[int]:
     finished: list[int] = []
     while True:
-        with ctx.sessions() as session:
-            run = ledger.unfinished_run(session)
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            run = uow.runs.unfinished()
             pending = (run.id, run.onec_message_no) if run else None
         if pending is None:
             return finished
         run_id, message_no = pending
         await _apply(ctx, run_id)
         if message_no is not None:
-            with ctx.sessions.begin() as session:
-                commit.save_cursor(session, message_no)
+            with SyncUnitOfWork(ctx.sessions) as uow:
+                uow.replica.save_cursor(message_no)
         finished.append(run_id)
 
 
 async def _execute(
     ctx: SyncContext,
-    mode: ledger.TRunMode,
+    mode: TRunMode,
     plan: Plan,
     scope: set[str],
     records: list[Record],
     message_no: int | None,
 ) -> RunReport:
-    with ctx.sessions.begin() as session:
+    with SyncUnitOfWork(ctx.sessions) as uow:
         if records:
-            commit.save_replica(session, records, state.replica_hashes(session, records))
-        _record_plan(session, plan, scope)
-        run_id = ledger.start_run(
-            session, mode, plan.operations, message_no=message_no, stats={"planned": plan.count()}
-        )
-    applied = await _apply(ctx, run_id)
+            uow.replica.save(records, uow.replica.hashes(records))
+        _record_plan(uow, plan, scope)
+        run_id = uow.runs.start(mode, plan.operations, message_no=message_no, stats={"planned": plan.count()})
+    applied = await _apply(ctx, run_id) if plan.operations else _nothing_to_apply(ctx, run_id)
     if message_no is not None:
-        with ctx.sessions.begin() as session:
-            commit.save_cursor(session, message_no)
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            uow.replica.save_cursor(message_no)
     return RunReport(mode, run_id, plan, applied, message_no=message_no)
 
 
 async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Mirror everything from a 1C snapshot; persons gone from 1C are deactivated."""
+    if dry_run:
+        return await _full(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _full(ctx)
+
+
+async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
+    # docs/onec-contract.md, initial load: take the change feed's position before the snapshot (what was
+    # registered earlier is in the snapshot). So a full run also recovers from a 1C base that no longer
+    # knows the bridge's cursor (ACK_OUT_OF_RANGE after a restore or a new base).
+    position = None if dry_run else (await extract.changes(ctx.onec, 0, 1)).message_no
     records = await extract.snapshot(ctx.onec)
     data = SourceData()
     for record in records:
         data.add(record)
     if not dry_run:
-        with ctx.sessions.begin() as session:
-            commit.save_replica(session, records, state.replica_hashes(session))
-    with ctx.sessions() as session:
-        linked = {link.ref for link in state.load_links(session, ["person"], with_state=False).values()}
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            uow.replica.save(records, uow.replica.hashes())
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        linked = {link.ref for link in uow.links.load(["person"], with_state=False).values()}
     scope = set(data.persons) | linked
     desired = _desired(ctx, data, scope)
     del records, data  # the records are in the replica now; only the desired state is needed from here
@@ -186,9 +224,20 @@ async def full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     del desired
     if dry_run:
         return RunReport("full", None, plan)
-    report = await _execute(ctx, "full", plan, scope, [], None)
+    report = await _execute(ctx, "full", plan, scope, [], position)
     report.resumed = resumed
     return report
+
+
+async def _feed_plan(ctx: SyncContext, records: list[Record], deleted: set[str], scope: set[str]) -> Plan:
+    """The plan for what one change-feed batch carried (an empty batch needs none: nothing is read)."""
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        data = uow.replica.source(scope)
+    for record in records:
+        data.add(record)
+    for ref in deleted:
+        data.persons.pop(ref, None)
+    return await _plan(ctx, _desired(ctx, data, scope), scope)
 
 
 def _affected_persons(records: Iterable[Record]) -> set[str]:
@@ -203,25 +252,28 @@ def _affected_persons(records: Iterable[Record]) -> set[str]:
 
 async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int = 500) -> list[RunReport]:
     """Apply the 1C change feed batch by batch until it is drained."""
+    if dry_run:
+        return await _incremental(ctx, dry_run=True, max_items=max_items)
+    async with _lease(ctx):
+        return await _incremental(ctx, max_items=max_items)
+
+
+async def _incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int = 500) -> list[RunReport]:
     ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
     reports: list[RunReport] = []
     while True:
-        with ctx.sessions() as session:
-            ack = state.committed_message_no(session)
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            ack = uow.replica.committed_message_no()
         batch = await extract.changes(ctx.onec, ack, max_items)
         records = [
             c.record for c in batch.items if c.record is not None and entity_of(c.record) != "RequestStatus"
         ]
         deleted_persons = {c.ref for c in batch.items if c.deleted and c.entity == "Person"}
         scope = _affected_persons(records) | deleted_persons
-        with ctx.sessions() as session:
-            data = state.load_source(session, scope)
-        for record in records:
-            data.add(record)
-        for ref in deleted_persons:
-            data.persons.pop(ref, None)
-        plan = await _plan(ctx, _desired(ctx, data, scope), scope)
+        plan = (
+            await _feed_plan(ctx, records, deleted_persons, scope) if records or deleted_persons else Plan()
+        )
         if dry_run:
             reports.append(RunReport("incremental", None, plan, message_no=batch.message_no))
             return reports
@@ -235,16 +287,23 @@ async def incremental(ctx: SyncContext, *, dry_run: bool = False, max_items: int
 
 async def due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     """Apply future-dated changes whose day has come (transfers, dismissals, hires)."""
+    if dry_run:
+        return await _due(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _due(ctx)
+
+
+async def _due(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     ctx = await _dated(ctx)
-    with ctx.sessions() as session:
-        refs = set(state.due_persons(session, _today(ctx)))
-        data = state.load_source(session, refs)
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        refs = set(uow.replica.due_persons(_today(ctx)))
+        data = uow.replica.source(refs)
     plan = await _plan(ctx, _desired(ctx, data, refs), refs)
     if dry_run:
         return RunReport("due", None, plan)
     report = await _execute(ctx, "due", plan, refs, [], None)
-    with ctx.sessions.begin() as session:
-        commit.mark_due_applied(session, refs, _today(ctx))
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        uow.replica.mark_due_applied(refs, _today(ctx))
     return report
 
 
@@ -253,78 +312,34 @@ class ReconcileReport(RunReport):
     drift: list[Drift] = field(default_factory=list)
 
 
-async def _actual_state(ctx: SyncContext, group_ids: Iterable[int]) -> ActualState:
-    actual = ActualState()
-    for user in await extract.all_users(ctx.b24):
-        actual.users[user.id] = user
-    for group in await directory.all_groups(ctx.b24):
-        actual.groups[group.id] = group.fields
-    wanted = [g for g in group_ids if g in actual.groups]
-    calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
-    for group_id, outcome in zip(wanted, await ctx.b24.batch(calls) if calls else [], strict=True):
-        rows = outcome.result if outcome.ok and isinstance(outcome.result, list) else []
-        actual.members[group_id] = {int(r["USER_ID"]) for r in rows}
-    return actual
-
-
-RECONCILE_CHUNK = 5000
-"""Persons compared at a time, so reconciling 50,000 people stays within a few hundred MB."""
-
-
 async def reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
     """Repair drift between Bitrix24 and the mirrored state (dry run: only report it).
 
-    Bitrix24's actual state is read once; persons are then compared and planned in chunks.
+    Bitrix24's users are compared a batched read at a time (sync/reconcile.py), never held all at once.
     """
-    ctx = await _dated(ctx)
-    resumed = [] if dry_run else await resume(ctx)
-    with ctx.sessions() as session:
-        stored_groups = state.load_links(session, GROUP_KINDS)
-        stored_departments = state.load_links(session, ["intranet"])
-        linked = state.linked_persons(session)
-        quarantined = state.load_quarantine(session)
-        known = state.person_refs(session)
-        reference = state.load_source(session, [])
-    group_ids = [link.b24_id for link in stored_groups.values() if link.b24_id]
-    actual = await _actual_state(ctx, group_ids)
-    glinks, drift, group_by_id = group_links(stored_groups, actual)
-    groups_of = member_index(actual, group_by_id)
-    stray_drift, adoptable = strays(actual, linked.values(), known)
-    desired_groups = map_groups(reference, ctx.mapping, _today(ctx))
-    departments = map_intranet(reference, ctx.mapping, _today(ctx))
-    intranet = frozenset(departments)
-    department_by_id = {link.b24_id: key for key, link in stored_departments.items() if link.b24_id}
-    plan = Plan()
-    plan_departments(DesiredState(departments=departments), stored_departments, plan)
-    plan_groups(DesiredState(groups=desired_groups), glinks, plan)
-    index = AdoptionIndex(adoptable)
-    scope = sorted(set(known) | set(linked))
-    for start in range(0, len(scope), RECONCILE_CHUNK):
-        chunk = scope[start : start + RECONCILE_CHUNK]
-        with ctx.sessions() as session:
-            data = state.load_source(session, chunk, reference=reference)
-            stored = state.load_links(session, ["person"], chunk)
-        users = {}
-        for ref in chunk:
-            user = map_person(data, ctx.mapping, ref, _today(ctx), desired_groups, intranet)
-            if user is not None:
-                users[ref] = user
-        plinks, person_drift = person_links(stored, actual, groups_of, department_by_id)
-        drift.extend(person_drift)
-        desired = DesiredState(groups=desired_groups, users=users)
-        plan_users(desired, chunk, {**glinks, **stored_departments, **plinks}, index, quarantined, plan)
-    drift.extend(stray_drift)
-    del actual
     if dry_run:
-        return ReconcileReport("reconcile", None, plan, drift=drift)
-    report = await _execute(ctx, "reconcile", plan, set(scope), [], None)
-    return ReconcileReport("reconcile", report.run_id, plan, report.applied, resumed, drift=drift)
+        return await _reconcile(ctx, dry_run=True)
+    async with _lease(ctx):
+        return await _reconcile(ctx)
+
+
+async def _reconcile(ctx: SyncContext, *, dry_run: bool = False) -> ReconcileReport:
+    ctx = await _dated(ctx)
+    resumed = [] if dry_run else await _resume(ctx)
+    repair = await plan_repair(ctx.b24, ctx.sessions, ctx.mapping, _today(ctx))
+    if dry_run:
+        return ReconcileReport("reconcile", None, repair.plan, drift=repair.drift)
+    report = await _execute(ctx, "reconcile", repair.plan, repair.scope, [], None)
+    return ReconcileReport(
+        "reconcile", report.run_id, repair.plan, report.applied, resumed, drift=repair.drift
+    )
 
 
 async def auto(ctx: SyncContext) -> list[RunReport]:
     """Full until a full mirror has committed (the feed only carries what changed since), then incremental."""
-    with ctx.sessions() as session:
-        mirrored = state.has_committed_full_run(session)
-    if not mirrored:
-        return [await full(ctx)]
-    return await incremental(ctx)
+    async with _lease(ctx):
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            mirrored = uow.runs.has_committed_full_run()
+        if not mirrored:
+            return [await full(ctx)]
+        return await incremental(ctx)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
-from sync.model import Link, link_key
+from sync.model import Link, RunStatus, link_key
 from sync.source import MIRRORED_ENTITIES, SourceData, from_json
 
 FEED_NODE = "main"
@@ -112,7 +112,9 @@ def due_persons(session: Session, on: date) -> list[str]:
 def has_committed_full_run(session: Session) -> bool:
     from store.models import SyncRun
 
-    query = select(SyncRun.id).where(SyncRun.mode == "full", SyncRun.status == "committed").limit(1)
+    query = (
+        select(SyncRun.id).where(SyncRun.mode == "full", SyncRun.status == RunStatus.COMMITTED.value).limit(1)
+    )
     return session.scalar(query) is not None
 
 

@@ -46,7 +46,7 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
         return {**_applied([report]), "drift": len(report.drift)}
 
     async def apply_managers() -> Mapping[str, int]:
-        return await managers.apply(bridge.b24, bridge.store.sessions)
+        return await managers.apply(bridge.b24, bridge.store.sessions, bridge.mapping)
 
     scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
     scheduler.add_interval("due_changes", plan.due_changes_minutes, due)

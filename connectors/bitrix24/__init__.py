@@ -1,25 +1,48 @@
-"""connectors/bitrix24: the Bitrix24 REST adapter (port, gateway over fast-bitrix24, budget, errors).
+"""connectors/bitrix24: the Bitrix24 REST adapter.
 
-``build_bitrix24`` is what config/wiring.py calls: it picks the way in (incoming webhook, or the OAuth
-local application with tokens kept in the state store) and the budget (shared through the store when
-there is one). Nothing here runs at import time beyond definitions.
+    port.py        the Protocol and its plain values (``Call``, ``CallOutcome``) — what sync/ imports
+    directory.py   the REST calls of the mirror and their answers as typed values (Bitrix24 names live here)
+    errors.py      the one table from a Bitrix24 answer to an ``Action``; ``Bitrix24ApiError``
+    gateway.py     the gateway over fast-bitrix24 (``transport.py``, ``encoding.py``), retries and paging
+    budget.py      the per-portal leaky bucket, in memory or shared through the database
+    auth.py        OAuth tokens of the local application, kept in the state store
+    factory.py     ``build_bitrix24(settings, store)`` for config/wiring.py
+
+Importing this package (or ``port``/``directory``) loads no I/O library: the names below are imported
+from their modules on first use.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import urlparse
-
-from connectors.bitrix24.auth import MemoryVault, OAuthTokens, StoreVault, TokenPair
-from connectors.bitrix24.budget import Budget, DbBudget, MemoryBudget
-from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, classify
-from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
-from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
-from connectors.errors import ConfigError
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from config.settings import Settings
-    from config.wiring import Store
+    from connectors.bitrix24.auth import OAuthTokens, TokenPair
+    from connectors.bitrix24.budget import Budget, DbBudget, MemoryBudget
+    from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, classify
+    from connectors.bitrix24.factory import build_bitrix24, portal_key
+    from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
+    from connectors.bitrix24.port import Bitrix24Port, Call, CallOutcome
+
+_WHERE = {
+    "OAuthTokens": "auth",
+    "TokenPair": "auth",
+    "Budget": "budget",
+    "DbBudget": "budget",
+    "MemoryBudget": "budget",
+    "Action": "errors",
+    "Bitrix24ApiError": "errors",
+    "Resolution": "errors",
+    "classify": "errors",
+    "build_bitrix24": "factory",
+    "portal_key": "factory",
+    "Bitrix24Gateway": "gateway",
+    "RetryPolicy": "gateway",
+    "Bitrix24Port": "port",
+    "Call": "port",
+    "CallOutcome": "port",
+}
 
 __all__ = [
     "Action",
@@ -37,41 +60,11 @@ __all__ = [
     "TokenPair",
     "build_bitrix24",
     "classify",
+    "portal_key",
 ]
 
 
-def portal_key(url: str) -> str:
-    """The portal's host: the budget's key (never the webhook path, which holds the secret)."""
-    return urlparse(url).netloc.lower()
-
-
-def build_bitrix24(
-    settings: Settings, store: Store | None, *, retry: RetryPolicy | None = None
-) -> Bitrix24Gateway:
-    """The gateway for the configured portal: webhook if set, otherwise the OAuth application."""
-    b24 = settings.bitrix24
-    webhook = b24.webhook_url.get_secret_value() if b24.webhook_url else ""
-    tokens: OAuthTokens | None = None
-    if webhook:
-        base_url = webhook
-    elif b24.portal_url and b24.app.client_id:
-        base_url = b24.portal_url.rstrip("/") + "/rest/"
-        domain = portal_key(b24.portal_url)
-        vault = StoreVault(store.sessions, domain) if store is not None else MemoryVault()
-        tokens = OAuthTokens(
-            vault,
-            oauth_server=b24.app.oauth_server,
-            client_id=b24.app.client_id,
-            client_secret=b24.app.client_secret.get_secret_value(),
-        )
-    else:
-        raise ConfigError("bitrix24: set webhook_url, or portal_url with app.client_id and app.client_secret")
-    portal = portal_key(base_url)
-    budget: Budget = (
-        DbBudget(store.engine, portal, b24.rate, b24.burst)
-        if store is not None
-        else MemoryBudget(b24.rate, b24.burst)
-    )
-    return Bitrix24Gateway(
-        base_url, budget=budget, tokens=tokens, retry=retry, timeout_seconds=b24.timeout_seconds
-    )
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

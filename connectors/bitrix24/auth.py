@@ -26,9 +26,9 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.logging import redact_text
 from connectors.bitrix24.errors import Action, Bitrix24ApiError, Resolution, api_error, classify
-from connectors.errors import Bitrix24Error, Terminal, Transient
+from core.errors import Bitrix24Error, Terminal, Transient
+from core.redact import redact_text
 from store.models import AppToken
 
 log = logging.getLogger(__name__)

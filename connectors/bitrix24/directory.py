@@ -8,9 +8,30 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from connectors.bitrix24.port import Bitrix24Port, Call
+
+TGroupRole = Literal["E", "K"]
+MODERATOR: TGroupRole = "E"
+MEMBER: TGroupRole = "K"
+"""Workgroup roles the bridge gives (bitrix24-rest.md §4.5): E moderator, K member."""
+
+# User fields (user.add/user.update, bitrix24-rest.md §2.1) and the group/department NAME that sync sets,
+# compares or reads back; the mapping produces the rest by name.
+NAME = "NAME"
+EMAIL = "EMAIL"
+ACTIVE = "ACTIVE"
+XML_ID = "XML_ID"
+MOBILE = "PERSONAL_MOBILE"
+DEPARTMENTS = "UF_DEPARTMENT"
+"""An intranet employee's departments: a list of ids (sync keeps our keys here until apply)."""
+
+
+def flag(value: bool) -> str:
+    """Y/N flags such as ACTIVE are strings in user.update (§2.2); never send booleans."""
+    return "Y" if value else "N"
+
 
 USER_SELECT = [
     "ID",
@@ -108,6 +129,12 @@ def find_users(*, xml_id: str | None = None, email: str | None = None, label: st
     return Call("user.get", {"FILTER": flt, "ADMIN_MODE": True, "select": USER_SELECT}, label)
 
 
+def users_by_ids(user_ids: Sequence[int], label: str = "") -> Call:
+    # §2.3: FILTER {"@ID": [...]} selects these users; ADMIN_MODE shows extranet users to an admin.
+    flt = {"@ID": [int(u) for u in user_ids]}
+    return Call("user.get", {"FILTER": flt, "ADMIN_MODE": True, "select": USER_SELECT}, label)
+
+
 def add_members(group_id: int, user_ids: Sequence[int], label: str = "") -> Call:
     # §4.5: admin only; adds immediately; already-members are skipped; result = added ids.
     return Call(
@@ -121,7 +148,7 @@ def remove_members(group_id: int, user_ids: Sequence[int], label: str = "") -> C
     )
 
 
-def set_role(group_id: int, user_ids: Sequence[int], role: str, label: str = "") -> Call:
+def set_role(group_id: int, user_ids: Sequence[int], role: TGroupRole, label: str = "") -> Call:
     # §4.5: ROLE E (moderator) or K (member).
     params = {"GROUP_ID": int(group_id), "USER_ID": [int(u) for u in user_ids], "ROLE": role}
     return Call("sonet_group.user.update", params, label)
@@ -186,3 +213,40 @@ async def all_groups(port: Bitrix24Port) -> list[DirectoryGroup]:
     async for page in port.list_all("sonet_group.get", {"IS_ADMIN": "Y"}):
         groups.extend(parse_group(row) for row in page)
     return groups
+
+
+async def send(port: Bitrix24Port, call: Call) -> Any:
+    """Send one call outside a batch (the call's result, or the gateway's error)."""
+    return await port.call(call.method, call.params)
+
+
+async def find_user_by_email(port: Bitrix24Port, email: str) -> DirectoryUser | None:
+    rows = await send(port, find_users(email=email))
+    return parse_user(rows[0]) if rows else None
+
+
+async def invite(port: Bitrix24Port, email: str, name: str, group_ids: Sequence[int]) -> int:
+    """user.add of an extranet user (Bitrix24 e-mails the invitation itself, §2.1): the new user's id."""
+    return int(await send(port, create_user({"EMAIL": email, "NAME": name}, group_ids)))
+
+
+async def join_with_role(port: Bitrix24Port, group_id: int, user_id: int, role: TGroupRole) -> None:
+    """Make the user a member of the group with ``role`` (adding skips members; the role moves, §4.5)."""
+    await send(port, add_members(group_id, [user_id]))
+    await send(port, set_role(group_id, [user_id], role))
+
+
+async def leave(port: Bitrix24Port, group_id: int, user_id: int) -> None:
+    await send(port, remove_members(group_id, [user_id]))
+
+
+def found_id(result: Any) -> int | None:
+    """The id of the first row a lookup (user.get, sonet_group.get, department.get) found, or None."""
+    rows = result if isinstance(result, list) else []
+    return int(rows[0]["ID"]) if rows else None
+
+
+def member_ids(result: Any) -> set[int]:
+    """The user ids of a sonet_group.user.get answer (rows ``{USER_ID, ROLE}``, §4.5)."""
+    rows = result if isinstance(result, list) else []
+    return {int(row["USER_ID"]) for row in rows}

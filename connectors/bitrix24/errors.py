@@ -11,32 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
 
-from config.logging import redact_text
-from connectors.errors import Bitrix24Error, Terminal, Transient
+from core.errors import Action as Action  # re-exported: the gateway and its callers import it from here
+from core.errors import Bitrix24Error, Terminal, Transient
+from core.redact import redact_text
 
 log = logging.getLogger(__name__)
-
-
-class Action(Enum):
-    """What the gateway (or its caller) does with a response."""
-
-    OK = "ok"
-    RETRY = "retry"
-    """Transient: retry with exponential backoff, a limited number of times."""
-    RATE_LIMITED = "rate_limited"
-    """The portal's leaky bucket is full (§8.1): fill our budget, back off, retry."""
-    METHOD_BLOCKED = "method_blocked"
-    """This method is blocked until ``operating_reset_at`` (§8.2); other methods go on."""
-    REFRESH_TOKEN = "refresh_token"
-    """The OAuth access token expired: refresh it, persist it, retry once."""
-    QUARANTINE = "quarantine"
-    """The data of this item is refused (duplicate e-mail, bad e-mail): park the record, go on."""
-    FAIL_CONFIG = "fail_config"
-    """Credentials, scope or portal are wrong: the operator must fix the settings."""
-    FAIL = "fail"
-    """The call is wrong; retrying cannot help."""
 
 
 RETRYABLE = frozenset({Action.RETRY, Action.RATE_LIMITED})

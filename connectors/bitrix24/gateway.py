@@ -7,8 +7,8 @@ exponentially with tenacity, a limited number of times; REFRESH_TOKEN refreshes 
 then retries once; METHOD_BLOCKED records the block in the budget (shared by instances) and raises with
 ``retry_at`` — calls of other methods go on, and calls of that method fail fast until then; everything
 else (400/403, config errors, quarantine) raises at once. Unmapped errors are retried a little, then
-raised as FAIL for the operator. ``batch`` gives one outcome per call; ``list_all`` pages by ``>ID`` with
-``start=-1``. Logs carry methods, codes and counts only.
+raised as FAIL for the operator. ``batch`` gives one outcome per call; ``list_all`` reads 50 pages per
+``batch`` request (reads.py). Logs carry methods, codes and counts only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
+from connectors.bitrix24 import reads
 from connectors.bitrix24.auth import OAuthTokens
 from connectors.bitrix24.budget import Budget
 from connectors.bitrix24.encoding import command, encode_params
@@ -41,15 +42,12 @@ from connectors.bitrix24.transport import Envelope, error_from_body, new_client,
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 50
 BATCH_LIMIT = 50
 BLOCK_SECONDS = 600.0
 """How long Bitrix24 blocks a method when no reset time is known (§8.2: ten minutes)."""
 MAX_COMMAND_CHARS = 8000
 """A longer command (photos, long texts) is sent alone as JSON, not inside a batch (§1.4 item 11)."""
 
-OFFSET_PAGED = frozenset({"department.get"})
-"""List methods without a ``filter`` object, paged by ``start`` offsets instead of the ``>ID`` keyset."""
 
 _HALTED = Resolution(Action.RETRY, "not run: an earlier command of the batch failed (halt)")
 _NO_RESULT = Resolution(Action.RETRY, "Bitrix24 returned no result for this command")
@@ -364,46 +362,12 @@ class Bitrix24Gateway:
                 )
         return outcomes
 
-    async def list_all(
+    def list_all(
         self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every item, page by page: ``>ID`` keyset, ``start=-1`` (no COUNT), ordered by ID (§1.3).
-
-        ``department.get`` takes its filters as top-level keys with no documented ``>ID`` (§3): it is paged
-        by offset, following ``next`` (department lists are small)."""
-        name = method.strip().lower()
-        base = {k: v for k, v in (params or {}).items() if k.lower() not in ("order", "sort", "start")}
-        if name in OFFSET_PAGED:
-            async for page in self._offset_pages(name, {**base, "sort": id_key, "order": "ASC"}):
-                yield page
-            return
-        filter_key = next((k for k in base if k.lower() == "filter"), "filter")
-        user_filter = dict(base.pop(filter_key, None) or {})
-        if name == "user.get":
-            base.update({"sort": id_key, "order": "ASC"})  # user.get takes them as strings (§1.4 item 10)
-        else:
-            base["order"] = {id_key: "ASC"}
-        last: int | None = None
-        while True:
-            page_filter = dict(user_filter)
-            if last is not None:
-                page_filter[f">{id_key}"] = last
-            body = encode_params({**base, filter_key: page_filter, "start": -1})
-            items = _as_items((await self._request(name, body)).result)
-            if items:
-                yield items
-            if len(items) < PAGE_SIZE:
-                return
-            last = max(int(item[id_key]) for item in items)
-
-    async def _offset_pages(self, method: str, params: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
-        start: int | None = 0
-        while start is not None:
-            envelope = await self._request(method, encode_params({**params, "start": start}))
-            items = _as_items(envelope.result)
-            if items:
-                yield items
-            start = envelope.next if items else None
+        """Every item, page by page, 50 pages per ``batch`` request (reads.py: ``>ID`` keyset chained by
+        ``$result`` references with ``start=-1``; ``department.get`` by ``start`` offsets)."""
+        return reads.list_pages(self, method, params, id_key=id_key)
 
 
 def _labels(calls: Sequence[Call]) -> list[str]:
@@ -421,11 +385,3 @@ def _as_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         return {str(index): item for index, item in enumerate(value)}
     return value if isinstance(value, dict) else {}
-
-
-def _as_items(result: Any) -> list[dict[str, Any]]:
-    if isinstance(result, list):
-        return result
-    if isinstance(result, dict) and len(result) == 1 and isinstance(next(iter(result.values())), list):
-        return list(next(iter(result.values())))  # e.g. {"items": [...]}
-    return []

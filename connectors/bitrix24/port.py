@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NewType, Protocol
+from typing import Any, Protocol
 
-B24UserId = NewType("B24UserId", int)
-B24GroupId = NewType("B24GroupId", int)
-B24DepartmentId = NewType("B24DepartmentId", int)
+from core.errors import Action
+from core.ids import B24DepartmentId as B24DepartmentId  # the kernel's typed ids, re-exported
+from core.ids import B24GroupId as B24GroupId
+from core.ids import B24UserId as B24UserId
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,40 @@ class Call:
     label: str = ""
 
 
+class CallError(Protocol):
+    """A refused call as callers see it (``Bitrix24ApiError`` is one): what to do about it, typed."""
+
+    @property
+    def action(self) -> Action:
+        """What the error table says to do (core.errors.Action): retry, park the record, stop, …"""
+        ...
+
+    @property
+    def code(self) -> str:
+        """The Bitrix24 ``error`` code, e.g. ``ERROR_CORE``."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Bitrix24's ``error_description``, redacted."""
+        ...
+
+    @property
+    def operator_message(self) -> str: ...
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when a write may have run although no answer came back: look before sending it again."""
+        ...
+
+
 @dataclass(frozen=True)
 class CallOutcome:
     """The result of one call of a batch: either ``result`` or ``error`` is set."""
 
     label: str
     result: Any = None
-    error: Exception | None = None
+    error: CallError | None = None
     """A Bitrix24ApiError for a refused command; other commands of the batch are unaffected."""
 
     @property

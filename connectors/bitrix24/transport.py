@@ -25,8 +25,8 @@ import aiohttp
 from aiohttp import ClientResponse, ClientResponseError
 from fast_bitrix24 import BitrixAsync
 
-from config.logging import redact_text
 from connectors.bitrix24.errors import HTML_PAGE, TRANSPORT, Bitrix24ApiError, api_error, classify
+from core.redact import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 
-from config.settings import SmtpSettings
 from connectors.messaging.port import (
     Delivery,
     InvalidEmail,
@@ -32,6 +32,9 @@ from connectors.messaging.port import (
 )
 from connectors.messaging.retry import RetryPolicy
 from connectors.messaging.validate import validate_email
+
+if TYPE_CHECKING:
+    from config.settings import SmtpSettings
 
 log = logging.getLogger(__name__)
 IMPLICIT_TLS_PORT = 465

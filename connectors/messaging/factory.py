@@ -10,15 +10,17 @@ half-configured (no api_key, no url) fails here, at start-up.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from config.settings import Settings
 from connectors.messaging.email import SmtpSender
 from connectors.messaging.port import Delivery, MessagingConfigError
 from connectors.messaging.retry import RetryPolicy
 from connectors.messaging.sms import SMSRU_URL, HttpSmsGateway, SmsRuGateway
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 DEFAULT_HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 from zeep import AsyncClient
 from zeep.proxy import AsyncServiceProxy
 from zeep.settings import Settings
 
-from config.logging import get_logger, redact_text
 from connectors.errors import Transient
 from connectors.onec import encode, records
 from connectors.onec import normalise as n
@@ -48,8 +48,9 @@ from connectors.onec.port import (
 )
 from connectors.onec.transport import BridgeTransport, basic_auth, check_response, make_http_client, timeouts
 from connectors.onec.wsdl import load_wsdl, pick_port
+from core.redact import redact_text
 
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
 MAX_CLOCK_SKEW_SECONDS = 300
 MAX_PAGE_SIZE = 1000
 """The contract's limit on GetSnapshotPage.pageSize (docs/onec-contract.md); larger settings are clamped."""

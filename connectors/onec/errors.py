@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from config.logging import redact_text
 from connectors.errors import OneCError, Terminal, Transient
+from core.redact import redact_text
 
 
 class OneCTransportError(OneCError, Transient):

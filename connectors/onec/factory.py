@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
-from config.settings import Settings
 from connectors.onec.connector import OneCConnector, OneCOptions, RetryPolicy
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 def options_from(settings: Settings, *, retry: RetryPolicy | None = None) -> OneCOptions:

@@ -34,11 +34,6 @@ def text(value: Any) -> str | None:
     return value or None
 
 
-def required_text(value: Any, name: str) -> str:
-    result = text(value)
-    return "" if result is None else result
-
-
 def ref(value: Any) -> str | None:
     """A GUID ref in lower case, or None for nil and the empty ref."""
     value = text(value)

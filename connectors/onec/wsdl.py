@@ -18,7 +18,6 @@ are returned (and logged by the caller): a WSDL carries no personal data.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,8 +28,8 @@ from zeep.wsdl import Document
 from zeep.wsdl.bindings.soap import Soap11Binding, Soap12Binding
 from zeep.xsd.types.builtins import default_types
 
-from config.logging import redact_text
 from connectors.onec.errors import WsdlDefectError
+from core.redact import redact_text
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -210,7 +209,3 @@ def pick_port(document: Any, soap_version: Literal["1.1", "1.2"]) -> tuple[str, 
         f"the WSDL has no SOAP {soap_version} port (ports: {', '.join(seen) or 'none'})",
         defect="no-port",
     )
-
-
-def operation_names(binding: Any) -> Iterable[str]:
-    return tuple(binding._operations)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,14 +34,15 @@ def test_plan_sync_status_reconcile(env: dict[str, str]) -> None:
     planned = run_cli("plan", env=env)
     assert planned.returncode == 0, planned.stderr
     assert "create_user" in planned.stdout and "Quarantine" in planned.stdout
+    assert re.search(r"\w+ \w+ \([0-9a-f]{8}…\)", planned.stdout)  # people's names beside short refs
 
-    synced = run_cli("sync", env=env)
+    synced = run_cli("sync", "--json", env=env)
     assert synced.returncode == 0, synced.stderr
-    summary = json.loads(synced.stdout[synced.stdout.index("{") :])
+    [summary] = json.loads(synced.stdout)
     assert summary["mode"] == "full" and summary["applied"]["failed"] == 0
 
     again = run_cli("sync", env=env)
-    assert again.returncode == 0 and '"mode": "incremental"' in again.stdout
+    assert again.returncode == 0 and again.stdout.startswith("incremental run")
 
     status = run_cli("status", env=env)
     assert status.returncode == 0
@@ -48,6 +50,21 @@ def test_plan_sync_status_reconcile(env: dict[str, str]) -> None:
 
     reconcile = run_cli("reconcile", "--dry-run", env=env)
     assert reconcile.returncode == 0 and "no drift found" in reconcile.stdout
+
+    sites = json.loads(run_cli("sites", "list", "--json", env=env).stdout)
+    assert sites and all(site["name"] and site["bitrix24_group"] for site in sites)
+
+    held = json.loads(run_cli("quarantine", "list", "--json", env=env).stdout)
+    assert held and all(row["name"] and row["reason"] for row in held)  # who, not just a ref
+    ref = held[0]["ref"]
+    shown = run_cli("quarantine", "show", ref, env=env)
+    assert shown.returncode == 0 and held[0]["reason_code"] in shown.stdout
+    retried = run_cli("quarantine", "retry", ref, env=env)
+    assert retried.returncode == 0 and "sync --mode full" in retried.stdout
+    left = json.loads(run_cli("quarantine", "list", "--json", env=env).stdout)
+    assert ref not in {row["ref"] for row in left}
+    again = run_cli("quarantine", "retry", ref, env=env)
+    assert again.returncode == 1 and again.stderr.startswith("error: ")
 
 
 def test_operator_mistakes_are_one_clear_line(env: dict[str, str], tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``apply`` (connectors/bitrix24/setup.py) on a portal that loses answers: a write whose answer was lost
+"""``apply`` (processes/portal_setup.py) on a portal that loses answers: a write whose answer was lost
 is looked up (the portal is read again) before anything is sent again, so nothing is created twice."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from connectors.bitrix24 import MemoryBudget
 from connectors.bitrix24.auth import MemoryVault, OAuthTokens, TokenPair
 from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
-from connectors.bitrix24.setup import FIELD_TYPES, apply, read_portal
 from processes import install
 from processes.catalog import default_catalog
+from processes.portal_setup import FIELD_TYPES, apply, read_portal
 from sandbox.bitrix24 import bizproc_engine as engine
 from sandbox.bitrix24.procs_lists_model import state as lists_state
 from sandbox.bitrix24.testing import RunningSandbox, run_sandbox

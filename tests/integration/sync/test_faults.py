@@ -28,7 +28,9 @@ async def test_rough_portal_converges_without_duplicates(world: World, ctx: Sync
     with world.store.sessions() as session:
         reasons = set(
             session.scalars(
-                select(QuarantineRecord.reason_code).where(QuarantineRecord.resolved_at.is_(None))
+                select(QuarantineRecord.reason_code).where(
+                    QuarantineRecord.kind == "person", QuarantineRecord.resolved_at.is_(None)
+                )
             )
         )
     assert reasons <= CONTENT_REASONS, f"a transient failure parked a person: {reasons - CONTENT_REASONS}"

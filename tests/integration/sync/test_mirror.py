@@ -26,7 +26,7 @@ async def test_first_mirror_creates_one_user_per_active_person_and_quarantines_t
         parked = dict(
             session.execute(
                 select(QuarantineRecord.source_ref, QuarantineRecord.reason_code).where(
-                    QuarantineRecord.resolved_at.is_(None)
+                    QuarantineRecord.kind == "person", QuarantineRecord.resolved_at.is_(None)
                 )
             ).all()
         )

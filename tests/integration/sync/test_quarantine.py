@@ -18,7 +18,7 @@ def open_quarantine(world: World) -> dict[str, str]:
     with world.store.sessions() as session:
         rows = session.execute(
             select(QuarantineRecord.source_ref, QuarantineRecord.reason_code).where(
-                QuarantineRecord.resolved_at.is_(None)
+                QuarantineRecord.kind == "person", QuarantineRecord.resolved_at.is_(None)
             )
         ).all()
     return {ref: code for ref, code in rows}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from connectors.bitrix24.setup import FIELD_TYPES
 from processes import install
 from processes.catalog import default_catalog, parse_catalog
+from processes.portal_setup import FIELD_TYPES
 
 CLIENT = "local.app"
 PUBLIC = "https://bridge.example.com"

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from mappings import DesiredUser, MappingError, compile_mapping, load_mapping
+from sync.diff import field_warnings
 from sync.map import map_groups, map_person
 from sync.source import SourceData
 from tests.unit.sync.cases import SITE_B, TODAY, company, dismissal, employee, hire, person, transfer
@@ -89,8 +90,6 @@ def test_rehire_is_the_same_person_active_again() -> None:
     [
         (None, "+79161234567", "no_email"),
         ("not-an-email@", "+79161234567", "malformed_email"),
-        ("a@example.ru", "12345", "malformed_phone"),
-        ("a@example.ru", "+7 495 123-45-67", "malformed_phone"),
     ],
 )
 def test_unmirrorable_contacts_are_problems(email: str | None, phone: str, code: str) -> None:
@@ -100,6 +99,18 @@ def test_unmirrorable_contacts_are_problems(email: str | None, phone: str, code:
     user = desired(data)
     assert user is not None
     assert user.problems[0].code == code
+
+
+@pytest.mark.parametrize("phone", ["12345", "+7 495 123-45-67", "not a number"])
+def test_bad_phone_is_left_out_with_a_warning_not_a_problem(phone: str) -> None:
+    data = company()
+    data.add(person("p1", email="a@example.ru", phone=phone))
+    data.add(employee("e1", "p1", hire(date(2025, 1, 10))))
+    user = desired(data)
+    assert user is not None and not user.problems
+    assert user.fields["EMAIL"] == "a@example.ru" and user.fields["PERSONAL_MOBILE"] == ""
+    assert [w.code for w in field_warnings(user)] == ["unusable_phone"]
+    assert phone not in field_warnings(user)[0].reason, "the reason quotes the number (personal data)"
 
 
 def test_unknown_department_is_a_problem() -> None:

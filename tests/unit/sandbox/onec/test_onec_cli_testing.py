@@ -16,7 +16,7 @@ def test_cli_registers_sandbox_onec() -> None:
     group.command("noop")(lambda: None)  # a second command keeps `onec` a subcommand
     result = CliRunner().invoke(group, ["onec", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output
-    for option in ("--seed", "--employees", "--user", "--password", "--tz", "--today"):
+    for option in ("--seed", "--employees", "--user", "--password", "--timezone", "--today"):
         assert option in result.output
 
 

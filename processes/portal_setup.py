@@ -1,7 +1,9 @@
 """The Bitrix24 side of ``install``/``uninstall``: read the portal's setup, turn operations into REST calls,
-apply them phase by phase.
+apply them phase by phase, through the Bitrix24 gateway (the only I/O).
 
-Every method name and field literal of the setup lives here; the plan itself is processes/install.py.
+Every method name and field literal of the setup lives here, beside the plan it applies
+(processes/install.py); it sits in processes/ because it speaks the plan's operation types, which the
+connectors layer below may not import (the import contracts in pyproject.toml).
 Sources (../shared/reference/bitrix24-rest.md): lists.get / lists.add / lists.delete and lists.field.*
 §5.1, §5.5 (``lists.field.get`` without FIELD_ID: a map by field id); bizproc.activity.add/list/delete
 §5.11; bizproc.workflow.template.add/list/update/delete §9.1 and bizproc-workflow-template-*.md
@@ -133,7 +135,7 @@ async def read_portal(port: Bitrix24Gateway) -> PortalState:
     outcomes = {o.label: o for o in await port.batch(calls)}
     for outcome in outcomes.values():
         if outcome.error is not None:
-            raise outcome.error
+            raise SetupError(f"reading the portal's setup failed: {outcome.error.operator_message}")
     lists = {}
     for row in iblocks:
         code = str(row.get("CODE") or "")

@@ -1,0 +1,163 @@
+"""What the portal reads and writes, as a Protocol, and an in-memory implementation.
+
+``PortalData`` is the seam for the unit of work: the wiring session implements it over the store
+(timesheets' records in ``process_transitions`` through the same hash chain, orders and registrations
+in their own tables). ``MemoryData`` serves the page tests, the browser tests and the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+from portal.access import Principal
+from processes.engine import Transition
+from timesheets.model import SiteSettings, Timesheet
+
+OrderKind = Literal["order", "change"]
+OrderStatus = Literal["new", "in_work", "answered", "closed"]
+ORDER_STATUS_LABELS = {"new": "новая", "in_work": "в работе", "answered": "есть ответ", "closed": "закрыта"}
+RegistrationStatus = Literal["pending", "approved", "rejected"]
+REGISTRATION_LABELS = {"pending": "ждёт одобрения", "approved": "одобрена", "rejected": "отклонена"}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    site_ref: str
+    name: str
+    client: str
+    settings: SiteSettings
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMember:
+    employee_ref: str
+    site_ref: str
+    name: str
+    position: str
+    b24_user_id: str | None = None
+    resume_url: str | None = None
+    presence: str = "scheduled"
+    """Who is working today: scheduled, clocked_in, on_break, clocked_out, absent, late."""
+
+
+@dataclass(slots=True)
+class Comment:
+    author: str
+    text: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    site_ref: str
+    kind: OrderKind
+    position: str
+    headcount: int
+    start: date
+    details: str
+    author: str
+    created_at: datetime
+    status: OrderStatus = "new"
+    answer: str | None = None
+    changes_order: str | None = None
+    comments: list[Comment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Registration:
+    registration_id: str
+    name: str
+    company: str
+    email: str
+    phone: str
+    created_at: datetime
+    status: RegistrationStatus = "pending"
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SheetRecord:
+    sheet: Timesheet
+    history: tuple[Transition, ...]
+
+    @property
+    def state(self) -> str:
+        return self.history[-1].to_state if self.history else "draft"
+
+
+class PortalData(Protocol):
+    def principal(self, b24_user_id: str) -> Principal | None: ...
+    def sites(self) -> list[Site]: ...
+    def site(self, site_ref: str) -> Site | None: ...
+    def team(self, site_ref: str) -> list[TeamMember]: ...
+    def sheets(self, site_ref: str | None = None) -> list[SheetRecord]: ...
+    def sheet(self, sheet_id: str) -> SheetRecord | None: ...
+    def save_sheet(self, sheet: Timesheet, appended: Sequence[Transition]) -> None:
+        """Store the sheet's days and append its new records (one transaction)."""
+        ...
+
+    def orders(self, site_ref: str | None = None) -> list[Order]: ...
+    def order(self, order_id: str) -> Order | None: ...
+    def save_order(self, order: Order) -> None: ...
+    def registrations(self) -> list[Registration]: ...
+    def registration(self, registration_id: str) -> Registration | None: ...
+    def save_registration(self, registration: Registration) -> None: ...
+
+
+@dataclass
+class MemoryData:
+    """Everything in dictionaries; the same behaviour the store-backed implementation must have."""
+
+    principals: dict[str, Principal] = field(default_factory=dict)
+    site_rows: dict[str, Site] = field(default_factory=dict)
+    members: list[TeamMember] = field(default_factory=list)
+    sheet_rows: dict[str, SheetRecord] = field(default_factory=dict)
+    order_rows: dict[str, Order] = field(default_factory=dict)
+    registration_rows: dict[str, Registration] = field(default_factory=dict)
+
+    def principal(self, b24_user_id: str) -> Principal | None:
+        return self.principals.get(b24_user_id)
+
+    def sites(self) -> list[Site]:
+        return sorted(self.site_rows.values(), key=lambda s: s.name)
+
+    def site(self, site_ref: str) -> Site | None:
+        return self.site_rows.get(site_ref)
+
+    def team(self, site_ref: str) -> list[TeamMember]:
+        return [m for m in self.members if m.site_ref == site_ref]
+
+    def sheets(self, site_ref: str | None = None) -> list[SheetRecord]:
+        rows = [r for r in self.sheet_rows.values() if site_ref is None or r.sheet.site_ref == site_ref]
+        return sorted(rows, key=lambda r: (r.sheet.period.start, r.sheet.employee_name, r.sheet.version))
+
+    def sheet(self, sheet_id: str) -> SheetRecord | None:
+        return self.sheet_rows.get(sheet_id)
+
+    def save_sheet(self, sheet: Timesheet, appended: Sequence[Transition]) -> None:
+        old = self.sheet_rows.get(sheet.sheet_id)
+        history = (old.history if old else ()) + tuple(appended)
+        self.sheet_rows[sheet.sheet_id] = SheetRecord(sheet, history)
+
+    def orders(self, site_ref: str | None = None) -> list[Order]:
+        rows = [o for o in self.order_rows.values() if site_ref is None or o.site_ref == site_ref]
+        return sorted(rows, key=lambda o: o.created_at, reverse=True)
+
+    def order(self, order_id: str) -> Order | None:
+        return self.order_rows.get(order_id)
+
+    def save_order(self, order: Order) -> None:
+        self.order_rows[order.order_id] = order
+
+    def registrations(self) -> list[Registration]:
+        return sorted(self.registration_rows.values(), key=lambda r: r.created_at, reverse=True)
+
+    def registration(self, registration_id: str) -> Registration | None:
+        return self.registration_rows.get(registration_id)
+
+    def save_registration(self, registration: Registration) -> None:
+        self.registration_rows[registration.registration_id] = registration

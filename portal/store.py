@@ -1,0 +1,328 @@
+"""``PortalData`` over the state store, inside the caller's session (the unit of work commits).
+
+- Timesheets: ``process_instances`` rows of kind ``timesheet`` (``request_id`` = sheet id, ``data`` = the
+  sheet) and their ``process_transitions`` — the same append-only, hash-chained table as requests, so
+  ``ProcessRepository.history`` / ``verify`` read and check them. The instance's version column and the
+  unique (instance, seq) make a concurrent writer fail instead of forking the chain.
+- People: provider managers are configured user ids; client managers and their site roles are
+  ``client_managers`` rows (sync/managers.py keeps them); an employee is the Bitrix24 user linked to a 1C
+  person in ``identity_map`` whose active employment (``source_records``) names the site.
+- Sites, staff orders, registrations: the portal's tables (portal/models.py, migration 0009).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.onec.port import Employee, Person
+from portal.access import Principal, Role
+from portal.data import Comment, Order, Registration, SheetRecord, Site, TeamMember
+from portal.models import PortalOrder, PortalRegistration, PortalSite
+from processes.engine import Transition
+from store.models import ClientManager, IdentityLink, ProcessInstance, ProcessTransition, SourceRecord
+from store.process_repo import ProcessRepository
+from sync.source import from_json
+from timesheets.model import Day, Period, SiteSettings, Timesheet
+from timesheets.serial import days_from_data, days_to_data
+
+KIND = "timesheet"
+
+
+class ConcurrentChange(RuntimeError):
+    """Another writer appended to the sheet first; the caller re-reads and tries again."""
+
+
+class SqlPortalData:
+    def __init__(self, session: Session, *, provider_managers: Collection[str] = ()) -> None:
+        self.session = session
+        self.provider_managers = frozenset(provider_managers)
+        self.processes = ProcessRepository(session)
+
+    # -- people ----------------------------------------------------------------------------------------
+    def principal(self, b24_user_id: str) -> Principal | None:
+        if b24_user_id in self.provider_managers:
+            return Principal(b24_user_id, "provider_manager")
+        rows = self.session.scalars(
+            select(ClientManager).where(
+                ClientManager.b24_user_id == b24_user_id, ClientManager.removed_at.is_(None)
+            )
+        ).all()
+        if rows:
+            roles: dict[str, set[Role]] = {}
+            for row in rows:
+                roles.setdefault(row.site_ref, set()).add(cast(Role, row.role))
+            return Principal(
+                b24_user_id, "client_manager", rows[0].name or "", {s: frozenset(r) for s, r in roles.items()}
+            )
+        link = self.session.scalar(
+            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == b24_user_id)
+        )
+        if link is None:
+            return None
+        for employee in self._employees(person_ref=link.source_ref):
+            if _active(employee):
+                assert employee.current is not None
+                return Principal(
+                    b24_user_id,
+                    "employee",
+                    self._person_name(employee.person_ref),
+                    employee_ref=employee.ref,
+                    employee_site=employee.current.department_ref,
+                )
+        return None
+
+    def _employees(self, *, person_ref: str | None = None) -> list[Employee]:
+        query = select(SourceRecord).where(SourceRecord.entity == "Employee")
+        if person_ref is not None:
+            query = query.where(SourceRecord.parent_ref == person_ref)
+        records = [from_json("Employee", row.payload) for row in self.session.scalars(query)]
+        return [r for r in records if isinstance(r, Employee)]
+
+    def _person_name(self, person_ref: str) -> str:
+        row = self.session.scalar(
+            select(SourceRecord).where(SourceRecord.entity == "Person", SourceRecord.ref == person_ref)
+        )
+        person = from_json("Person", row.payload) if row else None
+        return f"{person.last_name} {person.first_name}".strip() if isinstance(person, Person) else ""
+
+    # -- sites and teams -------------------------------------------------------------------------------
+    def sites(self) -> list[Site]:
+        return [_site(row) for row in self.session.scalars(select(PortalSite).order_by(PortalSite.name))]
+
+    def site(self, site_ref: str) -> Site | None:
+        row = self.session.get(PortalSite, site_ref)
+        return _site(row) if row else None
+
+    def team(self, site_ref: str) -> list[TeamMember]:
+        """Active employments at the site (a scan of the Employee replica: fine for thousands)."""
+        members = []
+        for employee in self._employees():
+            if _active(employee) and employee.current and employee.current.department_ref == site_ref:
+                link = self.session.scalar(
+                    select(IdentityLink).where(
+                        IdentityLink.kind == "person", IdentityLink.source_ref == employee.person_ref
+                    )
+                )
+                members.append(
+                    TeamMember(
+                        employee.ref,
+                        site_ref,
+                        self._person_name(employee.person_ref),
+                        "",
+                        link.b24_id if link else None,
+                    )
+                )
+        return sorted(members, key=lambda m: m.name)
+
+    # -- timesheets ------------------------------------------------------------------------------------
+    def sheets(self, site_ref: str | None = None) -> list[SheetRecord]:
+        query = select(ProcessInstance).where(ProcessInstance.kind == KIND)
+        if site_ref is not None:
+            query = query.where(ProcessInstance.site_ref == site_ref)
+        rows = [self._record(row) for row in self.session.scalars(query)]
+        return sorted(rows, key=lambda r: (r.sheet.period.start, r.sheet.employee_name, r.sheet.version))
+
+    def sheet(self, sheet_id: str) -> SheetRecord | None:
+        row = self.processes.get(sheet_id)
+        return self._record(row) if row is not None and row.kind == KIND else None
+
+    def _record(self, row: ProcessInstance) -> SheetRecord:
+        return SheetRecord(_sheet(row.request_id, row.data), tuple(self.processes.history(row.request_id)))
+
+    def save_sheet(self, sheet: Timesheet, appended: Sequence[Transition]) -> None:
+        if not appended:
+            raise ValueError("a sheet is saved with the records that changed it")
+        instance = self.processes.get(sheet.sheet_id, lock=True)
+        at = appended[-1].at
+        if instance is None:
+            instance = ProcessInstance(
+                request_id=sheet.sheet_id,
+                kind=KIND,
+                person_ref=sheet.employee_ref,
+                site_ref=sheet.site_ref,
+                state=appended[-1].to_state,
+                data=_sheet_data(sheet),
+                created_at=appended[0].at,
+                updated_at=at,
+            )
+            self.session.add(instance)
+            self.session.flush()
+            last_seq = 0
+        else:
+            last = self.session.scalar(
+                select(ProcessTransition.seq)
+                .where(ProcessTransition.instance_id == instance.id)
+                .order_by(ProcessTransition.seq.desc())
+                .limit(1)
+            )
+            last_seq = last or 0
+        if appended[0].seq != last_seq + 1:
+            raise ConcurrentChange(f"sheet {sheet.sheet_id} changed meanwhile")
+        for record in appended:
+            self.session.add(
+                ProcessTransition(
+                    instance_id=instance.id,
+                    seq=record.seq,
+                    from_state=record.from_state,
+                    to_state=record.to_state,
+                    actor=record.actor,
+                    reason=record.reason,
+                    data=dict(record.data),
+                    at=record.at,
+                    prev_hash=record.prev_hash,
+                    row_hash=record.row_hash,
+                )
+            )
+        instance.state = appended[-1].to_state
+        instance.data = _sheet_data(sheet)
+        instance.updated_at = at
+        self.session.flush()
+
+    # -- orders ----------------------------------------------------------------------------------------
+    def orders(self, site_ref: str | None = None) -> list[Order]:
+        query = select(PortalOrder).order_by(PortalOrder.created_at.desc())
+        if site_ref is not None:
+            query = query.where(PortalOrder.site_ref == site_ref)
+        return [_order(row) for row in self.session.scalars(query)]
+
+    def order(self, order_id: str) -> Order | None:
+        row = self.session.get(PortalOrder, order_id)
+        return _order(row) if row else None
+
+    def save_order(self, order: Order) -> None:
+        row = self.session.get(PortalOrder, order.order_id) or PortalOrder(order_id=order.order_id)
+        row.site_ref, row.kind, row.position, row.headcount = (
+            order.site_ref,
+            order.kind,
+            order.position,
+            order.headcount,
+        )
+        row.start, row.details, row.author, row.status = (
+            order.start,
+            order.details,
+            order.author,
+            order.status,
+        )
+        row.answer, row.changes_order, row.created_at = order.answer, order.changes_order, order.created_at
+        row.comments = [{"author": c.author, "text": c.text, "at": c.at.isoformat()} for c in order.comments]
+        self.session.add(row)
+        self.session.flush()
+
+    # -- registrations ---------------------------------------------------------------------------------
+    def registrations(self) -> list[Registration]:
+        rows = self.session.scalars(select(PortalRegistration).order_by(PortalRegistration.created_at.desc()))
+        return [_registration(row) for row in rows]
+
+    def registration(self, registration_id: str) -> Registration | None:
+        row = self.session.get(PortalRegistration, registration_id)
+        return _registration(row) if row else None
+
+    def save_registration(self, registration: Registration) -> None:
+        row = self.session.get(PortalRegistration, registration.registration_id) or PortalRegistration(
+            registration_id=registration.registration_id
+        )
+        row.name, row.company, row.email, row.phone = (
+            registration.name,
+            registration.company,
+            registration.email,
+            registration.phone,
+        )
+        row.status, row.decided_by, row.created_at = (
+            registration.status,
+            registration.decided_by,
+            registration.created_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+
+
+def _active(employee: Employee) -> bool:
+    current = employee.current
+    return bool(current and current.department_ref and not current.dismissal_date and not employee.deleted)
+
+
+def _site(row: PortalSite) -> Site:
+    extra: dict[str, Any] = row.settings or {}
+    settings = SiteSettings(
+        row.site_ref,
+        row.org_ref,
+        cast(Any, row.period_kind),
+        client_approvers=tuple(extra.get("client_approvers", ())),
+        alternate_approvers=tuple(extra.get("alternate_approvers", ())),
+        provider_managers=tuple(extra.get("provider_managers", ())),
+        deadline_days=int(extra.get("deadline_days", 3)),
+        remind_before_days=int(extra.get("remind_before_days", 1)),
+    )
+    return Site(row.site_ref, row.name, row.client, settings)
+
+
+def _sheet_data(sheet: Timesheet) -> dict[str, Any]:
+    return {
+        "employee_ref": sheet.employee_ref,
+        "site_ref": sheet.site_ref,
+        "org_ref": sheet.org_ref,
+        "period": [sheet.period.start.isoformat(), sheet.period.end.isoformat()],
+        "days": days_to_data(sheet.days),
+        "version": sheet.version,
+        "corrects": sheet.corrects,
+        "foreman": sheet.foreman,
+        "department": sheet.department,
+        "employee_name": sheet.employee_name,
+        "position": sheet.position,
+    }
+
+
+def _sheet(sheet_id: str, data: dict[str, Any]) -> Timesheet:
+    period = Period(date.fromisoformat(data["period"][0]), date.fromisoformat(data["period"][1]))
+    days: tuple[Day, ...] = tuple(days_from_data(data["days"]))
+    return Timesheet(
+        sheet_id,
+        data["employee_ref"],
+        data["site_ref"],
+        data["org_ref"],
+        period,
+        days,
+        version=int(data.get("version", 1)),
+        corrects=data.get("corrects"),
+        foreman=data.get("foreman"),
+        department=data.get("department"),
+        employee_name=data.get("employee_name", ""),
+        position=data.get("position", ""),
+    )
+
+
+def _order(row: PortalOrder) -> Order:
+    comments = [Comment(c["author"], c["text"], datetime.fromisoformat(c["at"])) for c in row.comments or []]
+    return Order(
+        row.order_id,
+        row.site_ref,
+        cast(Any, row.kind),
+        row.position,
+        row.headcount,
+        row.start,
+        row.details,
+        row.author,
+        row.created_at,
+        cast(Any, row.status),
+        row.answer,
+        row.changes_order,
+        comments,
+    )
+
+
+def _registration(row: PortalRegistration) -> Registration:
+    return Registration(
+        row.registration_id,
+        row.name,
+        row.company,
+        row.email,
+        row.phone,
+        row.created_at,
+        cast(Any, row.status),
+        row.decided_by,
+    )

@@ -1,0 +1,49 @@
+"""The unit of work commits a change and the outbox message announcing it together, or neither."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from config.wiring import Store
+from store.models import OutboxMessage, QuarantineRecord
+from sync.model import Quarantine
+from sync.uow import SyncUnitOfWork
+
+PARKED = Quarantine("person", "p-1", "email_taken", "another person has this e-mail", "h1")
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    with store.sessions() as session:
+        parked = session.scalar(select(func.count()).select_from(QuarantineRecord)) or 0
+        queued = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    return parked, queued
+
+
+def test_the_change_and_its_message_commit_together(store: Store) -> None:
+    with SyncUnitOfWork(store.sessions) as uow:
+        uow.quarantine.park(PARKED)
+        assert uow.outbox.add("email", "quarantine.notice", "quarantine:p-1:h1", {"ref": "p-1"})
+    assert _counts(store) == (1, 1)
+    with SyncUnitOfWork(store.sessions) as uow:
+        assert [m.dedup_key for m in uow.outbox.pending("email")] == ["quarantine:p-1:h1"]
+
+
+def test_a_failure_keeps_neither(store: Store) -> None:
+    with pytest.raises(RuntimeError), SyncUnitOfWork(store.sessions) as uow:
+        uow.quarantine.park(PARKED)
+        uow.outbox.add("email", "quarantine.notice", "quarantine:p-1:h1", {"ref": "p-1"})
+        raise RuntimeError("the process died before the commit")
+    assert _counts(store) == (0, 0)
+
+
+def test_a_message_is_queued_once_per_key(store: Store) -> None:
+    with SyncUnitOfWork(store.sessions) as uow:
+        assert uow.outbox.add("onec", "request", "req-1", {"n": 1})
+    with SyncUnitOfWork(store.sessions) as uow:
+        assert not uow.outbox.add("onec", "request", "req-1", {"n": 2})
+        pending = uow.outbox.pending("onec")
+        assert [(m.dedup_key, m.payload) for m in pending] == [("req-1", {"n": 1})]
+        uow.outbox.mark_sent(pending[0].id)
+    with SyncUnitOfWork(store.sessions) as uow:
+        assert uow.outbox.pending("onec") == []
