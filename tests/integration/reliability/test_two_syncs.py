@@ -8,17 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from cli import reliability_harness as harness
 from tests.integration.sync.conftest import World
 
 
-@pytest.mark.xfail(
-    reason="issue 8 item 2: `sync` takes no lease yet (helper 'structure' adds it); today the second "
-    "process dies with a raw IntegrityError traceback — remove this mark when the lease lands",
-    strict=False,
-)
 def test_two_syncs_at_once_neither_crash_nor_duplicate(world: World, db_url: str, tmp_path: Path) -> None:
     endpoints = harness.Endpoints(
         world.b24.base_url, world.b24.webhook_url, world.onec.base_url, world.onec.endpoint
