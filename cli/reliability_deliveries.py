@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from cli.reliability_harness import ROOT, Endpoints, _stop, _wait_up, bridge_config, write_config
 from sandbox.bitrix24.testing import Captured, capture_server
 from sandbox.server import free_port
-from store.db import make_engine, upgrade
+from store.db import make_engine, session_factory, upgrade
 from store.models import InboxMessage
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -123,6 +123,21 @@ async def _replay(service_base: str, bodies: list[str], concurrency: int) -> Cou
     return statuses
 
 
+def _dispatched(db_url: str, *, within_seconds: float = 60.0) -> None:
+    """The service hands stored events to their handlers after it answered (webhooks/events.py): wait
+    until none is pending before counting what took effect."""
+    from store import inbox
+
+    engine = make_engine(db_url)
+    try:
+        sessions = session_factory(engine)
+        deadline = time.monotonic() + within_seconds
+        while inbox.pending(sessions, "bitrix24") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 def inbox_effects(db_url: str) -> dict[str, int]:
     engine = make_engine(db_url)
     try:
@@ -168,6 +183,7 @@ def disorder_proof(
         started = time.monotonic()
         statuses = asyncio.run(_replay(base, sent, concurrency))
         seconds = time.monotonic() - started
+        _dispatched(db_url)
         after = inbox_effects(db_url)
     effects = {k: after[k] - before[k] for k in after}
     return {
