@@ -112,19 +112,25 @@ def clear_quarantine(session: Session, kind: str, refs: Iterable[str]) -> None:
 
 
 def record_warnings(session: Session, warnings: Iterable[Quarantine], scope: Iterable[str]) -> None:
-    """Open the data-quality warnings just planned; resolve those of persons in scope no longer warned."""
-    warned = {item.ref for item in warnings}
-    for item in warnings:
+    """Open the data-quality warnings just planned; resolve those of persons in scope no longer warned.
+
+    Only the persons in scope are read (an empty change-feed batch touches no warning at all)."""
+    planned = list(warnings)
+    warned = {item.ref for item in planned}
+    for item in planned:
         park(session, item)
-    open_refs = session.scalars(
-        select(QuarantineRecord.source_ref).where(
-            QuarantineRecord.kind == WARNING_KIND, QuarantineRecord.resolved_at.is_(None)
-        )
-    ).all()
-    settled = (set(open_refs) & set(scope)) - warned
-    refs = sorted(settled)
+    refs = sorted(set(scope) - warned)
     for start in range(0, len(refs), 1000):
-        clear_quarantine(session, WARNING_KIND, refs[start : start + 1000])
+        chunk = refs[start : start + 1000]
+        settled = session.scalars(
+            select(QuarantineRecord.source_ref).where(
+                QuarantineRecord.kind == WARNING_KIND,
+                QuarantineRecord.resolved_at.is_(None),
+                QuarantineRecord.source_ref.in_(chunk),
+            )
+        ).all()
+        if settled:
+            clear_quarantine(session, WARNING_KIND, settled)
 
 
 def schedule_due(session: Session, due: Mapping[str, date], scope: Iterable[str]) -> None:
