@@ -1,0 +1,149 @@
+"""1C's answers move requests on: ``done`` or ``rejected`` by HR, the employee told, a certificate kept.
+
+Two ways in, one rule. ``apply_changes`` takes the ``RequestStatus`` items of a change-feed batch (the
+feed's consumer calls it before it commits its ack, so a redelivered batch is harmless); ``poll_submitted``
+asks 1C (``GetDocument``) about every ``submitted`` request, for deployments that do not read the feed.
+Either way ``apply_status`` records the transition with 1C's reason, and in the same commit queues the
+employee's message from the catalog as a Bitrix24 ``im.notify`` outbox row and, for a certificate whose
+PDF 1C has produced, the Drive upload of that PDF as another outbox row. A status that does not move the
+request (already done, a repeat of "in review", an unknown id) writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.onec.port import ChangeBatch, DocumentStatus, OneCPort, RequestStatus
+from core.clock import Clock, utcnow
+from processes.catalog import Catalog, ProcessEntry
+from processes.engine import Event, EventName, Transition, employee_message
+from store.models import ProcessInstance
+from store.process_repo import ProcessRepository
+from store.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "onec"
+B24 = "bitrix24"
+NOTIFY = "im.notify"
+DRIVE_UPLOAD = "disk.folder.uploadfile"
+_EVENTS: dict[str, EventName | None] = {
+    "Created": None,
+    "InReview": "onec_in_review",
+    "Approved": "onec_done",
+    "Done": "onec_done",
+    "Posted": "onec_done",
+    "Rejected": "onec_rejected",
+    "Withdrawn": "onec_rejected",
+}
+
+
+def queue_employee_message(
+    uow: UnitOfWork, entry: ProcessEntry, instance: ProcessInstance, record: Transition
+) -> bool:
+    """Queue the catalog's message for this transition as ``im.notify`` (one per transition); False when
+    the catalog says nothing. The Bitrix24 sender resolves ``person_ref`` when ``to`` is unknown."""
+    text = employee_message(entry, record)
+    if text is None:
+        return False
+    payload = {
+        "request_id": record.request_id,
+        "to": instance.data.get("b24_user_id"),
+        "person_ref": instance.person_ref,
+        "message": text,
+    }
+    return uow.outbox.add(B24, NOTIFY, f"{B24}:{NOTIFY}:{record.request_id}:{record.seq}", payload)
+
+
+def apply_status(
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    status: RequestStatus,
+    *,
+    at: datetime,
+    document: DocumentStatus | None = None,
+) -> Transition | None:
+    """Record what 1C says of one request; None when that changes nothing."""
+    name = _EVENTS.get(status.status)
+    if name is None:
+        return None
+    with UnitOfWork(sessions) as uow:
+        repo = ProcessRepository(uow.session)
+        instance = repo.get(status.request_id, lock=True)
+        if instance is None or instance.state != "submitted":
+            return None
+        if name == "onec_in_review":
+            history = repo.history(status.request_id)
+            if history and history[-1].data.get("event") == name:
+                return None
+        entry = catalog.entry(instance.kind)
+        data = {"status": status.status, "doc_ref": status.doc_ref, "reviewed_by": status.reviewed_by}
+        reason = status.reason if name == "onec_rejected" else None
+        record = repo.apply(entry, status.request_id, Event(name, ACTOR, reason, data=data), at)
+        queue_employee_message(uow, entry, instance, record)
+        if record.to_state == "done" and document is not None and document.content is not None:
+            uow.outbox.add(
+                B24,
+                DRIVE_UPLOAD,
+                f"{B24}:{DRIVE_UPLOAD}:{status.request_id}",
+                {
+                    "request_id": status.request_id,
+                    "person_ref": instance.person_ref,
+                    "to": instance.data.get("b24_user_id"),
+                    "file_name": document.file_name or f"{status.request_id}.pdf",
+                    "content_b64": base64.b64encode(document.content).decode(),
+                },
+            )
+    log.info("onec.request_moved", request_id=status.request_id, to_state=record.to_state)
+    return record
+
+
+def apply_changes(
+    sessions: sessionmaker[Session], catalog: Catalog, batch: ChangeBatch, *, clock: Clock = utcnow
+) -> list[Transition]:
+    """The request-status items of a change-feed batch, applied in order (others are the sync's)."""
+    moved = []
+    for change in batch.items:
+        if isinstance(change.record, RequestStatus):
+            record = apply_status(sessions, catalog, change.record, at=clock())
+            if record is not None:
+                moved.append(record)
+    return moved
+
+
+PollOutcome = Literal["moved", "unchanged"]
+
+
+async def poll_submitted(
+    sessions: sessionmaker[Session],
+    onec: OneCPort,
+    catalog: Catalog,
+    *,
+    clock: Clock = utcnow,
+    limit: int = 200,
+) -> list[Transition]:
+    """Ask 1C (``GetDocument``) about each ``submitted`` request and record what moved; a certificate
+    that is done comes with its PDF, queued for the employee's Drive folder."""
+    with sessions() as session:
+        request_ids = list(
+            session.scalars(
+                select(ProcessInstance.request_id)
+                .where(ProcessInstance.state == "submitted")
+                .order_by(ProcessInstance.updated_at)
+                .limit(limit)
+            )
+        )
+    moved = []
+    for request_id in request_ids:
+        document = await onec.document(request_id)
+        status = RequestStatus(request_id, document.status, None, None, None)  # type: ignore[arg-type]
+        record = apply_status(sessions, catalog, status, at=clock(), document=document)
+        if record is not None:
+            moved.append(record)
+    return moved
