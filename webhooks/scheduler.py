@@ -40,7 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.logging import redact_text
-from connectors.errors import BridgeError, ConfigError
+from connectors.errors import BridgeError, ConfigError, LeaseHeld
 from store import leases
 from store.db import utcnow
 
@@ -216,6 +216,10 @@ class JobScheduler:
         heartbeat = asyncio.create_task(self._heartbeat(job), name=f"lease-{job.name}")
         try:
             counts = await job.factory()
+        except LeaseHeld as exc:  # a `sync` command or another instance is applying: this tick yields to it
+            log.info("job skipped name=%s reason=sync_running", job.name)
+            message = redact_text(exc.operator_message)
+            run = JobRun(job.name, "skipped", started_at, self._clock(), error=message)
         except Exception as exc:
             run = self._failed(job, started_at, exc)
         else:

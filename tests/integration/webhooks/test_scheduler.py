@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config.wiring import Store
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, LeaseHeld
 from connectors.messaging import MessagingUnavailable
 from store import leases
 from webhooks.scheduler import JobScheduler, default_holder
@@ -238,3 +238,17 @@ async def test_apscheduler_fires_the_wrapped_job(store: Store) -> None:
     last = scheduler.status()["sync"].last
     assert last is not None and last.outcome == "ok" and last.counts == {"created": 2}
     assert leases.current(store.sessions, "sync") is not None  # kept for the cool-down after the run
+
+
+async def test_a_sync_job_yields_to_a_running_sync_without_an_error(
+    store: Store, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def sync_while_a_command_applies() -> None:
+        raise LeaseHeld("another sync is running (host:1:abc); try again when it has finished")
+
+    a = JobScheduler(store.sessions, "instance-a", clock=clock)
+    a.add_interval("sync", 5, sync_while_a_command_applies)
+    with caplog.at_level("INFO"):
+        run = await a.run_job("sync")
+    assert run.outcome == "skipped" and run.error and "another sync is running" in run.error
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or r.exc_info]
