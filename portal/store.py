@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Employee, Person
+from core.ids import B24UserId
 from portal.access import Principal, Role
 from portal.data import Comment, Order, Registration, SheetRecord, Site, TeamMember
 from portal.models import PortalOrder, PortalRegistration, PortalSite
@@ -47,9 +48,12 @@ class SqlPortalData:
     def principal(self, b24_user_id: str) -> Principal | None:
         if b24_user_id in self.provider_managers:
             return Principal(b24_user_id, "provider_manager")
+        if not (b24_user_id.isascii() and b24_user_id.isdecimal()):
+            return None  # Bitrix24 user ids are integers (stored as such, core/ids.py)
+        user_id = B24UserId(int(b24_user_id))
         rows = self.session.scalars(
             select(ClientManager).where(
-                ClientManager.b24_user_id == b24_user_id, ClientManager.removed_at.is_(None)
+                ClientManager.b24_user_id == user_id, ClientManager.removed_at.is_(None)
             )
         ).all()
         if rows:
@@ -60,7 +64,7 @@ class SqlPortalData:
                 b24_user_id, "client_manager", rows[0].name or "", {s: frozenset(r) for s, r in roles.items()}
             )
         link = self.session.scalar(
-            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == b24_user_id)
+            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == user_id)
         )
         if link is None:
             return None
@@ -114,7 +118,7 @@ class SqlPortalData:
                         site_ref,
                         self._person_name(employee.person_ref),
                         "",
-                        link.b24_id if link else None,
+                        str(link.b24_id) if link and link.b24_id is not None else None,
                     )
                 )
         return sorted(members, key=lambda m: m.name)

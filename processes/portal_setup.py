@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from connectors.bitrix24.port import Call
+from connectors.bitrix24.reads import PAGE_SIZE
 from connectors.errors import Bitrix24Error, ConfigError
 from processes import install as plan
 from processes.install import Operation, PortalState
@@ -86,14 +87,14 @@ def app_gateway(settings: Settings, store: Store) -> Bitrix24Gateway:
 
 # -- reading -----------------------------------------------------------------------------------------
 async def _paged(port: Bitrix24Gateway, method: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every row, ``start`` offsets of 50 (bitrix24-rest.md §1.3: a short page is the last one)."""
     rows: list[dict[str, Any]] = []
-    start: int | None = 0
-    while start is not None:
-        envelope = await port.call_page(method, {**params, "start": start})
-        page = envelope.result if isinstance(envelope.result, list) else []
+    while True:
+        result = await port.call(method, {**params, "start": len(rows)})
+        page = result if isinstance(result, list) else []
         rows += page
-        start = envelope.next if page else None
-    return rows
+        if len(page) < PAGE_SIZE:
+            return rows
 
 
 def _yes(value: Any) -> bool:

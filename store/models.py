@@ -43,7 +43,7 @@ class IdentityLink(Base):
     kind: Mapped[str] = mapped_column(String(32))
     """organization | department | person | employment | manager"""
     source_ref: Mapped[str] = mapped_column(String(64))
-    b24_id: Mapped[str | None] = mapped_column(String(64))
+    b24_id: Mapped[int | None] = mapped_column(Integer)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """What was applied, as the mapping produced it (fields, memberships) — the desired state last sent."""
@@ -262,7 +262,7 @@ class Invitation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_ref: Mapped[str] = mapped_column(String(64))
-    b24_user_id: Mapped[str | None] = mapped_column(String(32))
+    b24_user_id: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))
     """bitrix24 (user.add's own e-mail) | email | sms"""
     status: Mapped[str] = mapped_column(String(16))
@@ -283,7 +283,7 @@ class ClientManager(Base):
     site_ref: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))
     """timesheet_approver | order_submitter | viewer"""
-    b24_user_id: Mapped[str | None] = mapped_column(String(32))
+    b24_user_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
 

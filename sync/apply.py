@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.bitrix24 import directory
 from connectors.bitrix24.port import Bitrix24Port, Call, CallError, CallOutcome
 from core.errors import Action, SyncError
+from core.ids import B24UserId
 from sync import lease as sync_lease
 from sync.ledger import Item
 from sync.model import STAGES, Link, Quarantine, RunStatus, link_key
@@ -106,7 +107,7 @@ class Applier:
         self.stats = ApplyStats()
         self._unknown: list[Item] = []
         self._links_due: dict[tuple[str, str], tuple[int | None, dict[str, Any]]] = {}
-        self._invitations_due: dict[str, int] = {}
+        self._invitations_due: dict[str, B24UserId] = {}
         """person ref → user id created (user.add sent the first invitation itself)."""
         self._done_due: list[int] = []
         self._memberships_due: dict[str, dict[str, bool]] = {}
@@ -304,7 +305,7 @@ class Applier:
     def _user_created(self, op: CreateUser, result: Any) -> None:
         self._save("person", op.ref, int(result), {"fields": op.fields, "groups": [], "active": True})
         # user.add itself e-mails the first invitation (bitrix24-rest.md §2.1): record it.
-        self._invitations_due[op.ref] = int(result)
+        self._invitations_due[op.ref] = B24UserId(int(result))
 
     def _user_updated(self, op: AdoptUser | UpdateUser, _result: Any) -> None:
         self._save("person", op.ref, int(op.user_id), op.state)

@@ -17,7 +17,7 @@ def registered(session: Session, b24_user_id: int) -> bool:
     not a mirrored person or was already recorded."""
     ref = session.scalar(
         select(IdentityLink.source_ref).where(
-            IdentityLink.kind == "person", IdentityLink.b24_id == str(b24_user_id)
+            IdentityLink.kind == "person", IdentityLink.b24_id == b24_user_id
         )
     )
     if ref is None:

@@ -193,7 +193,7 @@ def save_links(
     changed: list[dict[str, Any]] = []
     for (kind, ref), (b24_id, state) in rows.items():
         values = {
-            "b24_id": str(b24_id) if b24_id is not None else None,
+            "b24_id": b24_id,
             "content_hash": state_hash(state),
             "state": state,
             "last_seen_at": now,

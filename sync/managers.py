@@ -90,7 +90,7 @@ def listing(session: Session) -> list[Assignment]:
             r.name,
             DepartmentRef(r.site_ref),
             r.role,
-            B24UserId(int(r.b24_user_id)) if r.b24_user_id else None,
+            B24UserId(r.b24_user_id) if r.b24_user_id is not None else None,
             r.removed_at is not None,
         )
         for r in rows
@@ -128,15 +128,15 @@ async def apply(
     for email, items in sorted(by_email.items()):
         active = [a for a in items if not a.removed and groups.get(a.site_ref)]
         counts["waiting_for_group"] += sum(1 for a in items if not a.removed and not groups.get(a.site_ref))
-        user_id: int | None = next((a.b24_user_id for a in items if a.b24_user_id), None)
+        user_id: B24UserId | None = next((a.b24_user_id for a in items if a.b24_user_id), None)
         if user_id is None:
             found = await directory.find_user_by_email(b24, email)
             if found is not None:
-                user_id = found.id
+                user_id = B24UserId(found.id)
                 counts["adopted"] += 1
             elif active:
                 first_group = groups[active[0].site_ref] or 0
-                user_id = await directory.invite(b24, email, active[0].name or "", [first_group])
+                user_id = B24UserId(await directory.invite(b24, email, active[0].name or "", [first_group]))
                 counts["invited"] += 1
             else:
                 continue

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connectors.bitrix24 import directory
 from sync.model import ExistingUser, Link
 
 TDrift = Literal[
@@ -57,7 +58,7 @@ def group_links(
         # sonet_group.get strips INITIATE_PERMS (bitrix24-rest.md §4.2): keep what we confirmed for it.
         confirmed_fields = link.state.get("fields", {})
         group_fields = {k: _blank(row[k]) if k in row else v for k, v in confirmed_fields.items()}
-        if group_fields.get("NAME") != confirmed_fields.get("NAME"):
+        if group_fields.get(directory.NAME) != confirmed_fields.get(directory.NAME):
             drift.append(Drift("group_renamed", key, link.b24_id, "the group was renamed in Bitrix24"))
         links[key] = Link(link.kind, link.ref, link.b24_id, {"fields": group_fields})
     return links, drift, group_by_id
@@ -93,9 +94,10 @@ def person_links(
             continue
         confirmed = link.state
         fields: dict[str, Any] = {k: _blank(user.fields.get(k)) for k in confirmed.get("fields", {})}
-        if "UF_DEPARTMENT" in fields:  # Bitrix24 holds department ids; the mirror keeps their keys
-            ids = user.fields.get("UF_DEPARTMENT") or []
-            fields["UF_DEPARTMENT"] = sorted((department_by_id or {}).get(int(i), f"id:{i}") for i in ids)
+        if directory.DEPARTMENTS in fields:  # Bitrix24 holds department ids; the mirror keeps their keys
+            ids = user.fields.get(directory.DEPARTMENTS) or []
+            keys = department_by_id or {}
+            fields[directory.DEPARTMENTS] = sorted(keys.get(int(i), f"id:{i}") for i in ids)
         if confirmed.get("active", True) and not user.active:
             drift.append(Drift("deactivated", link.ref, user.id, "deactivated by hand in Bitrix24"))
         elif not confirmed.get("active", True) and user.active:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
 from core.clock import utcnow
+from core.ids import B24GroupId, B24UserId
 from store.models import ClientManager, IdentityLink, Invitation, SourceRecord, SyncRun
 from sync import commit, ledger, state
 from sync.ledger import Item, TItemState, TRunMode
@@ -85,17 +86,17 @@ class Links:
     def apply_memberships(self, changes: Mapping[str, Mapping[str, bool]]) -> None:
         commit.apply_memberships(self.session, changes)
 
-    def linked_persons(self) -> dict[str, int]:
+    def linked_persons(self) -> dict[str, B24UserId]:
         return state.linked_persons(self.session)
 
-    def group_of_site(self, site_ref: str) -> int | None:
+    def group_of_site(self, site_ref: str) -> B24GroupId | None:
         """The Bitrix24 group mirrored for a 1C department (a client site)."""
         b24_id = self.session.scalar(
             select(IdentityLink.b24_id).where(
                 IdentityLink.kind == "department", IdentityLink.source_ref == site_ref
             )
         )
-        return int(b24_id) if b24_id else None
+        return B24GroupId(b24_id) if b24_id is not None else None
 
 
 class QuarantineRecords:
@@ -165,12 +166,12 @@ class Invitations:
         self.session = session
 
     def record(
-        self, person_ref: str, b24_user_id: int, channel: str, status: str, error: str | None = None
+        self, person_ref: str, b24_user_id: B24UserId, channel: str, status: str, error: str | None = None
     ) -> None:
         self.session.add(
             Invitation(
                 person_ref=person_ref,
-                b24_user_id=str(b24_user_id),
+                b24_user_id=b24_user_id,
                 channel=channel,
                 status=status,
                 error=error,
@@ -178,7 +179,7 @@ class Invitations:
             )
         )
 
-    def record_sent_by_bitrix24(self, sent: Mapping[str, int]) -> None:
+    def record_sent_by_bitrix24(self, sent: Mapping[str, B24UserId]) -> None:
         """user.add e-mailed these persons (ref → new user id) their first invitation itself (§2.1)."""
         if not sent:
             return
@@ -186,7 +187,7 @@ class Invitations:
         rows = [
             {
                 "person_ref": ref,
-                "b24_user_id": str(user_id),
+                "b24_user_id": user_id,
                 "channel": "bitrix24",
                 "status": "sent",
                 "error": None,
@@ -237,6 +238,6 @@ class Managers:
             self.session.scalars(select(ClientManager).order_by(ClientManager.email, ClientManager.site_ref))
         )
 
-    def set_user(self, email: str, user_id: int) -> None:
+    def set_user(self, email: str, user_id: B24UserId) -> None:
         for row in self.session.scalars(select(ClientManager).where(ClientManager.email == email)):
-            row.b24_user_id = str(user_id)
+            row.b24_user_id = user_id

@@ -9,6 +9,7 @@ from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
+from core.ids import B24UserId
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
 from sync.model import Link, RunStatus, link_key
 from sync.source import MIRRORED_ENTITIES, SourceData, from_json
@@ -32,7 +33,7 @@ def load_links(
         query = query.where(IdentityLink.source_ref.in_(list(refs)))
     links: dict[str, Link] = {}
     for kind, ref, b24_id, state in session.execute(query):
-        links[link_key(kind, ref)] = Link(kind, ref, int(b24_id) if b24_id else None, state or {})
+        links[link_key(kind, ref)] = Link(kind, ref, b24_id, state or {})
     return links
 
 
@@ -132,11 +133,11 @@ def person_refs(session: Session) -> list[str]:
     return [ref for (ref,) in rows]
 
 
-def linked_persons(session: Session) -> dict[str, int]:
+def linked_persons(session: Session) -> dict[str, B24UserId]:
     """Person ref → Bitrix24 user id of every linked person (no states: cheap at 50,000)."""
     rows = session.execute(
         select(IdentityLink.source_ref, IdentityLink.b24_id).where(
             IdentityLink.kind == "person", IdentityLink.b24_id.is_not(None)
         )
     )
-    return {ref: int(b24_id) for ref, b24_id in rows if b24_id}
+    return {ref: B24UserId(b24_id) for ref, b24_id in rows if b24_id is not None}

@@ -283,10 +283,6 @@ class Bitrix24Gateway:
         envelope = await self._request(method, encode_params(params))
         return envelope.result
 
-    async def call_page(self, method: str, params: Mapping[str, Any] | None = None) -> Envelope:
-        """Like ``call`` but returns the whole envelope (``total``, ``next``, ``time``)."""
-        return await self._request(method, encode_params(params))
-
     async def batch(self, calls: Sequence[Call], *, halt: bool = False) -> list[CallOutcome]:
         """Every call in ``batch`` requests of ≤50; one outcome per call, in order; never raises for one."""
         labels = _labels(calls)

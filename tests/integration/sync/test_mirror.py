@@ -45,7 +45,7 @@ async def test_first_mirror_creates_one_user_per_active_person_and_quarantines_t
         linked_groups = session.scalars(
             select(IdentityLink.b24_id).where(IdentityLink.kind.in_(("organization", "department")))
         ).all()
-    assert {str(g["id"]) for g in groups} >= set(linked_groups)
+    assert {int(g["id"]) for g in groups} >= set(linked_groups)
     assert len(linked_groups) == report.plan.count()["create_group"]
 
 
