@@ -18,7 +18,18 @@ import pytest
 from config.logging import configure_logging
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("connectors", "sync", "webhooks", "processes", "cli", "config")
+PACKAGES = (
+    "connectors",
+    "sync",
+    "webhooks",
+    "processes",
+    "cli",
+    "config",
+    "portal",
+    "store",
+    "core",
+    "timesheets",
+)
 METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
 _PLACEHOLDER = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?[sdifrx]")
 
