@@ -250,8 +250,11 @@ def register(group: typer.Typer) -> None:
         instances: Annotated[
             int, typer.Option("--instances", min=1, help="Gateways sharing one budget through the store.")
         ] = 1,
-        db: Annotated[
-            str, typer.Option("--db", help="State store URL for the shared budget (default: temp SQLite).")
+        database_url: Annotated[
+            str,
+            typer.Option(
+                "--database-url", help="State store URL for the shared budget (default: temp SQLite)."
+            ),
         ] = "",
         faults: Annotated[
             str, typer.Option("--faults", help="Sandbox fault profile: none, flaky, rough, k=v,…")
@@ -262,6 +265,12 @@ def register(group: typer.Typer) -> None:
     ) -> None:
         """Drive N mixed calls through the Bitrix24 connector against a sandbox with that rate; print JSON."""
         figures = run_bench(
-            calls, rate, burst, instances=instances, db_url=db or None, faults=faults, read_all=read_all
+            calls,
+            rate,
+            burst,
+            instances=instances,
+            db_url=database_url or None,
+            faults=faults,
+            read_all=read_all,
         )
         typer.echo(json.dumps(figures, indent=2))

@@ -24,6 +24,7 @@ import httpx
 import typer
 from lxml import etree
 
+from cli.options import EmployeesCount
 from connectors.onec.connector import OneCConnector, OneCOptions
 from connectors.onec.contract import NAMESPACE
 from connectors.onec.port import TEntity
@@ -215,7 +216,7 @@ def run_bench(
 def register(group: typer.Typer) -> None:
     @group.command("onec")
     def bench_onec(
-        employees: Annotated[int, typer.Option(help="Employees in the generated company.")] = 50_000,
+        employees: EmployeesCount = 50_000,
         seed: Annotated[int, typer.Option(help="Generator seed.")] = 1,
         page_size: Annotated[int, typer.Option(help="GetSnapshotPage pageSize.")] = 1000,
         repeat: Annotated[int, typer.Option(help="Replay and raw parse runs; the best of each counts.")] = 3,

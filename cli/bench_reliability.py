@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import tempfile
 import time
 from collections import Counter
@@ -25,8 +24,8 @@ import typer
 from cli import reliability_crash as crash
 from cli import reliability_faults as faults_kit
 from cli import reliability_harness as harness
+from cli.options import EmployeesCount, PersonsAlias, company_size, persons_about
 
-Persons = Annotated[int, typer.Option(help="Persons in the generated company (about).")]
 Kills = Annotated[int, typer.Option(help="SIGKILLs, spread over extract, apply and commit.")]
 Seed = Annotated[int, typer.Option(help="Seed of the company and of the kill points.")]
 Rate = Annotated[float, typer.Option(help="Bitrix24 requests per second (burst 25×rate).")]
@@ -39,10 +38,6 @@ ONEC_FAULTS = ("proxy_502", "drop", "licence", "soap_fault", "slow", "sessions_l
 next of these are armed for one call each (after an attempt that failed, the next one runs clean)."""
 
 B24_FAULTS = "error_500=0.04,error_503=0.04,html=0.03,timeout=0.01,reset=0.03,seed={seed},timeout_seconds=3"
-
-
-def _employees(persons: int) -> int:
-    return math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
 
 
 def _report(name: str, command: str, started: float, **figures: Any) -> None:
@@ -84,33 +79,38 @@ def _verify(config: Path, b24_base: str, *, patience_seconds: float = 0) -> dict
 
 
 def bench_crash(
-    persons: Persons = 10_000,
+    employees: EmployeesCount = 10_800,
+    persons: PersonsAlias = None,
     kills: Kills = 20,
     seed: Seed = 1,
     rate: Rate = 20.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Kill a real `sync` with SIGKILL at random points, restart until done; count duplicates and drift."""
-    command = f"extranet-bridge bench crash --persons {persons} --kills {kills} --seed {seed} --rate {rate}"
-    _run_campaign("crash", command, persons, kills, seed, rate, database_url, faults=False)
+    size = company_size(employees, persons)
+    command = f"extranet-bridge bench crash --employees {size} --kills {kills} --seed {seed} --rate {rate}"
+    _run_campaign("crash", command, size, persons, kills, seed, rate, database_url, faults=False)
 
 
 def bench_faults(
-    persons: Persons = 10_000,
+    employees: EmployeesCount = 10_800,
+    persons: PersonsAlias = None,
     kills: Kills = 6,
     seed: Seed = 1,
     rate: Rate = 20.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """A full mirror under both sandboxes' fault profiles and one OPERATION_TIME_LIMIT window, with kills."""
-    command = f"extranet-bridge bench faults --persons {persons} --kills {kills} --seed {seed} --rate {rate}"
-    _run_campaign("faults", command, persons, kills, seed, rate, database_url, faults=True)
+    size = company_size(employees, persons)
+    command = f"extranet-bridge bench faults --employees {size} --kills {kills} --seed {seed} --rate {rate}"
+    _run_campaign("faults", command, size, persons, kills, seed, rate, database_url, faults=True)
 
 
 def _run_campaign(
     name: str,
     command: str,
-    persons: int,
+    employees: int,
+    persons: int | None,
     kills: int,
     seed: int,
     rate: float,
@@ -122,9 +122,7 @@ def _run_campaign(
     b24_faults = B24_FAULTS.format(seed=seed) if faults else None
     with (
         tempfile.TemporaryDirectory(prefix="eb-reliability-") as tmp,
-        harness.sandboxes(
-            _employees(persons), seed, rate=rate, burst=int(25 * rate), faults=b24_faults
-        ) as endpoints,
+        harness.sandboxes(employees, seed, rate=rate, burst=int(25 * rate), faults=b24_faults) as endpoints,
     ):
         db_url = database_url or f"sqlite:///{Path(tmp) / 'state.db'}"
         config = harness.write_config(
@@ -145,8 +143,9 @@ def _run_campaign(
         def arm() -> None:
             faults_kit.arm_onec_faults(endpoints.onec_base, [("sessions_locked", 1), (next(rotation), 1)])
 
-        churn = {"hires": persons // 100, "transfers": persons // 100, "dismissals": persons // 200}
-        churn["personEdits"] = persons // 100
+        people = persons if persons is not None else persons_about(employees)  # as the old --persons
+        churn = {"hires": people // 100, "transfers": people // 100, "dismissals": people // 200}
+        churn["personEdits"] = people // 100
         with window or faults_kit.nothing():
             campaign = crash.crash_campaign(
                 config,
@@ -165,7 +164,7 @@ def _run_campaign(
         # After an OPERATION_TIME_LIMIT the bridge honours the block until the portal's reset time (up
         # to 10 min), so completion may take that long.
         figures.update(_verify(config, endpoints.b24_base, patience_seconds=900 if faults else 0))
-    _report(name, command, started, persons=persons, **figures)
+    _report(name, command, started, employees=employees, **figures)
 
 
 def bench_deliveries(
@@ -195,7 +194,8 @@ def bench_instances(
     database_url: Annotated[
         str, typer.Option(help="The one store all instances share (PostgreSQL: postgresql+psycopg://…).")
     ],
-    persons: Persons = 2000,
+    employees: EmployeesCount = 2160,
+    persons: PersonsAlias = None,
     seconds: Annotated[float, typer.Option(help="How long the two services run (ticks are 1 min).")] = 200,
     rate: Annotated[
         float, typer.Option(help="Bitrix24 requests per second, sandbox and bridge alike.")
@@ -206,15 +206,16 @@ def bench_instances(
     """Two services (jobs every minute) and two `sync` commands on one store: jobs once, budget kept."""
     from cli.reliability_instances import instances_proof
 
-    command = f"extranet-bridge bench instances --database-url <postgresql> --persons {persons}"
+    size = company_size(employees, persons)
+    command = f"extranet-bridge bench instances --database-url <postgresql> --employees {size}"
     command += f" --seconds {seconds:g} --rate {rate:g} --burst {burst} --seed {seed}"
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="eb-reliability-") as tmp,
-        harness.sandboxes(_employees(persons), seed, rate=rate, burst=burst) as endpoints,
+        harness.sandboxes(size, seed, rate=rate, burst=burst) as endpoints,
     ):
         figures = instances_proof(endpoints, database_url, Path(tmp), seconds=seconds, rate=rate, burst=burst)
-    _report("instances", command, started, persons=persons, **figures)
+    _report("instances", command, started, employees=size, **figures)
 
 
 def register(group: typer.Typer) -> None:

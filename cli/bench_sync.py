@@ -5,7 +5,7 @@ bucket at rate R and burst 25·R. Phases: initial mirror, incremental with 1% of
 incremental with no change, reconcile. For each: Bitrix24 requests used (every entry of the sandbox's
 request log), the honest minimum for that work (``CountingPort``) and the old definition's beside it, wall
 seconds, requests ÷ (wall × R), writes sent, refusals by the limiter, the phase's own peak RSS.
-``--no-change-against S`` also times a no-change sync in a fresh process at P and at S persons.
+``--employees E --no-change-against S`` also times a no-change sync in fresh processes at E and S employees.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Annotated, Any, cast
 import httpx
 import typer
 
+from cli.options import EmployeesCount, PersonsAlias, company_size
 from config.logging import configure_logging
 from config.settings import Settings
 from config.wiring import open_bridge, open_store
@@ -248,10 +249,6 @@ def _settings(store_dir: Path, webhook: str, onec_base: str, rate: float) -> Set
     )
 
 
-def _employees(persons: int) -> int:
-    return math.ceil(persons * 1.08)  # the generator makes about 0.93 persons per employment
-
-
 Target = tuple[str, Path, str, str, float]
 """One mirrored company: its Bitrix24 sandbox base URL, store directory, webhook, 1C base URL, rate."""
 
@@ -307,13 +304,13 @@ def probe(raw: str) -> None:
     print(json.dumps(figures))
 
 
-def _compare_no_change(larger: Target, smaller: Target, persons: tuple[int, int]) -> dict[str, Any]:
+def _compare_no_change(larger: Target, smaller: Target, employees: tuple[int, int]) -> dict[str, Any]:
     """Fresh no-change syncs of both companies, alternating, so both meet the same machine load."""
     rounds: dict[str, list[dict[str, Any]]] = {"smaller": [], "larger": []}
     for _ in range(PROBE_ROUNDS):
         rounds["smaller"].append(_child("no_change", smaller))
         rounds["larger"].append(_child("no_change", larger))
-    sizes: dict[str, Any] = {"persons": list(persons)}
+    sizes: dict[str, Any] = {"employees": list(employees)}
     for name, runs in rounds.items():
         walls = [w for r in runs for w in r["walls"]]
         sizes[name] = {
@@ -327,11 +324,11 @@ def _compare_no_change(larger: Target, smaller: Target, persons: tuple[int, int]
 
 
 async def _bench(
-    persons: int, rate: float, seed: int, store_dir: Path, *, against: tuple[int, Target] | None = None
+    employees: int, rate: float, seed: int, store_dir: Path, *, against: tuple[int, Target] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     phases: list[dict[str, Any]] = []
     sizes: dict[str, Any] | None = None
-    with _sandboxes(_employees(persons), seed, rate) as (b24_base, webhook, onec_base):
+    with _sandboxes(employees, seed, rate) as (b24_base, webhook, onec_base):
         settings = _settings(store_dir, webhook, onec_base, rate)
         store = open_store(settings)
         bridge = open_bridge(settings, store)
@@ -377,9 +374,9 @@ async def _bench(
         try:
             await phase("initial", lambda: run.full(ctx), persons_in_1c=knobs.stats()["counts"]["Person"])
             if against is not None:
-                small_persons, small = against
+                small_employees, small = against
                 big: Target = (b24_base, store_dir, webhook, onec_base, rate)
-                sizes = _compare_no_change(big, small, (small_persons, persons))
+                sizes = _compare_no_change(big, small, (small_employees, employees))
                 print(json.dumps({"no_change_sizes": sizes}, ensure_ascii=False), flush=True)
                 seen = len(_log_size(b24_base))
             # 1% of the persons; only those are fetched, so the harness adds nothing to the bridge's RSS.
@@ -398,19 +395,24 @@ async def _bench(
 
 
 def bench_sync(
-    persons: Annotated[int, typer.Option(help="Persons in the generated company (about).")] = 50_000,
+    employees: EmployeesCount = 54_000,
+    persons: PersonsAlias = None,
     rate: Annotated[float, typer.Option(help="Bitrix24 requests per second (burst is 25×rate).")] = 5.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 1,
     no_change_against: Annotated[
         int,
         typer.Option(
-            help="Also mirror a company of this many persons and, after the initial mirror, time no-change "
-            "syncs of both in fresh processes, alternating; prints the larger ÷ the smaller (0: skip)."
+            help="Also mirror a company of this many employees (persons, with the deprecated --persons) and, "
+            "after the initial mirror, time no-change syncs of both in fresh processes, alternating; "
+            "prints the larger ÷ the smaller (0: skip)."
         ),
     ] = 0,
 ) -> None:
     """Initial mirror, 1% incremental, no-change run and reconcile against the sandboxes; JSON per phase."""
     configure_logging("ERROR")
+    size = company_size(employees, persons)
+    # With the deprecated --persons, --no-change-against counts persons too (as the recorded runs did).
+    smaller_size = company_size(no_change_against, no_change_against if persons is not None else None)
     with tempfile.TemporaryDirectory(prefix="eb-bench-") as tmp, contextlib.ExitStack() as stack:
         big_dir, small_dir = Path(tmp) / "big", Path(tmp) / "small"
         big_dir.mkdir()
@@ -418,14 +420,12 @@ def bench_sync(
         against: tuple[int, Target] | None = None
         if no_change_against:
             # Mirrored first, in a child (so this process's RSS stays the big run's), kept up to the end.
-            b24_base, webhook, onec_base = stack.enter_context(
-                _sandboxes(_employees(no_change_against), seed, rate)
-            )
+            b24_base, webhook, onec_base = stack.enter_context(_sandboxes(smaller_size, seed, rate))
             small: Target = (b24_base, small_dir, webhook, onec_base, rate)
             _child("full", small)
-            against = (no_change_against, small)
-        phases, sizes = asyncio.run(_bench(persons, rate, seed, big_dir, against=against))
-        summary: dict[str, Any] = {"persons": persons, "rate": rate, "phases": phases}
+            against = (smaller_size, small)
+        phases, sizes = asyncio.run(_bench(size, rate, seed, big_dir, against=against))
+        summary: dict[str, Any] = {"employees": size, "rate": rate, "phases": phases}
         if sizes is not None:
             summary["no_change_sizes"] = sizes
     print(json.dumps(summary, ensure_ascii=False))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.options import LimitsPlan
+from cli.options import EMPLOYEES_HELP, LimitsPlan
 
 if TYPE_CHECKING:
     from config.wiring import Bridge
@@ -113,9 +113,7 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
 
 
 def demo(
-    employees: Annotated[
-        int, typer.Option(min=1, max=200_000, help="Employments in the generated 1C company.")
-    ] = 2000,
+    employees: Annotated[int, typer.Option(min=1, max=200_000, help=EMPLOYEES_HELP)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
     limits: Annotated[
         LimitsPlan, typer.Option("--plan", help="Bitrix24 plan limits: standard (2/s) or enterprise (5/s).")

@@ -19,7 +19,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="extranet-bridge",
-    help="Mirror 1C:ZUP into the Bitrix24 extranet and drive HR processes between them.",
+    help="Mirror 1C:ZUP into the Bitrix24 extranet: people, client sites' groups, managers, invitations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
@@ -57,7 +57,7 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    """Mirror 1C:ZUP into the Bitrix24 extranet and drive HR processes between them."""
+    """Mirror 1C:ZUP into the Bitrix24 extranet: people, client sites' groups, managers, invitations."""
     if config is not None:
         from config.settings import choose_config
 

@@ -363,12 +363,17 @@ def managers_add(
         list[str], typer.Option("--site", help="1C department ref of a site, from `sites list` (repeatable).")
     ],
     role: Annotated[
-        Role, typer.Option("--role", help="What the manager may do on those sites.")
+        Role,
+        typer.Option(
+            "--role",
+            help="Their place in the sites' groups: timesheet_approver moderates, the others are members "
+            "(the mapping may differ); the HR process pages that will use it are not served yet.",
+        ),
     ] = Role.viewer,
     name: Annotated[str | None, typer.Option("--name", help="Display name for the invitation.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Assign a manager to sites, invite them and make them moderators of those sites' groups."""
+    """Assign a manager to sites, invite them and add them to those sites' groups with their role."""
     from cli.common import console
     from sync import managers
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import parse_day
+from cli.options import EMPLOYEES_HELP, parse_day
 from connectors.onec.contract import ADVERTISED_ADDRESS
 
 
@@ -22,9 +22,7 @@ def register(group: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8081,
         seed: Annotated[int, typer.Option(help="Generator seed (same seed, same company).")] = 1,
-        employees: Annotated[
-            int, typer.Option(min=1, max=1_000_000, help="Employments in the generated 1C company.")
-        ] = 1000,
+        employees: Annotated[int, typer.Option(min=1, max=1_000_000, help=EMPLOYEES_HELP)] = 1000,
         user: Annotated[str, typer.Option(help="Basic-auth login (Cyrillic allowed, UTF-8).")] = "Интеграция",
         password: Annotated[str, typer.Option(help="Basic-auth password.")] = "Пароль-1С",
         timezone: Annotated[

@@ -164,8 +164,9 @@ def _setup(config: Path | None, dry_run: bool, as_json: bool, *, removing: bool)
 
 
 def install(config: ConfigOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
-    """Set the portal up for the process catalog (lists, activities, templates, events, placements);
-    a second run changes nothing. Needs the OAuth application and server.public_url."""
+    """Prepare the portal for the HR process catalog (lists, activities, templates, events, placements);
+    a second run changes nothing. Needs the OAuth application and server.public_url. The service does
+    not serve the process pages yet, so people cannot use the processes until it does."""
     _setup(config, dry_run, as_json, removing=False)
 
 

@@ -53,6 +53,13 @@ def _render_exception(
     return event_dict
 
 
+def _drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
@@ -81,7 +88,8 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        # A stdlib logger's ``extra=`` becomes the event's fields (uvicorn's colour copy is dropped).
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _render_exception,
@@ -110,7 +118,7 @@ def _log_crash(kind: type[BaseException], error: BaseException, trace: Traceback
         sys.__excepthook__(kind, error, trace)
         return
     logging.getLogger("extranet_bridge.crash").critical(
-        "crashed: %s", kind.__name__, exc_info=(kind, error, trace)
+        "crashed", extra={"error": kind.__name__}, exc_info=(kind, error, trace)
     )
 
 

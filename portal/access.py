@@ -75,7 +75,9 @@ def allowed(principal: Principal, action: Action, site_ref: str, *, owner: str |
 def require(principal: Principal, action: Action, site_ref: str, *, owner: str | None = None) -> None:
     """``allowed`` or AccessDenied (logged without personal data)."""
     if not allowed(principal, action, site_ref, owner=owner):
-        log.warning("portal access denied: user=%s action=%s site=%s", principal.user_id, action, site_ref)
+        log.warning(
+            "portal.access.denied", extra={"user": principal.user_id, "action": action, "site": site_ref}
+        )
         raise AccessDenied()
 
 

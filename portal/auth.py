@@ -56,12 +56,14 @@ class PlacementVerifier:
         if not token:
             raise PlacementRejected("Откройте страницу из Битрикс24: нет данных авторизации")
         if self.member_id and not hmac.compare_digest(form.get("member_id") or "", self.member_id):
-            log.warning("portal placement from another portal refused")
+            log.warning("portal.placement.refused", extra={"reason": "another portal"})
             raise PlacementRejected("Страница открыта из другого портала Битрикс24")
         try:
             user = await self.gateway.call("user.current", {"auth": token})
         except Bitrix24ApiError as exc:
-            log.warning("portal placement token refused by bitrix24: code=%s", exc.code)
+            log.warning(
+                "portal.placement.refused", extra={"reason": "token refused by bitrix24", "code": exc.code}
+            )
             raise PlacementRejected("Битрикс24 не подтвердил вход: откройте страницу заново") from None
         if not isinstance(user, dict) or not str(user.get("ID") or "").strip():
             raise PlacementRejected("Битрикс24 не подтвердил вход: откройте страницу заново")

@@ -154,7 +154,7 @@ def create_portal_router(
         except PlacementRejected as exc:
             return message(request, str(exc), 403)
         if data.principal(user.user_id) is None:
-            log.warning("portal: no access configured for user=%s", user.user_id)
+            log.warning("portal.access.unconfigured", extra={"user": user.user_id})
             return message(request, "Доступ не настроен: обратитесь к менеджеру поставщика", 403)
         session = sessions.new(user.user_id, request.query_params.get("LANG", "ru"))
         response = RedirectResponse(str(request.url_for("dashboard")), status_code=303)

@@ -304,7 +304,10 @@ async def apply(port: Bitrix24Gateway, planner: Callable[[PortalState], Sequence
             ]
             if not errors:
                 break
-            log.info("bitrix24 setup: phase=%s failed=%s, reading the portal again", number, len(errors))
+            log.warning(
+                "bitrix24.setup.phase_failed",
+                extra={"phase": number, "failed": len(errors), "next": "reading the portal again"},
+            )
         if errors:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise SetupError(f"portal setup stopped: {errors[0]}{more}")

@@ -124,11 +124,8 @@ def _run_one(
         transient = isinstance(exc, retry_on)
         reason = f"{type(exc).__name__}: {getattr(exc, 'operator_message', '')}".rstrip(": ")[:500]
         log.warning(
-            "inbox message %s (%s) failed%s: %s",
-            message_id,
-            kind,
-            ", will retry" if transient else "",
-            reason,
+            "inbox.message.failed",
+            extra={"message_id": message_id, "kind": kind, "retry": transient, "reason": reason},
         )
         with sessions.begin() as session:
             row = session.get(InboxMessage, message_id)

@@ -43,7 +43,9 @@ def require_admin(
         raise Refusal(503, "admin_disabled", "the admin API is disabled: set server.admin_token")
     given = credentials.credentials if credentials is not None else ""
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("admin API refused: %s", "wrong admin token" if given else "no Bearer token")
+        log.warning(
+            "admin_api.refused", extra={"reason": "wrong admin token" if given else "no Bearer token"}
+        )
         raise Refusal(
             401,
             "unauthorized",

@@ -60,7 +60,7 @@ def _same(given: str | None, expected: str | None) -> bool:
 
 
 def _refuse(status: int, error: str, reason: str, what: str) -> Refusal:
-    log.warning("bitrix24 %s refused: %s", what, reason)
+    log.warning(f"bitrix24.{what}.refused", extra={"reason": reason})
     return Refusal(status, error, reason)
 
 
@@ -108,7 +108,7 @@ async def accept_install(body: InstallBody, settings: Settings, store: Store) ->
     except PortalUnreachable as exc:
         raise _refuse(503, "portal_unreachable", exc.operator_message, "install") from None
     if current is not None and not _same(auth.application_token, current.application_token):
-        log.info("bitrix24 install verified: the application_token is replaced (member=%s)", auth.member_id)
+        log.info("bitrix24.install.verified", extra={"member": auth.member_id, "token": "replaced"})
     await asyncio.to_thread(
         vault.save,
         TokenPair(
@@ -121,7 +121,7 @@ async def accept_install(body: InstallBody, settings: Settings, store: Store) ->
             application_token=auth.application_token,
         ),
     )
-    log.info("bitrix24 install verified and stored (member=%s)", auth.member_id)
+    log.info("bitrix24.install.verified", extra={"member": auth.member_id, "token": "stored"})
 
 
 async def check_event(body: EventBody, store: Store) -> str:

@@ -187,7 +187,7 @@ class JobScheduler:
         job = self._jobs[name]
         started_at = self._clock()
         if name in self._running:  # a direct call while APScheduler's run is still going
-            log.info("job skipped name=%s reason=running_here", name)
+            log.info("job.skipped", extra={"job": name, "reason": "running_here"})
             return self._record(job, JobRun(name, "skipped", started_at, started_at, holder=self.holder))
         self._running.add(name)
         try:
@@ -205,19 +205,19 @@ class JobScheduler:
             return self._record(job, self._failed(job, started_at, exc))
         if not held:
             holder = await self._current_holder(name)
-            log.info("job skipped name=%s reason=lease_held", name)
+            log.info("job.skipped", extra={"job": name, "reason": "lease_held"})
             run = JobRun(name, "skipped", started_at, self._clock(), holder=holder)
             return self._record(job, run)
         return self._record(job, await self._run_held(job, started_at))
 
     async def _run_held(self, job: _Job, started_at: datetime) -> JobRun:
-        log.info("job start name=%s holder=%s", job.name, self.holder)
+        log.info("job.start", extra={"job": job.name, "holder": self.holder})
         began = time.monotonic()
         heartbeat = asyncio.create_task(self._heartbeat(job), name=f"lease-{job.name}")
         try:
             counts = await job.factory()
         except LeaseHeld as exc:  # a `sync` command or another instance is applying: this tick yields to it
-            log.info("job skipped name=%s reason=sync_running", job.name)
+            log.info("job.skipped", extra={"job": job.name, "reason": "sync_running"})
             message = redact_text(exc.operator_message)
             run = JobRun(job.name, "skipped", started_at, self._clock(), error=message)
         except Exception as exc:
@@ -226,10 +226,13 @@ class JobScheduler:
             counts_ = dict(counts or {})
             run = JobRun(job.name, "ok", started_at, self._clock(), counts=counts_)
             log.info(
-                "job end name=%s outcome=ok seconds=%.1f counts=%s",
-                job.name,
-                time.monotonic() - began,
-                counts_,
+                "job.end",
+                extra={
+                    "job": job.name,
+                    "outcome": "ok",
+                    "seconds": round(time.monotonic() - began, 1),
+                    "counts": counts_,
+                },
             )
         finally:
             heartbeat.cancel()
@@ -241,7 +244,7 @@ class JobScheduler:
     def _failed(self, job: _Job, started_at: datetime, exc: Exception) -> JobRun:
         code = str(getattr(exc, "code", "") or type(exc).__name__)
         message = exc.operator_message if isinstance(exc, BridgeError) else type(exc).__name__
-        log.error("job end name=%s outcome=failed error_code=%s", job.name, code, exc_info=exc)
+        log.error("job.end", extra={"job": job.name, "outcome": "failed", "error_code": code}, exc_info=exc)
         return JobRun(
             job.name, "failed", started_at, self._clock(), error_code=code, error=redact_text(message)
         )
@@ -255,10 +258,13 @@ class JobScheduler:
                     leases.renew, self._sessions, job.name, self.holder, job.lease_ttl, clock=self._clock
                 )
             except Exception as exc:
-                log.warning("job lease renewal failed name=%s error_code=%s", job.name, type(exc).__name__)
+                log.warning(
+                    "job.lease.renewal_failed",
+                    extra={"job": job.name, "error_code": type(exc).__name__},
+                )
                 continue
             if not kept:
-                log.warning("job lease lost name=%s", job.name)
+                log.warning("job.lease.lost", extra={"job": job.name})
                 return
 
     async def _release(self, job: _Job, started_at: datetime) -> None:
@@ -267,7 +273,7 @@ class JobScheduler:
         try:
             await asyncio.to_thread(leases.release, self._sessions, job.name, self.holder, hold_until=keep)
         except Exception as exc:  # it will expire on its own
-            log.warning("job lease release failed name=%s error_code=%s", job.name, type(exc).__name__)
+            log.warning("job.lease.release_failed", extra={"job": job.name, "error_code": type(exc).__name__})
 
     async def _current_holder(self, name: str) -> str | None:
         try:

@@ -128,7 +128,7 @@ def revoke_tokens(session: Session, member_id: str) -> bool:
     if row is None:
         return False
     session.delete(row)
-    log.info("bitrix24 application tokens revoked: member=%s", member_id)
+    log.info("bitrix24.tokens.revoked", extra={"member": member_id})
     return True
 
 
@@ -196,7 +196,7 @@ class OAuthTokens:
             await asyncio.to_thread(self.vault.save, fresh)
             self._pair = fresh
             self.refreshes += 1
-            log.info("bitrix24 access token refreshed: member=%s", fresh.member_id or "-")
+            log.info("bitrix24.token.refreshed", extra={"member": fresh.member_id or "-"})
             return fresh.access_token
 
     async def _exchange(self, session: aiohttp.ClientSession, pair: TokenPair) -> TokenPair:

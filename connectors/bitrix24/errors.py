@@ -182,7 +182,7 @@ def classify(status: int | None, code: str, description: str = "") -> Resolution
     for rule in TABLE:
         if rule.matches(status, code or "", description or ""):
             return rule.resolution
-    log.warning("bitrix24 error unmapped: status=%s code=%s", status, redact_text(code or "")[:64])
+    log.warning("bitrix24.error.unmapped", extra={"status": status, "code": redact_text(code or "")[:64]})
     return UNMAPPED
 
 

@@ -227,7 +227,7 @@ class Bitrix24Gateway:
                 if unmapped >= self.retry.unmapped_attempts:
                     return False
             self.counters.retries += 1
-            log.info("bitrix24 retry: method=%s code=%s status=%s", method, exc.code, exc.status)
+            log.warning("bitrix24.retry", extra={"method": method, "code": exc.code, "status": exc.status})
             return True
 
         retrying = AsyncRetrying(
@@ -254,14 +254,17 @@ class Bitrix24Gateway:
                 if exc.action is Action.METHOD_BLOCKED:
                     until = self._block_end(method, exc)
                     await self.budget.block(method, until)
-                    log.warning("bitrix24 method blocked: method=%s for=%.0fs", method, until - self.clock())
+                    log.warning(
+                        "bitrix24.method.blocked",
+                        extra={"method": method, "seconds": round(until - self.clock())},
+                    )
                     if until - self.clock() <= self.retry.park_wait_seconds:
                         continue
                     raise api_error(
                         exc.resolution, code=exc.code, status=exc.status, method=method, retry_at=until
                     ) from None
                 if not exc.resolution.mapped:
-                    log.warning("bitrix24 error unmapped, parked: method=%s code=%s", method, exc.code)
+                    log.warning("bitrix24.error.parked", extra={"method": method, "code": exc.code})
                     raise api_error(
                         Resolution(
                             Action.FAIL, exc.resolution.operator_message + "; parked for the operator", False
@@ -271,8 +274,9 @@ class Bitrix24Gateway:
                         status=exc.status,
                         method=method,
                     ) from None
-                log.info(
-                    "bitrix24 call failed: method=%s code=%s action=%s", method, exc.code, exc.action.value
+                log.warning(
+                    "bitrix24.call.failed",
+                    extra={"method": method, "code": exc.code, "action": exc.action.value},
                 )
                 raise
         raise api_error(classify(429, "OPERATION_TIME_LIMIT"), code="OPERATION_TIME_LIMIT", method=method)

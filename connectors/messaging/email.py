@@ -85,7 +85,7 @@ class SmtpSender:
         message = self.build_message(address, subject, text, html)
         await self._retry.run(lambda: asyncio.to_thread(self._deliver, message))
         message_id = str(message["Message-ID"])
-        log.info("email sent code=250")
+        log.info("email.sent", extra={"code": 250})
         return Delivery(channel="email", message_id=message_id, status="sent")
 
     def _connect(self) -> smtplib.SMTP:

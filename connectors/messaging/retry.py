@@ -52,5 +52,6 @@ def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     if isinstance(error, MessagingFailure):
         log.warning(
-            "messaging retry channel=%s code=%s attempt=%d", error.channel, error.code, state.attempt_number
+            "messaging.retry",
+            extra={"channel": error.channel, "code": error.code, "attempt": state.attempt_number},
         )

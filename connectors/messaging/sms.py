@@ -72,7 +72,7 @@ def smsru_error(code: int) -> MessagingFailure:
     """The error for an SMS.ru status code; an unknown code counts as transient and is logged 'unmapped'."""
     known = SMSRU_CODES.get(code)
     if known is None:
-        log.warning("smsru unmapped status_code=%d", code)
+        log.warning("sms.smsru.unmapped", extra={"status_code": code})
         return MessagingUnavailable(
             f"SMS.ru answered unknown code {code}", channel="sms", code=f"smsru_{code}"
         )
@@ -188,9 +188,12 @@ class SmsRuGateway:
         if entry.get("status") != "OK":
             raise smsru_error(_int(entry.get("status_code")))
         log.info(
-            "sms sent gateway=smsru status_code=%s balance=%s",
-            entry.get("status_code", SMSRU_OK),
-            body.get("balance"),
+            "sms.sent",
+            extra={
+                "gateway": "smsru",
+                "status_code": entry.get("status_code", SMSRU_OK),
+                "balance": body.get("balance"),
+            },
         )
         return Delivery(channel="sms", message_id=str(entry.get("sms_id", "")), status="queued")
 
@@ -238,7 +241,7 @@ class HttpSmsGateway:
         response = await _post(self._client, self._url, "gateway", json=payload, headers=headers)
         if not response.is_success:
             raise _http_error(response, "gateway")
-        log.info("sms sent gateway=generic status=%d", response.status_code)
+        log.info("sms.sent", extra={"gateway": "generic", "status": response.status_code})
         return Delivery(channel="sms", message_id=_message_id(response), status="sent")
 
 

@@ -52,12 +52,12 @@ def invitation_email(first_name: str, url: str, *, portal: str = "", reminder: b
     """The invitation e-mail; ``portal`` names it in the subject; ``reminder`` for a repeated invitation."""
     where = f"портал «{portal.strip()}»" if portal.strip() else "портал сотрудников"
     subject = f"Напоминание о приглашении на {where}" if reminder else f"Приглашение на {where}"
+    # Only what the extranet gives today: the portal pages and HR processes are not mounted yet.
+    offer = "где вы увидите свои рабочие группы, документы, которыми в них делятся, и коллег."
     lead = (
-        "Напоминаем: вы ещё не вошли на портал, где можно подавать заявления, заполнять табель "
-        "и узнавать новости вашей организации."
+        f"Напоминаем: вы ещё не вошли на портал, {offer}"
         if reminder
-        else "Вас пригласили на портал, где можно подавать заявления, заполнять табель "
-        "и узнавать новости вашей организации."
+        else f"Вас пригласили на портал, {offer}"
     )
     text = (
         f"{_greeting(first_name)}\n\n{lead}\n\n"

@@ -303,7 +303,7 @@ class OneCConnector:
             await self._call_zeep("GetDocument", requestId=request_id), request_id
         )
         if errors:
-            log.info("onec.document.errors", request_id=request_id, errors=[e.code for e in errors])
+            log.warning("onec.document.errors", request_id=request_id, errors=[e.code for e in errors])
         return status
 
     async def close(self) -> None:

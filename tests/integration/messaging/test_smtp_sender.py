@@ -30,6 +30,7 @@ from connectors.messaging import (
 )
 from connectors.messaging.email import SmtpSender
 from sandbox.server import free_port
+from tests.log_fields import record_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 FAST = RetryPolicy(attempts=2, initial_delay=0)
@@ -180,9 +181,9 @@ async def test_deferred_recipient_is_retried_then_transient(
     assert caught.value.code == "smtp_451"
     assert handler.rcpt_calls == FAST.attempts
     logged = "\n".join(
-        record.getMessage() for record in caplog.records if record.name.startswith("connectors")
+        record_text(record) for record in caplog.records if record.name.startswith("connectors")
     )
-    assert "code=smtp_451" in logged
+    assert "messaging.retry" in logged and "code=smtp_451" in logged
     assert "busy" not in logged and "client.ru" not in logged and "Тема" not in logged
 
 

@@ -18,6 +18,7 @@ from config.wiring import Store
 from sandbox.bitrix24.testing import RunningSandbox
 from store.models import AppToken
 from tests.integration.webhooks.conftest import FORM, bridge_settings, event_body, install_body
+from tests.log_fields import record_text
 from webhooks.app import create_app
 
 
@@ -77,9 +78,9 @@ async def test_a_forged_install_replaces_nothing(
         )
         assert await user_added(client, attack["application_token"]) == 401
         assert await user_added(client, installed["application_token"]) == 200
-    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert any("install refused" in m for m in refusals), refusals
-    assert any("event refused" in m for m in refusals), refusals
+    refusals = [record_text(r) for r in caplog.records if "refused" in r.getMessage()]
+    assert any("bitrix24.install.refused" in m for m in refusals), refusals
+    assert any("bitrix24.event.refused" in m for m in refusals), refusals
     secrets_sent = (attack["access_token"], attack["application_token"], installed["application_token"])
     assert not any(s in m for m in refusals for s in secrets_sent)
 

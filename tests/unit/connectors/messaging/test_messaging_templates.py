@@ -63,3 +63,11 @@ def test_sms_drops_the_name_when_the_url_is_long() -> None:
 def test_sms_with_an_impossible_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         invitation_sms("Иван", "https://portal.example.ru/" + "я" * 200)
+
+
+@pytest.mark.parametrize("reminder", [False, True])
+def test_email_promises_only_what_the_extranet_gives(reminder: bool) -> None:
+    content = invitation_email("Мария", URL, reminder=reminder)
+    assert "групп" in content.text and "документ" in content.text and "коллег" in content.text
+    for promise in ("заявлен", "табел", "новост"):
+        assert promise not in content.text and promise not in content.html

@@ -25,6 +25,7 @@ from connectors.messaging import (
     SendLimitReached,
 )
 from connectors.messaging.sms import SMSRU_CODES, HttpSmsGateway, SmsRuGateway, smsru_error
+from tests.log_fields import record_text
 
 SEND = "https://sms.ru/sms/send"
 FAST = RetryPolicy(attempts=3, initial_delay=0)
@@ -218,8 +219,8 @@ async def test_logs_carry_no_number_text_or_key(
     route.side_effect = [httpx.Response(503), httpx.Response(200, json=ok_body())]
     with caplog.at_level(logging.DEBUG, logger="connectors"):
         await smsru(client).send(PHONE, TEXT)
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "messaging retry" in logged and "sms sent" in logged
+    logged = "\n".join(record_text(record) for record in caplog.records)
+    assert "messaging.retry" in logged and "sms.sent" in logged
     for secret in ("KEY-123", NUMBER, "916", "Мария"):
         assert secret not in logged
 
