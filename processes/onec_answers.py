@@ -24,7 +24,6 @@ from core.clock import Clock, utcnow
 from processes.catalog import Catalog, ProcessEntry
 from processes.engine import Event, EventName, Transition, employee_message
 from store.models import ProcessInstance
-from store.process_repo import ProcessRepository
 from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -74,7 +73,7 @@ def apply_status(
     if name is None:
         return None
     with UnitOfWork(sessions) as uow:
-        repo = ProcessRepository(uow.session)
+        repo = uow.processes
         instance = repo.get(status.request_id, lock=True)
         if instance is None or instance.state != "submitted":
             return None

@@ -39,7 +39,6 @@ from processes.catalog import Catalog
 from processes.engine import Event, IllegalTransition, Transition
 from processes.onec_answers import queue_employee_message
 from store.outbox import Pending
-from store.process_repo import ProcessRepository
 from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -118,7 +117,7 @@ def approve(
     if submission.request_id != request_id:
         raise ValueError("the submission carries another request's id")
     with UnitOfWork(sessions) as uow:
-        repo = ProcessRepository(uow.session)
+        repo = uow.processes
         instance = repo.get(request_id, lock=True)
         if instance is None:
             raise KeyError(request_id)
@@ -222,7 +221,7 @@ def _settle(
         if not uow.outbox.settle_sent(row):
             report.stale += 1
             return
-        repo = ProcessRepository(uow.session)
+        repo = uow.processes
         instance = repo.get(request_id, lock=True)
         if instance is None:
             log.error("outbox.unknown_request", message_id=row.id)

@@ -17,12 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import utcnow
-from store.models import InboxMessage
+from store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +42,10 @@ def receive(
 ) -> bool:
     """Store a message; False when the same (source, key) was already received (a redelivery)."""
     try:
-        with sessions.begin() as session:
-            if session.scalar(
-                select(InboxMessage.id).where(InboxMessage.source == source, InboxMessage.event_key == key)
-            ):
-                return False
-            session.add(
-                InboxMessage(
-                    source=source, event_key=key, kind=kind, payload=dict(payload), received_at=utcnow()
-                )
-            )
+        with UnitOfWork(sessions) as uow:
+            return uow.inbox.add(source, key, kind, payload)
     except IntegrityError:
         return False  # a concurrent delivery of the same message won the insert
-    return True
 
 
 @dataclass
@@ -80,13 +69,8 @@ def dispatch(
     instance of ``retry_on`` (or a lost database connection) leaves the message pending; any other
     closes it with the error."""
     report = Dispatched()
-    with sessions() as session:
-        ids = session.scalars(
-            select(InboxMessage.id)
-            .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
-            .order_by(InboxMessage.id)
-            .limit(limit)
-        ).all()
+    with UnitOfWork(sessions) as uow:
+        ids = uow.inbox.pending_ids(source, limit)
     for message_id in ids:
         outcome = _run_one(sessions, handlers, message_id, (*retry_on, OperationalError))
         if outcome is not None:
@@ -102,23 +86,16 @@ def _run_one(
 ) -> str | None:
     kind = "?"
     try:
-        with sessions.begin() as session:
-            claimed = session.execute(
-                update(InboxMessage)
-                .where(InboxMessage.id == message_id, InboxMessage.processed_at.is_(None))
-                .values(processed_at=utcnow(), error=None)
-            )
-            if not getattr(claimed, "rowcount", 0):
-                return None  # another dispatcher took it
-            row = session.get(InboxMessage, message_id)
+        with UnitOfWork(sessions) as uow:
+            row = uow.inbox.claim(message_id)
             if row is None:
-                return None
+                return None  # another dispatcher took it
             kind = row.kind
             handler = handlers.get(kind)
             if handler is None:
                 row.error = f"no handler for {kind}"
             else:
-                handler(session, row.payload)
+                handler(uow.session, row.payload)
         return "done"
     except Exception as exc:  # the handler's changes and the claim are rolled back together
         transient = isinstance(exc, retry_on)
@@ -127,17 +104,12 @@ def _run_one(
             "inbox.message.failed",
             extra={"message_id": message_id, "kind": kind, "retry": transient, "reason": reason},
         )
-        with sessions.begin() as session:
-            row = session.get(InboxMessage, message_id)
-            if row is not None and row.processed_at is None:
-                row.error = reason
-                if not transient:
-                    row.processed_at = utcnow()
+        with UnitOfWork(sessions) as uow:
+            uow.inbox.fail(message_id, reason, final=not transient)
         return "pending" if transient else "failed"
 
 
 def pending(sessions: sessionmaker[Session], source: str) -> int:
     """How many messages of ``source`` wait for their handler."""
-    with sessions() as session:
-        query = select(func.count()).where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
-        return int(session.scalar(query) or 0)
+    with UnitOfWork(sessions) as uow:
+        return uow.inbox.pending(source)

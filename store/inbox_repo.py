@@ -1,0 +1,60 @@
+"""The inbox repository: the SQL of received messages, inside the caller's transaction (the unit of
+work's). store/inbox.py builds the receiving and the dispatching on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store.db import utcnow
+from store.models import InboxMessage
+
+
+class Inbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, source: str, key: str, kind: str, payload: Mapping[str, Any]) -> bool:
+        """Store a message; False when the same (source, key) is there already (a redelivery)."""
+        found = select(InboxMessage.id).where(InboxMessage.source == source, InboxMessage.event_key == key)
+        if self.session.scalar(found):
+            return False
+        self.session.add(
+            InboxMessage(source=source, event_key=key, kind=kind, payload=dict(payload), received_at=utcnow())
+        )
+        return True
+
+    def pending_ids(self, source: str, limit: int) -> list[int]:
+        query = (
+            select(InboxMessage.id)
+            .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query).all())
+
+    def claim(self, message_id: int) -> InboxMessage | None:
+        """Mark a pending message processed (committed with its handler's work); None if another took it."""
+        claimed = self.session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == message_id, InboxMessage.processed_at.is_(None))
+            .values(processed_at=utcnow(), error=None)
+        )
+        if not getattr(claimed, "rowcount", 0):
+            return None
+        return self.session.get(InboxMessage, message_id)
+
+    def fail(self, message_id: int, reason: str, *, final: bool) -> None:
+        """Record a handler's failure; a final one closes the message, a transient one leaves it pending."""
+        row = self.session.get(InboxMessage, message_id)
+        if row is not None and row.processed_at is None:
+            row.error = reason
+            if final:
+                row.processed_at = utcnow()
+
+    def pending(self, source: str) -> int:
+        query = select(func.count()).where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+        return int(self.session.scalar(query) or 0)
