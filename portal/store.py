@@ -26,7 +26,7 @@ from portal.data import Comment, Order, Registration, SheetRecord, Site, TeamMem
 from portal.models import PortalOrder, PortalRegistration, PortalSite
 from processes.engine import Transition
 from store.models import ClientManager, IdentityLink, ProcessInstance, ProcessTransition, SourceRecord
-from store.process_repo import ProcessRepository
+from store.process_repo import ProcessRepository, transition_row
 from sync.source import from_json
 from timesheets.model import Day, Period, SiteSettings, Timesheet
 from timesheets.serial import days_from_data, days_to_data
@@ -168,20 +168,7 @@ class SqlPortalData:
         if appended[0].seq != last_seq + 1:
             raise ConcurrentChange(f"sheet {sheet.sheet_id} changed meanwhile")
         for record in appended:
-            self.session.add(
-                ProcessTransition(
-                    instance_id=instance.id,
-                    seq=record.seq,
-                    from_state=record.from_state,
-                    to_state=record.to_state,
-                    actor=record.actor,
-                    reason=record.reason,
-                    data=dict(record.data),
-                    at=record.at,
-                    prev_hash=record.prev_hash,
-                    row_hash=record.row_hash,
-                )
-            )
+            self.session.add(transition_row(instance.id, record))
         instance.state = appended[-1].to_state
         instance.data = _sheet_data(sheet)
         instance.updated_at = at

@@ -46,6 +46,22 @@ def _record(request_id: str, row: ProcessTransition) -> Transition:
     )
 
 
+def transition_row(instance_id: int, record: Transition) -> ProcessTransition:
+    """The stored row of one history record (append-only: never updated or deleted)."""
+    return ProcessTransition(
+        instance_id=instance_id,
+        seq=record.seq,
+        from_state=record.from_state,
+        to_state=record.to_state,
+        actor=record.actor,
+        reason=record.reason,
+        data=dict(record.data),
+        at=record.at,
+        prev_hash=record.prev_hash,
+        row_hash=record.row_hash,
+    )
+
+
 class ProcessRepository:
     """Requests by their id (the bridge's UUID, also sent to 1C as ``requestId``)."""
 
@@ -115,20 +131,7 @@ class ProcessRepository:
         return record
 
     def _append(self, instance: ProcessInstance, record: Transition) -> None:
-        self.session.add(
-            ProcessTransition(
-                instance_id=instance.id,
-                seq=record.seq,
-                from_state=record.from_state,
-                to_state=record.to_state,
-                actor=record.actor,
-                reason=record.reason,
-                data=dict(record.data),
-                at=record.at,
-                prev_hash=record.prev_hash,
-                row_hash=record.row_hash,
-            )
-        )
+        self.session.add(transition_row(instance.id, record))
         self.session.flush()
 
     def history(self, request_id: str) -> list[Transition]:
