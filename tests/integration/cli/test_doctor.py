@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from config.settings import load_settings
-from tests.integration.cli.test_mistakes import run_cli
+from tests.integration.cli.test_cli import run_cli
 
 
 def test_doctor_names_each_unreachable_system(tmp_path: Path) -> None:
