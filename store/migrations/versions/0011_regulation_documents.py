@@ -1,7 +1,7 @@
 """regulation documents: local acts published for acknowledgement
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
