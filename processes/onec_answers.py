@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.onec.port import ChangeBatch, DocumentStatus, OneCPort, RequestStatus
 from core.clock import Clock, utcnow
+from processes.answers import answer_document
 from processes.catalog import Catalog, ProcessEntry
 from processes.engine import Event, EventName, Transition, employee_message
+from processes.validation import parse_date
 from store.models import ProcessInstance
 from store.uow import UnitOfWork
 
@@ -60,6 +62,31 @@ def queue_employee_message(
     return uow.outbox.add(B24, NOTIFY, f"{B24}:{NOTIFY}:{record.request_id}:{record.seq}", payload)
 
 
+CALENDAR = "calendar.event.add"
+CALENDAR_KINDS = frozenset({"Leave"})
+"""1C document kinds that are an absence the employee's calendar shows once 1C has it done."""
+
+
+def queue_calendar_event(uow: UnitOfWork, entry: ProcessEntry, instance: ProcessInstance) -> bool:
+    """Queue the absence of a done leave for the employee's Bitrix24 calendar (one per request)."""
+    values = (instance.data or {}).get("values") or {}
+    op = entry.onec
+    if op.kind_for(dict(values)) not in CALENDAR_KINDS or not (op.date_from and op.date_to):
+        return False
+    start, end = parse_date(values.get(op.date_from)), parse_date(values.get(op.date_to))
+    if start is None or end is None:
+        return False
+    payload = {
+        "request_id": instance.request_id,
+        "to": instance.data.get("b24_user_id"),
+        "person_ref": instance.person_ref,
+        "name": entry.title,
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+    }
+    return uow.outbox.add(B24, CALENDAR, f"{B24}:{CALENDAR}:{instance.request_id}", payload)
+
+
 def apply_status(
     sessions: sessionmaker[Session],
     catalog: Catalog,
@@ -86,6 +113,9 @@ def apply_status(
         reason = status.reason if name == "onec_rejected" else None
         record = repo.apply(entry, status.request_id, Event(name, ACTOR, reason, data=data), at)
         queue_employee_message(uow, entry, instance, record)
+        answer_document(uow, catalog, instance)  # a refused certificate: the waiting workflow goes on
+        if record.to_state == "done":
+            queue_calendar_event(uow, entry, instance)
         if record.to_state == "done" and document is not None and document.content is not None:
             uow.outbox.add(
                 B24,
