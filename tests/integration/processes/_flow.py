@@ -64,6 +64,7 @@ class World:
     manager: Person
     http: httpx.Client
     person_ref: str = ""
+    settings: Settings | None = None
     log: list[str] = field(default_factory=list)
 
     @property
@@ -259,6 +260,7 @@ def world(db_url: str, store: Store) -> Iterator[World]:
                 manager,
                 http,
                 picked["person_ref"],
+                settings,
             )
             try:
                 yield w
