@@ -131,7 +131,8 @@ def test_resumes_live_in_the_site_groups_drive_and_only_its_managers_see_them(
     assert made.status_code == 200 and f"resume-{pages.refs['A0']}.html" in made.text
     assert client.post("/portal/sites/site-A/resumes/generate", data={"csrf": _csrf(html)}).status_code == 200
     files = _resume_files(pages, "site-A")
-    assert sorted(str(f["NAME"]) for f in files) == sorted(f"resume-{pages.refs[k]}.html" for k in ("A0", "A1"))
+    expected = sorted(f"resume-{pages.refs[k]}.html" for k in ("A0", "A1"))
+    assert sorted(str(f["NAME"]) for f in files) == expected
     assert _resume_files(pages, "site-B") == []
     content = pages.sb.knobs.http.get(f"/_sandbox/disk/files/{files[0]['ID']}").json()
     assert content["name"].startswith("resume-")
