@@ -19,6 +19,7 @@ from connectors.onec.port import (
     Placement,
     Position,
     PositionRef,
+    Record,
 )
 from portal.models import PortalSite
 from portal.store import SqlPortalData
@@ -38,7 +39,7 @@ def _seed(store: Store) -> None:
         Placement(OrgRef("org-1"), DepartmentRef("site-A"), PositionRef("pos-1"), "Main", date(2025, 2, 3),
                   None),
     )  # fmt: skip
-    records = [
+    records: list[tuple[str, str, str | None, Record]] = [
         ("Person", "p-1", None, person),
         ("Employee", "e-1", "p-1", employee),
         ("Position", "pos-1", None, Position(PositionRef("pos-1"), "Кладовщик")),
