@@ -34,7 +34,7 @@ from connectors.errors import MessagingError, Transient
 from connectors.messaging.port import MessagingPort
 from portal.access import Principal
 from portal.data import Order, PortalData, TeamMember
-from portal.pages import Kit, Unavailable, ports
+from portal.pages import REQUEST_STATE_LABELS, Kit, Unavailable, ports
 from portal.tables import NotificationDigest, NotificationEvent, NotificationPreference
 from store.models import ProcessInstance, ProcessTransition
 from store.outbox import Outbox
@@ -58,14 +58,6 @@ DEFAULT_ON = {"bitrix24": True, "email": False, "sms": False}
 TIMESHEET = "timesheet"
 IM_NOTIFY = "im.notify"
 DIGEST_KIND = "portal.digest"
-REQUEST_STATES = {
-    "received": "принята",
-    "approving": "на согласовании",
-    "submitted": "передана в 1С",
-    "done": "выполнена",
-    "rejected": "отклонена",
-    "cancelled": "отменена",
-}
 
 
 # -- the store ------------------------------------------------------------------------------------------
@@ -214,7 +206,7 @@ def _recipients(
     if instance.kind != TIMESHEET:
         if step.seq == 1 or employee is None:
             return []
-        state = REQUEST_STATES.get(step.to_state, step.to_state)
+        state = REQUEST_STATE_LABELS.get(step.to_state, step.to_state)
         reason = f": {step.reason}" if step.reason else ""
         return [(employee, "request_status", f"Заявка «{instance.kind}» {state}{reason}")]
     who = str(instance.data.get("employee_name") or "сотрудника")

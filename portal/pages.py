@@ -40,6 +40,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
+REQUEST_STATE_LABELS = {
+    "received": "принята",
+    "approving": "на согласовании",
+    "submitted": "передана в 1С",
+    "done": "выполнена",
+    "rejected": "отклонена",
+    "cancelled": "отменена",
+}
 INVITATION_LABELS = {"sent": "отправлено", "failed": "не доставлено", "accepted": "принято"}
 OK_MESSAGES = {
     "acknowledged": "Отмечено: вы ознакомились с документом",
@@ -95,6 +103,7 @@ class Kit:
             ROLE_LABELS=ROLE_LABELS,
             PRESENCE_LABELS=PRESENCE_LABELS,
             INVITATION_LABELS=INVITATION_LABELS,
+            REQUEST_STATE_LABELS=REQUEST_STATE_LABELS,
         )
 
     def who(self, request: Request) -> tuple[Session, Principal]:

@@ -84,9 +84,12 @@ async def _active_refs(settings: Settings, count: int) -> list[str]:
     return found
 
 
-def build_pages(sb: RunningSandbox, onec_sb: OneCSandbox, store: Store) -> Pages:
+def build_pages(
+    sb: RunningSandbox, onec_sb: OneCSandbox, store: Store, handler_base: str = HANDLER_BASE
+) -> Pages:
+    """The world; the placement is bound to ``handler_base`` (the TestClient's host, or a served URL)."""
     auth = sb.knobs.install()["auth"]
-    bind_placement(sb, auth["access_token"], f"{HANDLER_BASE}/portal/placement")
+    bind_placement(sb, auth["access_token"], f"{handler_base}/portal/placement")
     app_info = sb.knobs.app()
     tokens = OAuthTokens(
         MemoryVault(

@@ -69,7 +69,12 @@ def test_the_employee_cabinet_shows_1c_data_requests_sheets_and_regulations(
     assert "Иванов Пётр" in html and "ООО «Аутсорс»" in html and "Северный склад" in html and "14 дн." in html
     schedule = html.split('id="schedule"')[1].split("</table>")[0]
     assert schedule.count("<th>") == 14 and "20.03" in schedule and "1С сейчас не отвечает" not in html
-    assert "leave" in html and "sheet-A0" in html and "sheet-A1" not in html and "sheet-B0" not in html
+    assert (
+        'leave <span class="state">на согласовании' in html
+        and "sheet-A0" in html
+        and "sheet-A1" not in html
+        and "sheet-B0" not in html
+    )
     assert "Правила охраны труда" in html and "Пропускной режим" not in html
 
     first = client.post("/portal/me/regulations/reg-1/ack", data={"csrf": _csrf(html)})
