@@ -3,7 +3,7 @@
 The cabinet, the provider's view, notifications, resumes and "who is working today" are routers of their
 own, included by ``create_portal_router`` (one line each). They read the same signed session cookie
 (``portal/auth.py``) and render with the same base template; ``Kit`` gives them ``who``, ``page``,
-``form`` (CSRF-checked) and ``guarded`` (every refusal a one-line page: 401, 403, 404, 400, 502).
+``form`` (CSRF-checked) and ``guarded`` (every refusal a one-line page: 401, 403, 404, 400, 503).
 
 Their outside calls go through ``PortalPorts``, which the app puts on ``app.state.portal_ports``:
 the state store's sessions (notifications, regulations), the 1C port (``GetWorkSchedule``) and the
@@ -156,7 +156,7 @@ class Kit:
             except Invalid as exc:
                 return self.message(request, str(exc), 400, session)
             except Unavailable as exc:
-                return self.message(request, str(exc), 502, session)
+                return self.message(request, str(exc), 503, session)
 
         return run
 

@@ -24,6 +24,7 @@ from connectors.bitrix24.errors import Bitrix24ApiError
 from connectors.bitrix24.port import Bitrix24Port, Call
 from connectors.errors import OneCError
 from connectors.onec.port import EmploymentRef, OneCPort
+from core.errors import Action
 from portal.access import require
 from portal.data import PortalData, TeamMember
 from portal.pages import Kit, NotFound, Unavailable, ports
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from portal.web import PortalSettings
 
 log = logging.getLogger(__name__)
+
+
+class TimeTrackingUnavailable(RuntimeError):
+    """Bitrix24 did not answer ``timeman.status`` for reasons other than this one user (down, limits)."""
 
 
 async def who_is_working(
@@ -57,6 +62,9 @@ async def who_is_working(
         if outcome.ok and isinstance(outcome.result, dict):
             statuses[outcome.label[1:]] = outcome.result
         elif outcome.error is not None:
+            if outcome.error.action not in (Action.FAIL, Action.QUARANTINE):
+                # Bitrix24 is down, limited or refuses the app: no status is known, so none is guessed.
+                raise TimeTrackingUnavailable(outcome.error.code)
             log.info("portal.today.status_refused", extra={"code": outcome.error.code})
     plans = await onec.work_schedule([EmploymentRef(m.employee_ref) for m in team], now.date(), now.date())
     result = []
@@ -78,9 +86,7 @@ def today_router(data: PortalData, settings: PortalSettings, clock: Callable[[],
     @kit.guarded
     async def today(request: Request, site_ref: str) -> Response:
         session, principal = kit.who(request)
-        require(principal, "view", site_ref)
-        if principal.kind == "employee":
-            raise NotFound(site_ref)  # an employee has no team view
+        require(principal, "view", site_ref)  # an employee's "view" covers their own records only
         site = data.site(site_ref)
         if site is None:
             raise NotFound(site_ref)
@@ -90,7 +96,7 @@ def today_router(data: PortalData, settings: PortalSettings, clock: Callable[[],
         now = clock()
         try:
             team = await who_is_working(data.team(site_ref), found.bitrix24, found.onec, now)
-        except (Bitrix24ApiError, OneCError) as exc:
+        except (Bitrix24ApiError, OneCError, TimeTrackingUnavailable) as exc:
             log.warning("portal.today.failed", extra={"error": type(exc).__name__})
             raise Unavailable("Битрикс24 или 1С сейчас не отвечают: повторите позже") from None
         counts = {p: sum(1 for m in team if m.presence == p) for p in sorted({m.presence for m in team})}

@@ -178,6 +178,16 @@ def test_who_is_working_today_joins_time_tracking_with_the_1c_schedule(
     assert "на работе" in rows[NAMES["A0"]] and "перерыв" in rows[NAMES["A1"]]
     assert "Васильев" not in html
     assert client.get("/portal/sites/site-B/today").status_code == 403
+    pages.sb.knobs.faults(error_500=1.0)
+    try:
+        down = client.get("/portal/sites/site-A/today")
+        assert down.status_code == 503 and "не отвечают" in down.text and "Traceback" not in down.text
+        drive = client.get("/portal/sites/site-A/resumes")
+        assert drive.status_code == 503 and "Диск Битрикс24 сейчас недоступен" in drive.text
+    finally:
+        pages.sb.knobs.faults(error_500=0.0)
+    pages.open_as(client, "employee")
+    assert client.get("/portal/sites/site-A/today").status_code == 403
 
 
 def test_notification_preferences_are_per_user(pages: Pages, client: TestClient) -> None:
