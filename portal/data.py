@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from core.ids import B24UserId
 from portal.access import Principal
 from processes.engine import Transition
 from timesheets.model import SiteSettings, Timesheet
@@ -38,7 +39,7 @@ class TeamMember:
     site_ref: str
     name: str
     position: str
-    b24_user_id: str | None = None
+    b24_user_id: B24UserId | None = None
     resume_url: str | None = None
     presence: str = "scheduled"
     """Who is working today: scheduled, clocked_in, on_break, clocked_out, absent, late."""
@@ -46,7 +47,7 @@ class TeamMember:
 
 @dataclass(slots=True)
 class Comment:
-    author: str
+    author: B24UserId
     text: str
     at: datetime
 
@@ -60,7 +61,7 @@ class Order:
     headcount: int
     start: date
     details: str
-    author: str
+    author: B24UserId
     created_at: datetime
     status: OrderStatus = "new"
     answer: str | None = None
@@ -77,7 +78,7 @@ class Registration:
     phone: str
     created_at: datetime
     status: RegistrationStatus = "pending"
-    decided_by: str | None = None
+    decided_by: B24UserId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class Contact:
 
 
 class PortalData(Protocol):
-    def principal(self, b24_user_id: str) -> Principal | None: ...
+    def principal(self, b24_user_id: B24UserId) -> Principal | None: ...
     def sites(self) -> list[Site]: ...
     def site(self, site_ref: str) -> Site | None: ...
     def team(self, site_ref: str) -> list[TeamMember]: ...
@@ -172,7 +173,7 @@ class PortalData(Protocol):
 class MemoryData:
     """Everything in dictionaries; the same behaviour the store-backed implementation must have."""
 
-    principals: dict[str, Principal] = field(default_factory=dict)
+    principals: dict[B24UserId, Principal] = field(default_factory=dict)
     site_rows: dict[str, Site] = field(default_factory=dict)
     members: list[TeamMember] = field(default_factory=list)
     sheet_rows: dict[str, SheetRecord] = field(default_factory=dict)
@@ -184,7 +185,7 @@ class MemoryData:
     contacts: dict[str, Contact] = field(default_factory=dict)
     site_groups: dict[str, int] = field(default_factory=dict)
 
-    def principal(self, b24_user_id: str) -> Principal | None:
+    def principal(self, b24_user_id: B24UserId) -> Principal | None:
         return self.principals.get(b24_user_id)
 
     def sites(self) -> list[Site]:
