@@ -4,9 +4,11 @@
 (``PortalData.employee_card``: position, legal entity, the site they are sent to, personnel number, hire
 date, leave balance when 1C reports it); the next two weeks' schedule from 1C's ``GetWorkSchedule``
 through the 1C port; requests are the person's ``process_instances`` (read-only); timesheets are their
-own only. Regulations (``portal_regulations``: for everyone or for the employee's site) carry an
-«Ознакомлен» button: ``POST me/regulations/{doc_id}/ack`` stores who and when once — pressing it again
-changes nothing.
+own only. Regulations are the local acts HR published to the employee's legal entity (store/regulations.py,
+docs/regulations.md): each acknowledgement the bridge assigned them is listed with its state, and an open
+one has an «Ознакомлен» button — ``POST me/regulations/{document}/ack`` appends the ``confirm`` record to
+that acknowledgement's hash-chained history (actor ``portal:<user id>``, when), the same proof as closing
+the Bitrix24 task; pressing it again, or closing the task afterwards, adds nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.errors import OneCError
@@ -29,7 +29,9 @@ from portal.access import Principal
 from portal.auth import Session as PageSession
 from portal.data import PortalData
 from portal.pages import Kit, NotFound, deny, ports
-from portal.tables import Regulation, RegulationAck
+from processes.engine import IllegalTransition
+from processes.regulations import AckEvent, ack_id, record
+from store.regulations import Regulations
 
 if TYPE_CHECKING:
     from portal.web import PortalSettings
@@ -40,49 +42,45 @@ SCHEDULE_DAYS = 14
 
 @dataclass(frozen=True, slots=True)
 class RegulationView:
-    doc_id: str
+    document_id: str
     title: str
-    url: str
-    acknowledged_at: datetime | None
+    deadline: date
+    state: str
+    confirmed_at: datetime | None
 
 
-class Regulations:
-    """Regulations and acknowledgements inside the caller's session."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def publish(self, doc_id: str, title: str, url: str, at: datetime, site_ref: str | None = None) -> None:
-        row = self.session.get(Regulation, doc_id) or Regulation(doc_id=doc_id)
-        row.title, row.url, row.site_ref, row.published_at = title, url, site_ref, at
-        self.session.add(row)
-        self.session.flush()
-
-    def for_user(self, user_id: str, site_ref: str | None) -> list[RegulationView]:
-        rows = self.session.scalars(
-            select(Regulation)
-            .where(or_(Regulation.site_ref.is_(None), Regulation.site_ref == site_ref))
-            .order_by(Regulation.published_at.desc())
+def regulations_of(session: Session, person_ref: str) -> list[RegulationView]:
+    """The acknowledgements assigned to the person, newest document first."""
+    repo = Regulations(session)
+    views = []
+    for document in reversed(repo.documents()):
+        ack = ack_id(document.document_id, person_ref)
+        history = repo.history(ack)
+        if not history:
+            continue
+        confirmed = next((t.at for t in history if t.to_state == "confirmed"), None)
+        state = history[-1].to_state
+        views.append(
+            RegulationView(document.document_id, document.title, document.deadline, state, confirmed)
         )
-        acks = {
-            a.doc_id: a.acknowledged_at
-            for a in self.session.scalars(select(RegulationAck).where(RegulationAck.user_id == user_id))
-        }
-        return [RegulationView(r.doc_id, r.title, r.url, acks.get(r.doc_id)) for r in rows]
+    return views
 
-    def acknowledge(self, user_id: str, doc_id: str, site_ref: str | None, at: datetime) -> bool:
-        """Record the first acknowledgement; False when it was recorded before. KeyError: not theirs."""
-        regulation = self.session.get(Regulation, doc_id)
-        if regulation is None or regulation.site_ref not in (None, site_ref):
-            raise KeyError(doc_id)
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        statement = (
-            insert(RegulationAck)
-            .values(user_id=user_id, doc_id=doc_id, acknowledged_at=at)
-            .on_conflict_do_nothing(index_elements=["user_id", "doc_id"])
-            .returning(RegulationAck.doc_id)
-        )
-        return self.session.execute(statement).scalar_one_or_none() is not None
+
+def confirm(session: Session, document_id: str, person_ref: str, user_id: int, at: datetime) -> bool:
+    """Record the employee's confirmation; False when it was recorded before. KeyError: not assigned."""
+    repo = Regulations(session)
+    ack = ack_id(document_id, person_ref)
+    history = repo.history(ack)
+    if repo.document(document_id) is None or not history:
+        raise KeyError(document_id)
+    if history[-1].to_state != "assigned":
+        return False
+    event = AckEvent("confirm", f"portal:{user_id}", data={"via": "portal"})
+    try:
+        repo.append(ack, lambda ack_, last: record(ack_, last, event, at), at)
+    except IllegalTransition:
+        return False  # confirmed by a concurrent press or by the task's closing meanwhile
+    return True
 
 
 def cabinet_router(data: PortalData, settings: PortalSettings, clock: Callable[[], datetime]) -> APIRouter:
@@ -101,18 +99,19 @@ def cabinet_router(data: PortalData, settings: PortalSettings, clock: Callable[[
         session, principal, ref = employee(request)
         today = clock().date()
         schedule, schedule_error = await _schedule(request, ref, today)
+        card = data.employee_card(ref)
         regulations: list[RegulationView] = []
         sessions = ports(request).sessions
-        if sessions is not None:
+        if sessions is not None and card is not None and card.person_ref:
             with sessions() as db:
-                regulations = Regulations(db).for_user(principal.user_id, principal.employee_site)
+                regulations = regulations_of(db, card.person_ref)
         sheets = [r for r in data.sheets(principal.employee_site) if r.sheet.employee_ref == ref]
         return kit.page(
             request,
             "cabinet.html",
             session,
             principal=principal,
-            card=data.employee_card(ref),
+            card=card,
             schedule=schedule,
             schedule_error=schedule_error,
             requests=data.requests_of(ref),
@@ -124,16 +123,15 @@ def cabinet_router(data: PortalData, settings: PortalSettings, clock: Callable[[
     @router.post("/me/regulations/{doc_id}/ack", name="regulation_ack")
     @kit.guarded
     async def acknowledge(request: Request, doc_id: str) -> Response:
-        session, principal, _ref = employee(request)
+        session, principal, ref = employee(request)
         await kit.form(request, session)
         sessions = ports(request).sessions
-        if sessions is None:
+        card = data.employee_card(ref)
+        if sessions is None or card is None or not card.person_ref:
             raise NotFound(doc_id)
         try:
             with sessions.begin() as db:
-                first = Regulations(db).acknowledge(
-                    principal.user_id, doc_id, principal.employee_site, clock()
-                )
+                first = confirm(db, doc_id, card.person_ref, principal.user_id, clock())
         except KeyError:
             raise NotFound(doc_id) from None
         if first:

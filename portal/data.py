@@ -95,7 +95,7 @@ class SheetRecord:
 class ManagerRow:
     """A client manager's role on a site (the provider manager's view)."""
 
-    user_id: str | None
+    user_id: B24UserId | None
     name: str
     email: str
     site_ref: str
@@ -124,6 +124,8 @@ class EmployeeCard:
     hire_date: date | None = None
     leave_balance: Decimal | None = None
     """Days of annual leave left; None while 1C does not report it."""
+    person_ref: str = ""
+    org_ref: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +166,8 @@ class PortalData(Protocol):
     def invitations(self) -> list[InvitationRow]: ...
     def employee_card(self, employee_ref: str) -> EmployeeCard | None: ...
     def requests_of(self, employee_ref: str) -> list[RequestRow]: ...
-    def user_of_employee(self, employee_ref: str) -> str | None: ...
-    def contact(self, user_id: str) -> Contact: ...
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None: ...
+    def contact(self, user_id: B24UserId) -> Contact: ...
     def group_of_site(self, site_ref: str) -> int | None: ...
 
 
@@ -182,7 +184,7 @@ class MemoryData:
     invitation_rows: list[InvitationRow] = field(default_factory=list)
     cards: dict[str, EmployeeCard] = field(default_factory=dict)
     request_rows: dict[str, list[RequestRow]] = field(default_factory=dict)
-    contacts: dict[str, Contact] = field(default_factory=dict)
+    contacts: dict[B24UserId, Contact] = field(default_factory=dict)
     site_groups: dict[str, int] = field(default_factory=dict)
 
     def principal(self, b24_user_id: B24UserId) -> Principal | None:
@@ -248,13 +250,13 @@ class MemoryData:
     def requests_of(self, employee_ref: str) -> list[RequestRow]:
         return sorted(self.request_rows.get(employee_ref, []), key=lambda r: r.updated_at, reverse=True)
 
-    def user_of_employee(self, employee_ref: str) -> str | None:
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None:
         for p in self.principals.values():
             if p.kind == "employee" and p.employee_ref == employee_ref:
                 return p.user_id
         return next((m.b24_user_id for m in self.members if m.employee_ref == employee_ref), None)
 
-    def contact(self, user_id: str) -> Contact:
+    def contact(self, user_id: B24UserId) -> Contact:
         return self.contacts.get(user_id) or Contact()
 
     def group_of_site(self, site_ref: str) -> int | None:

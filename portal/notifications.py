@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import MessagingError, Transient
 from connectors.messaging.port import MessagingPort
+from core.ids import B24UserId
 from portal.access import Principal
 from portal.data import Order, PortalData, TeamMember
 from portal.pages import REQUEST_STATE_LABELS, Kit, Unavailable, ports
@@ -68,7 +69,13 @@ class NotificationStore:
         self.session = session
 
     def record(
-        self, user_id: str, event_type: str, key: str, text: str, at: datetime, site_ref: str | None = None
+        self,
+        user_id: B24UserId,
+        event_type: str,
+        key: str,
+        text: str,
+        at: datetime,
+        site_ref: str | None = None,
     ) -> bool:
         """One event for one recipient; False when that key was recorded for them already."""
         if event_type not in EVENT_TYPES:
@@ -90,7 +97,7 @@ class NotificationStore:
         )
         return self.session.execute(statement).scalar_one_or_none() is not None
 
-    def preferences(self, user_id: str) -> dict[tuple[str, str], bool]:
+    def preferences(self, user_id: B24UserId) -> dict[tuple[str, str], bool]:
         chosen = {(e, c): DEFAULT_ON[c] for e in EVENT_TYPES for c in CHANNELS}
         rows = self.session.scalars(
             select(NotificationPreference).where(NotificationPreference.user_id == user_id)
@@ -98,7 +105,7 @@ class NotificationStore:
         chosen.update({(r.event_type, r.channel): r.enabled for r in rows})
         return chosen
 
-    def save_preferences(self, user_id: str, enabled: set[tuple[str, str]], at: datetime) -> None:
+    def save_preferences(self, user_id: B24UserId, enabled: set[tuple[str, str]], at: datetime) -> None:
         """Every (event type, channel) pair: on when in ``enabled``, off otherwise."""
         for event_type in EVENT_TYPES:
             for channel in CHANNELS:
@@ -108,7 +115,7 @@ class NotificationStore:
                 self.session.add(row)
         self.session.flush()
 
-    def recent(self, user_id: str, limit: int = 30) -> list[NotificationEvent]:
+    def recent(self, user_id: B24UserId, limit: int = 30) -> list[NotificationEvent]:
         query = (
             select(NotificationEvent)
             .where(NotificationEvent.user_id == user_id)
@@ -117,7 +124,7 @@ class NotificationStore:
         )
         return list(self.session.scalars(query))
 
-    def waiting_users(self, before: datetime) -> list[str]:
+    def waiting_users(self, before: datetime) -> list[B24UserId]:
         query = (
             select(NotificationEvent.user_id)
             .where(NotificationEvent.digest_day.is_(None), NotificationEvent.created_at < before)
@@ -126,7 +133,7 @@ class NotificationStore:
         )
         return list(self.session.scalars(query))
 
-    def waiting(self, user_id: str, before: datetime) -> list[NotificationEvent]:
+    def waiting(self, user_id: B24UserId, before: datetime) -> list[NotificationEvent]:
         query = (
             select(NotificationEvent)
             .where(
@@ -138,12 +145,12 @@ class NotificationStore:
         )
         return list(self.session.scalars(query))
 
-    def digest(self, user_id: str, day: date) -> NotificationDigest | None:
+    def digest(self, user_id: B24UserId, day: date) -> NotificationDigest | None:
         return self.session.get(NotificationDigest, (user_id, day))
 
     def close_digest(
         self,
-        user_id: str,
+        user_id: B24UserId,
         day: date,
         events: Sequence[NotificationEvent],
         channels: Iterable[str],
@@ -177,7 +184,7 @@ def _period_label(data: dict[str, Any]) -> str:
     return f"{start:%d.%m}–{end:%d.%m.%Y}"
 
 
-def _approvers(data: PortalData, site_ref: str, role: str) -> list[str]:
+def _approvers(data: PortalData, site_ref: str, role: str) -> list[B24UserId]:
     return sorted({m.user_id for m in data.managers(site_ref) if m.role == role and m.user_id})
 
 
@@ -200,7 +207,7 @@ def collect(session: Session, data: PortalData, since: datetime) -> int:
 
 def _recipients(
     data: PortalData, instance: ProcessInstance, step: ProcessTransition
-) -> list[tuple[str, str, str]]:
+) -> list[tuple[B24UserId, str, str]]:
     event = (step.data or {}).get("event")
     employee = data.user_of_employee(instance.person_ref or "") if instance.person_ref else None
     if instance.kind != TIMESHEET:
@@ -228,8 +235,7 @@ def note_order_status(session: Session, data: PortalData, order: Order, at: date
     """Tell the order's author and the site's order submitters that its status or answer changed."""
     store = NotificationStore(session)
     people = set(_approvers(data, order.site_ref, "order_submitter"))
-    if order.author.isdecimal():
-        people.add(order.author)
+    people.add(order.author)
     text = f"Заявка на персонал «{order.position} × {order.headcount}»: {order.status}"
     if order.answer:
         text += f" — {order.answer}"
@@ -315,7 +321,7 @@ def _queue(
     outbox: Outbox,
     data: PortalData,
     store: NotificationStore,
-    user_id: str,
+    user_id: B24UserId,
     day: date,
     events: Sequence[NotificationEvent],
 ) -> list[str]:
@@ -329,8 +335,8 @@ def _queue(
             continue
         subject, text = digest_text(day, mine)
         key = f"portal:digest:{channel}:{user_id}:{day.isoformat()}"
-        if channel == "bitrix24" and user_id.isdecimal():
-            outbox.add("bitrix24", IM_NOTIFY, key, {"to": int(user_id), "message": f"{subject}\n{text}"})
+        if channel == "bitrix24":
+            outbox.add("bitrix24", IM_NOTIFY, key, {"to": user_id, "message": f"{subject}\n{text}"})
         elif channel == "email" and contact.email:
             outbox.add("email", DIGEST_KIND, key, {"to": contact.email, "subject": subject, "text": text})
         elif channel == "sms" and contact.phone:

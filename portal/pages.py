@@ -30,6 +30,7 @@ from sqlalchemy.orm import sessionmaker
 from portal.access import ROLE_LABELS, AccessDenied, Principal
 from portal.auth import COOKIE, Session, Sessions, csrf_ok
 from portal.data import PortalData
+from processes.regulations import STATE_LABELS as ACK_LABELS
 from timesheets.lifecycle import STATE_LABELS
 from timesheets.presence import LABELS as PRESENCE_LABELS
 
@@ -104,6 +105,7 @@ class Kit:
             PRESENCE_LABELS=PRESENCE_LABELS,
             INVITATION_LABELS=INVITATION_LABELS,
             REQUEST_STATE_LABELS=REQUEST_STATE_LABELS,
+            ACK_LABELS=ACK_LABELS,
         )
 
     def who(self, request: Request) -> tuple[Session, Principal]:

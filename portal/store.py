@@ -255,7 +255,7 @@ class SqlPortalData:
             query = query.where(ClientManager.site_ref == site_ref)
         rows = [
             ManagerRow(
-                str(r.b24_user_id) if r.b24_user_id is not None else None,
+                B24UserId(r.b24_user_id) if r.b24_user_id is not None else None,
                 r.name or "",
                 r.email,
                 r.site_ref,
@@ -299,6 +299,8 @@ class SqlPortalData:
             employee.personnel_no,
             current.hire_date,
             None,  # the 1C contract (docs/onec-contract.md) has no leave-balance operation yet
+            employee.person_ref,
+            current.org_ref,
         )
 
     def requests_of(self, employee_ref: str) -> list[RequestRow]:
@@ -311,7 +313,7 @@ class SqlPortalData:
         )
         return [RequestRow(r.request_id, r.kind, r.state, r.updated_at) for r in rows]
 
-    def user_of_employee(self, employee_ref: str) -> str | None:
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None:
         employee = self._record_of("Employee", employee_ref)
         if not isinstance(employee, Employee):
             return None
@@ -320,18 +322,16 @@ class SqlPortalData:
                 IdentityLink.kind == "person", IdentityLink.source_ref == employee.person_ref
             )
         )
-        return str(b24_id) if b24_id is not None else None
+        return B24UserId(b24_id) if b24_id is not None else None
 
-    def contact(self, user_id: str) -> Contact:
-        if not (user_id.isascii() and user_id.isdecimal()):
-            return Contact()
+    def contact(self, user_id: B24UserId) -> Contact:
         manager = self.session.scalar(
-            select(ClientManager).where(ClientManager.b24_user_id == int(user_id)).limit(1)
+            select(ClientManager).where(ClientManager.b24_user_id == user_id).limit(1)
         )
         if manager is not None:
             return Contact(manager.email, None)
         link = self.session.scalar(
-            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == int(user_id))
+            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == user_id)
         )
         person = self._record_of("Person", link.source_ref if link else None)
         if not isinstance(person, Person):

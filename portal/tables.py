@@ -1,9 +1,8 @@
-"""Tables of the portal's own pages (migration 0008): notifications, their preferences and daily digests,
-regulations and who acknowledged them.
+"""Tables of the portal's notifications (migration 0008): events per recipient, preferences, daily digests.
 
-A notification event is stored per recipient under a unique key (a redelivered event is one row); a
-digest is one row per user and day (the job's idempotency guard); an acknowledgement is one row per user
-and document (pressing «Ознакомлен» twice keeps the first time).
+An event is stored per recipient under a unique key (a redelivered event is one row); a digest is one
+row per user and day (the job's idempotency guard). Users are Bitrix24 user ids (integers, core/ids.py).
+Regulations and their acknowledgements are store/regulations.py's (the cabinet confirms through it).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ class NotificationEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(Integer)
     """The recipient's Bitrix24 user id."""
     event_type: Mapped[str] = mapped_column(String(32))
     event_key: Mapped[str] = mapped_column(String(200))
@@ -41,7 +40,7 @@ class NotificationPreference(Base):
 
     __tablename__ = "portal_notification_preferences"
 
-    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_type: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
@@ -53,30 +52,8 @@ class NotificationDigest(Base):
 
     __tablename__ = "portal_notification_digests"
 
-    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     events: Mapped[int] = mapped_column(Integer)
     channels: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-
-
-class Regulation(Base):
-    """A document employees are to read (for one site, or everyone when ``site_ref`` is empty)."""
-
-    __tablename__ = "portal_regulations"
-
-    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    title: Mapped[str] = mapped_column(String(255))
-    url: Mapped[str] = mapped_column(String(500))
-    site_ref: Mapped[str | None] = mapped_column(String(64))
-    published_at: Mapped[datetime]
-
-
-class RegulationAck(Base):
-    """Who read which regulation, and when (the first press counts)."""
-
-    __tablename__ = "portal_regulation_acks"
-
-    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    acknowledged_at: Mapped[datetime]

@@ -52,15 +52,12 @@ async def who_is_working(
         return []
     linked = [m for m in team if m.b24_user_id]
     outcomes = await bitrix24.batch(
-        [
-            Call("timeman.status", {"USER_ID": int(m.b24_user_id or 0)}, label=f"u{m.b24_user_id}")
-            for m in linked
-        ]
+        [Call("timeman.status", {"USER_ID": m.b24_user_id}, label=f"u{m.b24_user_id}") for m in linked]
     )
-    statuses: dict[str, dict[str, Any]] = {}
+    statuses: dict[int, dict[str, Any]] = {}
     for outcome in outcomes:
         if outcome.ok and isinstance(outcome.result, dict):
-            statuses[outcome.label[1:]] = outcome.result
+            statuses[int(outcome.label[1:])] = outcome.result
         elif outcome.error is not None:
             if outcome.error.action not in (Action.FAIL, Action.QUARANTINE):
                 # Bitrix24 is down, limited or refuses the app: no status is known, so none is guessed.
@@ -73,7 +70,7 @@ async def who_is_working(
             (d.hours for d in plans.get(EmploymentRef(member.employee_ref), []) if d.day == now.date()),
             Decimal(0),
         )
-        status = statuses.get(member.b24_user_id or "")
+        status = statuses.get(member.b24_user_id) if member.b24_user_id is not None else None
         result.append(dataclasses.replace(member, presence=presence(status, planned, now, shift_start)))
     return result
 

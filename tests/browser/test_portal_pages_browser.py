@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from config.wiring import Store
-from portal.cabinet import Regulations
 from sandbox.bitrix24.testing import run_sandbox
 from sandbox.onec.testing import onec_sandbox
 from sandbox.server import free_port, serve_in_thread
@@ -34,7 +33,7 @@ sync_api = pytest.importorskip(
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("EXTRANET_BRIDGE_SCREENSHOTS") or ROOT / "docs" / "screenshots")
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "portal"))
-from own_pages_world import NOW, Pages, build_pages  # noqa: E402
+from own_pages_world import NOW, Pages, build_pages, publish_regulations  # noqa: E402
 
 
 @pytest.fixture
@@ -45,8 +44,7 @@ def world(store: Store) -> Iterator[tuple[Pages, str]]:
     ):
         port = free_port()
         pages = build_pages(sb, onec_sb, store, handler_base=f"http://127.0.0.1:{port}")
-        with pages.store.sessions.begin() as session:
-            Regulations(session).publish("reg-1", "Правила охраны труда", "https://example.test/ot.pdf", NOW)
+        publish_regulations(pages)
         with serve_in_thread(pages.app, port=port) as url:
             yield pages, url
 

@@ -1,7 +1,7 @@
-"""portal pages: notification events, preferences, daily digests; regulations and acknowledgements
+"""portal pages: notification events, per-user preferences, daily digests
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0011
 Create Date: 2026-12-02 00:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "portal_notification_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("event_type", sa.String(length=32), nullable=False),
         sa.Column("event_key", sa.String(length=200), nullable=False),
         sa.Column("site_ref", sa.String(length=64), nullable=True),
@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_index("ix_notification_pending", "portal_notification_events", ["user_id", "digest_day"])
     op.create_table(
         "portal_notification_preferences",
-        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("event_type", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
@@ -42,34 +42,16 @@ def upgrade() -> None:
     )
     op.create_table(
         "portal_notification_digests",
-        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("channels", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "day"),
     )
-    op.create_table(
-        "portal_regulations",
-        sa.Column("doc_id", sa.String(length=64), nullable=False),
-        sa.Column("title", sa.String(length=255), nullable=False),
-        sa.Column("url", sa.String(length=500), nullable=False),
-        sa.Column("site_ref", sa.String(length=64), nullable=True),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("doc_id"),
-    )
-    op.create_table(
-        "portal_regulation_acks",
-        sa.Column("user_id", sa.String(length=32), nullable=False),
-        sa.Column("doc_id", sa.String(length=64), nullable=False),
-        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", "doc_id"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("portal_regulation_acks")
-    op.drop_table("portal_regulations")
     op.drop_table("portal_notification_digests")
     op.drop_index("ix_notification_pending", table_name="portal_notification_events")
     op.drop_table("portal_notification_events")

@@ -24,14 +24,18 @@ from connectors.onec import build_onec
 from connectors.onec.connector import OneCConnector
 from connectors.onec.connector import RetryPolicy as OneCRetry
 from connectors.onec.port import Employee, ScheduleDay
+from core.ids import B24UserId
 from portal.access import Principal
 from portal.auth import PlacementVerifier, user_gateway
 from portal.data import EmployeeCard, InvitationRow, MemoryData, RequestRow, Site, TeamMember
 from portal.demo import demo_app
 from portal.pages import PortalPorts
 from portal.service import PortalService
+from processes.engine import Transition
+from processes.regulations import AckEvent, ack_id, record
 from sandbox.bitrix24.testing import RunningSandbox
 from sandbox.onec.testing import RunningSandbox as OneCSandbox
+from store.regulations import RegulationDocument, Regulations
 from timesheets.model import Period, SiteSettings, Timesheet
 from timesheets.prefill import prefill
 
@@ -43,10 +47,12 @@ MARCH = Period(date(2026, 3, 1), date(2026, 3, 15))
 @dataclass
 class Pages:
     sb: RunningSandbox
-    users: dict[str, str]
+    users: dict[str, B24UserId]
     """employee, approver_a, approver_b, provider, and A0…B1 (the team)."""
     refs: dict[str, str]
     """A0…B1 → 1C employment ref."""
+    persons: dict[str, str]
+    """A0…B1 → 1C person ref."""
     groups: dict[str, int]
     data: MemoryData
     service: PortalService
@@ -68,9 +74,9 @@ class Pages:
         return response.json()["result"]
 
 
-async def _active_refs(settings: Settings, count: int) -> list[str]:
+async def _active_refs(settings: Settings, count: int) -> list[tuple[str, str]]:
     connector = build_onec(settings, retry=OneCRetry(attempts=2, initial_wait=0, max_wait=0, jitter=0))
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     try:
         async for page in connector.snapshot("Employee"):
             for record in page:
@@ -78,7 +84,7 @@ async def _active_refs(settings: Settings, count: int) -> list[str]:
                     continue
                 current = record.current
                 if current.department_ref and not current.dismissal_date and len(found) < count:
-                    found.append(record.ref)
+                    found.append((record.ref, record.person_ref))
     finally:
         await connector.close()
     return found
@@ -109,12 +115,14 @@ def build_pages(
     onec_settings = Settings(
         onec=OneCSettings(endpoint=onec_sb.endpoint, username=onec_sb.user, password=onec_sb.password)
     )
-    refs = dict(zip(NAMES, asyncio.run(_active_refs(onec_settings, 4)), strict=True))
+    found = dict(zip(NAMES, asyncio.run(_active_refs(onec_settings, 4)), strict=True))
+    refs = {k: ref for k, (ref, _person) in found.items()}
+    persons = {k: person for k, (_ref, person) in found.items()}
     onec = build_onec(onec_settings, retry=OneCRetry(attempts=2, initial_wait=0, max_wait=0, jitter=0))
 
-    def add(key: str, first: str, last: str) -> str:
+    def add(key: str, first: str, last: str) -> B24UserId:
         email = f"{first}.{last}.{key}@example.test".lower()
-        return str(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
+        return B24UserId(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
 
     users = {
         "approver_a": add("aa", "Anna", "Klientova"),
@@ -161,7 +169,7 @@ def build_pages(
         service.open_sheet(sheet)
     data.cards[refs["A0"]] = EmployeeCard(
         refs["A0"], NAMES["A0"], "Кладовщик", "ООО «Аутсорс»", "site-A", "Северный склад", "0042",
-        date(2025, 2, 3), Decimal(14),
+        date(2025, 2, 3), Decimal(14), persons["A0"], "org-1",
     )  # fmt: skip
     data.request_rows[refs["A0"]] = [RequestRow("req-1", "leave", "approving", NOW)]
     data.invitation_rows.append(InvitationRow("Анна Клиентова", "email", "sent", NOW))
@@ -177,4 +185,23 @@ def build_pages(
     )
     app = demo_app(data, service, verifier, session_secret=SECRET, cookie_secure=False)
     app.state.portal_ports = PortalPorts(store.sessions, onec, gateway)
-    return Pages(sb, users, refs, groups, data, service, app, store, gateway, onec, clock)
+    return Pages(sb, users, refs, persons, groups, data, service, app, store, gateway, onec, clock)
+
+
+def _assign(ack: str, last: Transition | None) -> Transition:
+    return record(ack, last, AckEvent("assign", "bridge", data={"task_id": 7}), NOW)
+
+
+def publish_regulations(pages: Pages) -> None:
+    """Two local acts as ``regulations publish`` leaves them (docs/regulations.md): one assigned to A0,
+    one to B0."""
+    with pages.store.sessions.begin() as session:
+        repo = Regulations(session)
+        for doc, title, who in (("doc-a", "Правила охраны труда", "A0"), ("doc-b", "Пропускной режим", "B0")):
+            repo.add_document(
+                RegulationDocument(
+                    document_id=doc, org_ref="org-1", title=title, file_name=f"{doc}.pdf", group_id=1,
+                    file_id=1, deadline=date(2026, 3, 30), published_at=NOW,
+                )
+            )  # fmt: skip
+            repo.append(ack_id(doc, pages.persons[who]), _assign, NOW, person_ref=pages.persons[who])

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from config.wiring import Store
@@ -24,6 +25,7 @@ from connectors.onec.port import (
     PersonRef,
     Placement,
 )
+from core.ids import B24UserId
 from portal.data import Order, TeamMember
 from portal.models import PortalSite
 from portal.notifications import (
@@ -82,9 +84,9 @@ def _round(store: Store) -> None:
                  for d in MARCH.days())  # fmt: skip
     clock = iter(NOW + timedelta(minutes=n) for n in range(100))
     with store.sessions.begin() as session:
-        data = SqlPortalData(session, provider_managers={"30"})
+        data = SqlPortalData(session, provider_managers={B24UserId(30)})
         service = PortalService(data, lambda: next(clock))
-        me, client, provider = data.principal("10"), data.principal("20"), data.principal("30")
+        me, client, provider = (data.principal(B24UserId(u)) for u in (10, 20, 30))
         assert me and client and provider
         service.open_sheet(
             Timesheet("ts-1", "e-1", "site-A", "org-1", MARCH, days, employee_name="Иванов Пётр")
@@ -102,7 +104,7 @@ def _round(store: Store) -> None:
             2,
             date(2026, 4, 1),
             "",
-            "22",
+            B24UserId(22),
             NOW,
             "answered",
             "Двое с 1 апреля",
@@ -137,10 +139,10 @@ async def test_one_digest_per_user_and_day_each_of_their_own_site(
     with store.sessions.begin() as session:
         prefs = NotificationStore(session)
         chosen = {("timesheet_disputed", "email"), ("timesheet_approved", "sms")}
-        prefs.save_preferences("10", chosen | {("timesheet_approved", "bitrix24")}, NOW)
+        prefs.save_preferences(B24UserId(10), chosen | {("timesheet_approved", "bitrix24")}, NOW)
 
-    def data_for(session: object) -> SqlPortalData:
-        return SqlPortalData(session, provider_managers={"30"})  # type: ignore[arg-type]
+    def data_for(session: Session) -> SqlPortalData:
+        return SqlPortalData(session, provider_managers={B24UserId(30)})
 
     report = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=21))
     assert report.digests == 4 and report.skipped == 0

@@ -12,16 +12,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from own_pages_world import NAMES, NOW, Pages, build_pages
-from sqlalchemy import select
+from own_pages_world import NAMES, NOW, Pages, build_pages, publish_regulations
 
 from config.wiring import Store
-from portal.cabinet import Regulations
 from portal.notifications import NotificationStore
-from portal.tables import RegulationAck
+from processes.engine import verify_chain
+from processes.regulations import ack_id
 from sandbox.bitrix24.testing import run_sandbox
 from sandbox.onec.testing import RunningSandbox as OneCSandbox
 from sandbox.onec.testing import onec_sandbox
+from store.regulations import Regulations
 
 
 @pytest.fixture
@@ -51,19 +51,10 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def _publish(pages: Pages) -> None:
-    with pages.store.sessions.begin() as session:
-        regulations = Regulations(session)
-        regulations.publish("reg-1", "Правила охраны труда", "https://example.test/ot.pdf", NOW)
-        regulations.publish(
-            "reg-b", "Пропускной режим терминала", "https://example.test/b.pdf", NOW, "site-B"
-        )
-
-
 def test_the_employee_cabinet_shows_1c_data_requests_sheets_and_regulations(
     pages: Pages, client: TestClient
 ) -> None:
-    _publish(pages)
+    publish_regulations(pages)
     pages.open_as(client, "employee")
     html = client.get("/portal/me").text
     assert "Иванов Пётр" in html and "ООО «Аутсорс»" in html and "Северный склад" in html and "14 дн." in html
@@ -75,19 +66,22 @@ def test_the_employee_cabinet_shows_1c_data_requests_sheets_and_regulations(
         and "sheet-A1" not in html
         and "sheet-B0" not in html
     )
-    assert "Правила охраны труда" in html and "Пропускной режим" not in html
+    assert "Правила охраны труда" in html and "Пропускной режим" not in html and "до 30.03.2026" in html
 
-    first = client.post("/portal/me/regulations/reg-1/ack", data={"csrf": _csrf(html)})
+    first = client.post("/portal/me/regulations/doc-a/ack", data={"csrf": _csrf(html)})
     assert first.status_code == 200 and "ознакомлен 20.03.2026 10:00" in first.text
     pages.clock[0] = NOW + timedelta(hours=1)
-    again = client.post("/portal/me/regulations/reg-1/ack", data={"csrf": _csrf(html)})
+    again = client.post("/portal/me/regulations/doc-a/ack", data={"csrf": _csrf(html)})
     assert again.status_code == 200 and "ознакомлен 20.03.2026 10:00" in again.text  # the first press counts
-    assert client.post("/portal/me/regulations/reg-b/ack", data={"csrf": _csrf(html)}).status_code == 404
-    assert client.post("/portal/me/regulations/reg-1/ack", data={"csrf": "forged"}).status_code == 403
+    assert client.post("/portal/me/regulations/doc-b/ack", data={"csrf": _csrf(html)}).status_code == 404
+    assert client.post("/portal/me/regulations/doc-a/ack", data={"csrf": "forged"}).status_code == 403
+    ack = ack_id("doc-a", pages.persons["A0"])
     with pages.store.sessions() as session:
-        acks = session.scalars(select(RegulationAck)).all()
-    assert [(a.user_id, a.doc_id) for a in acks] == [(pages.users["employee"], "reg-1")]
-    assert acks[0].acknowledged_at.replace(tzinfo=UTC) == NOW
+        history = Regulations(session).history(ack)
+    assert [(t.to_state, t.actor) for t in history] == [
+        ("assigned", "bridge"), ("confirmed", f"portal:{pages.users['employee']}")
+    ]  # fmt: skip
+    assert history[-1].at.replace(tzinfo=UTC) == NOW and verify_chain(ack, history) is None
 
     pages.open_as(client, "approver_a")
     assert client.get("/portal/me").status_code == 403
@@ -235,7 +229,7 @@ def test_a_manager_of_site_a_reaches_nothing_of_site_b_through_the_added_pages(
     for path in (
         "/portal/sites/site-B/resumes/generate",
         f"/portal/sites/site-B/resumes/{pages.refs['B0']}",
-        "/portal/me/regulations/reg-b/ack",
+        "/portal/me/regulations/doc-b/ack",
     ):
         assert client.post(path, data={"csrf": csrf}).status_code == 403, path
     dashboard = client.get("/portal/").text

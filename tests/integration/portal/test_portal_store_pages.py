@@ -21,6 +21,7 @@ from connectors.onec.port import (
     PositionRef,
     Record,
 )
+from core.ids import B24UserId
 from portal.models import PortalSite
 from portal.store import SqlPortalData
 from store.models import ClientManager, IdentityLink, Invitation, ProcessInstance, SourceRecord
@@ -84,12 +85,14 @@ def test_the_store_answers_the_added_pages(store: Store) -> None:
         assert card.hire_date == date(2025, 2, 3) and card.leave_balance is None
         assert data.employee_card("e-404") is None
         assert [r.request_id for r in data.requests_of("e-1")] == ["r-1"]
-        assert [(m.user_id, m.role) for m in data.managers("site-A")] == [("20", "timesheet_approver")]
+        assert [(m.user_id, m.role) for m in data.managers("site-A")] == [(20, "timesheet_approver")]
         assert data.managers("site-B") == []
         assert [(i.person, i.channel, i.status) for i in data.invitations()] == [
             ("Иванов Пётр", "email", "sent")
         ]
-        assert data.user_of_employee("e-1") == "10" and data.user_of_employee("e-404") is None
-        assert (data.contact("10").email, data.contact("10").phone) == ("petr@example.test", "+79161234567")
-        assert data.contact("20").email == "anna@example.test" and data.contact("x").email is None
+        assert data.user_of_employee("e-1") == 10 and data.user_of_employee("e-404") is None
+        petr = data.contact(B24UserId(10))
+        assert (petr.email, petr.phone) == ("petr@example.test", "+79161234567")
+        assert data.contact(B24UserId(20)).email == "anna@example.test"
+        assert data.contact(B24UserId(99)).email is None
         assert data.group_of_site("site-A") == 77 and data.group_of_site("site-B") is None
