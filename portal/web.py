@@ -23,8 +23,13 @@ from fastapi.templating import Jinja2Templates
 
 from portal.access import ROLE_LABELS, AccessDenied, Principal, allowed, require, sites
 from portal.auth import COOKIE, PlacementRejected, PlacementVerifier, Session, Sessions, csrf_ok
+from portal.cabinet import cabinet_router
 from portal.data import ORDER_STATUS_LABELS, REGISTRATION_LABELS, OrderKind, PortalData
+from portal.notifications import notifications_router
+from portal.provider import provider_router
+from portal.resumes import resumes_router
 from portal.service import NotFound, PortalError, PortalService
+from portal.today import today_router
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
 from timesheets.lifecycle import EVENT_LABELS, STATE_LABELS, dispute_diff, resubmission_diff
 from timesheets.model import TIME_KINDS, Day, Period, TimesheetError
@@ -438,6 +443,11 @@ def create_portal_router(
     async def css() -> Response:
         return Response((TEMPLATES / "portal.css").read_text(encoding="utf-8"), media_type="text/css")
 
+    router.include_router(cabinet_router(data, settings, clock))
+    router.include_router(provider_router(data, settings, clock))
+    router.include_router(notifications_router(data, settings, clock))
+    router.include_router(resumes_router(data, settings, clock))
+    router.include_router(today_router(data, settings, clock))
     return router
 
 
