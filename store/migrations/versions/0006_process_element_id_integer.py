@@ -1,7 +1,7 @@
 """process_instances.b24_element_id as an integer (a Bitrix24 list element id)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-02 00:10:00
 
 Nothing wrote the column before the call-out handler (processes/callouts.py), which writes integers; a
@@ -16,7 +16,7 @@ from alembic import op
 from core.errors import StoreError
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
