@@ -29,7 +29,7 @@ from sync.source import from_json
 log = logging.getLogger(__name__)
 
 SOURCE = "bitrix24"
-ACTIVITY_SOURCE = "bitrix24.activity"
+ACTIVITY_SOURCE = callouts.SOURCE
 """Inbox source of REST-activity call-outs (webhooks/activity.py), run by ``dispatch_activities``."""
 
 

@@ -21,7 +21,8 @@ from processes.b24_sender import send_pending
 from processes.onec_answers import AnsweringFeed
 from processes.outbox_worker import DeliveryPolicy
 from processes.reconcile import reconcile
-from store.models import OutboxMessage, ProcessInstance
+from sandbox.bitrix24.params import encode_form
+from store.models import AppToken, OutboxMessage, ProcessInstance
 from store.process_repo import ProcessRepository
 from store.uow import UnitOfWork
 from tests.integration.processes._flow import CATALOG, World, close, set_up_portal, world
@@ -29,6 +30,7 @@ from webhooks.handlers import ProcessDirectory
 from webhooks.jobs import schedule_jobs
 from webhooks.scheduler import JobScheduler
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
 
 
@@ -155,3 +157,33 @@ async def test_reconcile_cancels_a_request_whose_workflow_ended_and_reminds_the_
     assert again.cancelled == [] and again.reminded == []  # once per reminder period
     await w.pump(onec=False)
     assert any(m.startswith("Напоминание") for m in w.notifications(w.client.uid))
+
+
+async def test_reconcile_answers_a_call_out_the_bridge_could_not_handle(w: World) -> None:
+    token = "67a2ffdb2c57a3.35276854|A_submit|" + "c" * 32 + ".0123456789abcdef"
+    broken = {
+        "workflow_id": "67a2ffdb2c57a3.35276854",
+        "code": "eb_submit_to_1c",
+        "event_token": token,
+        "document_id": ["lists", "BizprocDocument", "notanelement"],
+        "use_subscription": "Y",
+        "properties": {"RequestKind": "leave"},
+        "auth": {"application_token": _app_token(w)},
+    }
+    answer = w.http.post(f"{w.bridge_url}/bitrix24/activity", content=encode_form(broken), headers=FORM)
+    assert answer.status_code == 200
+    await w.pump(onec=False)
+    report = await reconcile(w.store.sessions, w.gateway, w.onec, CATALOG, ProcessDirectory())
+    assert len(report.failed_callouts) == 1
+    with w.store.sessions() as session:
+        [row] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "bizproc.event.send")).all()
+        assert row.payload["EVENT_TOKEN"] == token and row.payload["RETURN_VALUES"]["Accepted"] == "N"
+    again = await reconcile(w.store.sessions, w.gateway, w.onec, CATALOG, ProcessDirectory())
+    assert again.failed_callouts == []
+
+
+def _app_token(w: World) -> str:
+    with w.store.sessions() as session:
+        token = session.scalar(select(AppToken.application_token))
+        assert token
+        return str(token)
