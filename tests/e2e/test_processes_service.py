@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from config.wiring import Store, open_bridge
+from connectors.bitrix24.factory import build_bitrix24
+from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
 from connectors.onec.port import OneCPort
 from processes.answers import queue_answer
 from processes.b24_sender import send_pending
@@ -187,3 +189,47 @@ def _app_token(w: World) -> str:
         token = session.scalar(select(AppToken.application_token))
         assert token
         return str(token)
+
+
+def _fast_gateway(w: World) -> Bitrix24Gateway:
+    """The connector without its own quick retries: every refusal reaches the sender."""
+    assert w.settings is not None
+    return build_bitrix24(
+        w.settings, w.store, retry=RetryPolicy(attempts=1, initial_seconds=0, max_seconds=0)
+    )
+
+
+def _queue_notice(w: World, n: int) -> None:
+    payload = {"request_id": "test", "to": w.employee.uid, "message": f"Проверка {n}"}
+    with UnitOfWork(w.store.sessions) as uow:
+        uow.outbox.add("bitrix24", "im.notify", f"bitrix24:im.notify:test:{n}", payload)
+
+
+async def test_the_sender_backs_off_while_refused_and_dead_letters_after_the_policy(w: World) -> None:
+    policy = DeliveryPolicy(initial_backoff=timedelta(0), max_attempts=3)
+    _queue_notice(w, 1)
+    _queue_notice(w, 2)
+    gateway = _fast_gateway(w)
+    try:
+        w.b24.knobs.system_error("QUERY_LIMIT_EXCEEDED", method="im.notify.system.add", count=3)
+        passes = [await send_pending(w.store.sessions, gateway, CATALOG, policy=policy) for _ in range(3)]
+    finally:
+        await gateway.close()
+    assert [p.retrying for p in passes] == [2, 1, 0] and [p.dead for p in passes] == [0, 0, 0]
+    assert sum(p.sent.get("im.notify", 0) for p in passes) == 2
+    told = sorted(m for m in w.notifications(w.employee.uid) if m.startswith("Проверка"))
+    assert told == ["Проверка 1", "Проверка 2"]
+    _queue_notice(w, 3)
+    w.b24.knobs.system_error("QUERY_LIMIT_EXCEEDED", method="im.notify.system.add", count=10)
+    gateway = _fast_gateway(w)
+    try:
+        dead = [await send_pending(w.store.sessions, gateway, CATALOG, policy=policy) for _ in range(3)]
+    finally:
+        await gateway.close()
+        w.b24.knobs.system_error(None)
+    assert [p.dead for p in dead] == [0, 0, 1]
+    with w.store.sessions() as session:
+        key = OutboxMessage.dedup_key == "bitrix24:im.notify:test:3"
+        row = session.scalar(select(OutboxMessage).where(key))
+        assert row is not None
+        assert (row.status, row.last_error, row.attempts) == ("failed", "QUERY_LIMIT_EXCEEDED", 3)
