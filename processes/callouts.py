@@ -146,15 +146,6 @@ async def resolve(ctx: Context, payload: Mapping[str, Any]) -> Work:
             queue_answer(uow, code, token, {"Valid": "N", "Message": message}, "invalid")
             return
         roles = ctx.directory.approvers(uow.session, instance.site_ref)
-        missing = [s.title for s in entry.approvals if not roles.get(s.approver)]
-        if missing and instance.state == "received":
-            reason = "для вашего объекта не назначен согласующий — обратитесь к менеджеру"
-            record = uow.processes.apply(
-                entry, instance.request_id, Event("invalidated", BRIDGE, reason), ctx.clock()
-            )
-            text = employee_message(entry, record) or reason
-            queue_answer(uow, code, token, {"Valid": "N", "Message": text}, "no approver")
-            return
         values = {"Valid": "Y", "Message": entry.messages.get("received", "")}
         values |= {
             activities.APPROVER_PROPERTY[role]: _user(roles.get(role))
@@ -193,8 +184,12 @@ def _open(
         b24_element_id=B24ElementId(element.element_id),
         b24_workflow_id=str(payload["workflow_id"]),
     )
+    roles = ctx.directory.approvers(uow.session, filer.site_ref)
     if filer.person_ref is None:
         reason = "вы не найдены среди сотрудников в 1С — обратитесь к менеджеру"
+        repo.apply(entry, request_id, Event("invalidated", BRIDGE, reason), at)
+    elif any(not roles.get(step.approver) for step in entry.approvals):
+        reason = "для вашего объекта не назначен согласующий — обратитесь к менеджеру"
         repo.apply(entry, request_id, Event("invalidated", BRIDGE, reason), at)
     else:
         problems = validate_request(_without_balance(entry), element.values, holidays=ctx.holidays)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from config.wiring import Store
+from portal.models import PortalSite
 from processes.activities import ALL
 from sandbox.bitrix24.params import encode_form
 from store.models import InboxMessage, OutboxMessage, ProcessInstance, SourceRecord
@@ -252,4 +253,16 @@ async def test_someone_the_mirror_does_not_know_is_told_and_nothing_goes_on(w: W
     await _approve_all(w)
     assert _path(w, _instance(w, element).request_id) == ["received", "invalid"]
     assert any("не найдены среди сотрудников" in m for m in w.notifications(stranger.uid))
+    assert w.onec_sb.knobs.requests() == []
+
+
+async def test_a_site_without_its_approver_is_told_instead_of_a_task_for_nobody(w: World) -> None:
+    with w.store.sessions.begin() as session:
+        site = session.scalar(select(PortalSite))
+        assert site is not None
+        site.settings = {"provider_managers": [str(w.manager.uid)]}  # no client approver named
+    element = w.file("sick_notice", {"date_from": "2026-03-02", "date_to": "2026-03-03"})
+    await _approve_all(w)
+    assert _path(w, _instance(w, element).request_id) == ["received", "invalid"]
+    assert any("не назначен согласующий" in m for m in w.notifications(w.employee.uid))
     assert w.onec_sb.knobs.requests() == []
