@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from config.wiring import Store
 from portal.models import PortalSite
 from processes.activities import ALL
+from processes.bank_account import account_key_ok
 from sandbox.bitrix24.params import encode_form
 from store.models import InboxMessage, OutboxMessage, ProcessInstance, SourceRecord
 from store.process_repo import ProcessRepository
@@ -145,12 +146,28 @@ async def test_a_certificate_ends_as_a_pdf_in_the_employees_drive(w: World) -> N
     assert _workflow(w, element)["state"] == "completed"
 
 
+SCAN = ["scan.pdf", base64.b64encode(b"%PDF-1.4 scan").decode()]
+SBER = "044525225"
+
+
+def _account(bik: str) -> str:
+    """A client account that passes the Central Bank key for ``bik`` (the 9th digit is the key)."""
+    return next(a for d in "0123456789" if account_key_ok(bik, a := f"40817810{d}00000012345"))
+
+
 OTHERS: dict[str, tuple[dict[str, Any], str]] = {
     "leave_change": ({"action": "cancel", "original_request": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
                       "reason": "Изменились планы"}, "LeaveCancel"),
     "vacation_wish": ({"year": "2027", "date_from": "2027-07-01", "date_to": "2027-07-14"}, "VacationWish"),
     "business_trip": ({"destination": "Казань", "purpose": "Монтаж", "date_from": "2026-04-01",
                        "date_to": "2026-04-03"}, "BusinessTrip"),
+    "advance": ({"amount": "15000", "purpose": "Инструмент", "report_by": "2026-04-30"}, "Advance"),
+    "bank_details": ({"bik": SBER, "account": _account(SBER), "statement": SCAN}, "BankDetails"),
+    "child_tax_deduction": ({"child_name": "Иванова Мария", "child_birth_date": "2020-05-01",
+                             "child_order": "1", "birth_certificate": SCAN, "statement": SCAN},
+                            "TaxDeduction"),
+    "work_book": ({"request_kind": "stdr", "delivery": "email"}, "WorkBook"),
+    "dismissal": ({"last_day": "2026-04-15", "reason": "own", "statement": SCAN}, "Dismissal"),
 }  # fmt: skip
 
 
