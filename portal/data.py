@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from core.ids import B24UserId
 from portal.access import Principal
 from processes.engine import Transition
 from timesheets.model import SiteSettings, Timesheet
@@ -37,7 +38,7 @@ class TeamMember:
     site_ref: str
     name: str
     position: str
-    b24_user_id: str | None = None
+    b24_user_id: B24UserId | None = None
     resume_url: str | None = None
     presence: str = "scheduled"
     """Who is working today: scheduled, clocked_in, on_break, clocked_out, absent, late."""
@@ -45,7 +46,7 @@ class TeamMember:
 
 @dataclass(slots=True)
 class Comment:
-    author: str
+    author: B24UserId
     text: str
     at: datetime
 
@@ -59,7 +60,7 @@ class Order:
     headcount: int
     start: date
     details: str
-    author: str
+    author: B24UserId
     created_at: datetime
     status: OrderStatus = "new"
     answer: str | None = None
@@ -76,7 +77,7 @@ class Registration:
     phone: str
     created_at: datetime
     status: RegistrationStatus = "pending"
-    decided_by: str | None = None
+    decided_by: B24UserId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class SheetRecord:
 
 
 class PortalData(Protocol):
-    def principal(self, b24_user_id: str) -> Principal | None: ...
+    def principal(self, b24_user_id: B24UserId) -> Principal | None: ...
     def sites(self) -> list[Site]: ...
     def site(self, site_ref: str) -> Site | None: ...
     def team(self, site_ref: str) -> list[TeamMember]: ...
@@ -112,14 +113,14 @@ class PortalData(Protocol):
 class MemoryData:
     """Everything in dictionaries; the same behaviour the store-backed implementation must have."""
 
-    principals: dict[str, Principal] = field(default_factory=dict)
+    principals: dict[B24UserId, Principal] = field(default_factory=dict)
     site_rows: dict[str, Site] = field(default_factory=dict)
     members: list[TeamMember] = field(default_factory=list)
     sheet_rows: dict[str, SheetRecord] = field(default_factory=dict)
     order_rows: dict[str, Order] = field(default_factory=dict)
     registration_rows: dict[str, Registration] = field(default_factory=dict)
 
-    def principal(self, b24_user_id: str) -> Principal | None:
+    def principal(self, b24_user_id: B24UserId) -> Principal | None:
         return self.principals.get(b24_user_id)
 
     def sites(self) -> list[Site]:

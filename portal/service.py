@@ -84,11 +84,11 @@ class PortalService:
         if changed.days != current.sheet.days:
             edits = [d for d in changed.days if d not in current.sheet.days]
             current = self._append(
-                current, SheetEvent("edit", principal.user_id, data={"days": days_to_data(edits)}), changed
+                current, SheetEvent("edit", _actor(principal), data={"days": days_to_data(edits)}), changed
             )
         if submit:
             current = self._append(
-                current, SheetEvent("submit", principal.user_id, data={"days": days_to_data(changed.days)})
+                current, SheetEvent("submit", _actor(principal), data={"days": days_to_data(changed.days)})
             )
         return current
 
@@ -109,11 +109,11 @@ class PortalService:
     def approve(self, principal: Principal, sheet_id: str) -> SheetRecord:
         current = self.sheet(principal, sheet_id)
         step = self._step_for(principal, current)
-        current = self._append(current, SheetEvent("approve", principal.user_id, step=step))
+        current = self._append(current, SheetEvent("approve", _actor(principal), step=step))
         if current.state == "approved" and current.sheet.corrects:
             old = self.data.sheet(current.sheet.corrects)
             if old is not None and old.state not in ("superseded", "cancelled"):
-                self._append(old, SheetEvent("superseded", principal.user_id, data={"by": sheet_id}))
+                self._append(old, SheetEvent("superseded", _actor(principal), data={"by": sheet_id}))
         return current
 
     def bulk_approve(
@@ -152,7 +152,7 @@ class PortalService:
                 data["proposed"] = days_to_data(current.sheet.with_days(proposed).days)
             except TimesheetError as exc:
                 raise PortalError(str(exc)) from exc
-        return self._append(current, SheetEvent("dispute", principal.user_id, reason, step, data))
+        return self._append(current, SheetEvent("dispute", _actor(principal), reason, step, data))
 
     def correct(self, principal: Principal, sheet_id: str) -> SheetRecord:
         """A new draft version of an approved sheet (the approved one stays locked until it is replaced)."""
@@ -167,7 +167,7 @@ class PortalService:
         version = replace(
             current.sheet, sheet_id=str(uuid.uuid4()), version=current.sheet.version + 1, corrects=sheet_id
         )
-        return self.open_sheet(version, principal.user_id)
+        return self.open_sheet(version, _actor(principal))
 
     def record_onec(self, outcome: SheetOutcome) -> SheetRecord:
         """1C's answer for one sheet (the outbox's result handler calls this): accepted, conflicts, failed."""
@@ -183,7 +183,7 @@ class PortalService:
         require(principal, "manage", current.sheet.site_ref)
         if not reason.strip():
             raise PortalError("Укажите, как решён конфликт")
-        return self._append(current, SheetEvent("resolve", principal.user_id, reason.strip()))
+        return self._append(current, SheetEvent("resolve", _actor(principal), reason.strip()))
 
     def history(
         self, principal: Principal, site_refs: Sequence[str], limit: int = 20
@@ -303,6 +303,11 @@ class PortalService:
         found.status, found.decided_by = ("approved" if approve else "rejected"), principal.user_id
         self.data.save_registration(found)
         return found
+
+
+def _actor(principal: Principal) -> str:
+    """A person in a timesheet record: their Bitrix24 user id (records also name ``bridge`` and ``1c``)."""
+    return str(principal.user_id)
 
 
 def _illegal_message(state: str) -> str:

@@ -39,18 +39,16 @@ class ConcurrentChange(RuntimeError):
 
 
 class SqlPortalData:
-    def __init__(self, session: Session, *, provider_managers: Collection[str] = ()) -> None:
+    def __init__(self, session: Session, *, provider_managers: Collection[B24UserId] = ()) -> None:
         self.session = session
         self.provider_managers = frozenset(provider_managers)
         self.processes = ProcessRepository(session)
 
     # -- people ----------------------------------------------------------------------------------------
-    def principal(self, b24_user_id: str) -> Principal | None:
+    def principal(self, b24_user_id: B24UserId) -> Principal | None:
         if b24_user_id in self.provider_managers:
             return Principal(b24_user_id, "provider_manager")
-        if not (b24_user_id.isascii() and b24_user_id.isdecimal()):
-            return None  # Bitrix24 user ids are integers (stored as such, core/ids.py)
-        user_id = B24UserId(int(b24_user_id))
+        user_id = b24_user_id
         rows = self.session.scalars(
             select(ClientManager).where(
                 ClientManager.b24_user_id == user_id, ClientManager.removed_at.is_(None)
@@ -118,7 +116,7 @@ class SqlPortalData:
                         site_ref,
                         self._person_name(employee.person_ref),
                         "",
-                        str(link.b24_id) if link and link.b24_id is not None else None,
+                        B24UserId(link.b24_id) if link and link.b24_id is not None else None,
                     )
                 )
         return sorted(members, key=lambda m: m.name)
@@ -243,13 +241,17 @@ def _site(row: PortalSite) -> Site:
         row.site_ref,
         row.org_ref,
         cast(Any, row.period_kind),
-        client_approvers=tuple(extra.get("client_approvers", ())),
-        alternate_approvers=tuple(extra.get("alternate_approvers", ())),
-        provider_managers=tuple(extra.get("provider_managers", ())),
+        client_approvers=_user_ids(extra.get("client_approvers")),
+        alternate_approvers=_user_ids(extra.get("alternate_approvers")),
+        provider_managers=_user_ids(extra.get("provider_managers")),
         deadline_days=int(extra.get("deadline_days", 3)),
         remind_before_days=int(extra.get("remind_before_days", 1)),
     )
     return Site(row.site_ref, row.name, row.client, settings)
+
+
+def _user_ids(values: Any) -> tuple[B24UserId, ...]:
+    return tuple(B24UserId(int(v)) for v in values or ())
 
 
 def _sheet_data(sheet: Timesheet) -> dict[str, Any]:
@@ -288,7 +290,10 @@ def _sheet(sheet_id: str, data: dict[str, Any]) -> Timesheet:
 
 
 def _order(row: PortalOrder) -> Order:
-    comments = [Comment(c["author"], c["text"], datetime.fromisoformat(c["at"])) for c in row.comments or []]
+    comments = [
+        Comment(B24UserId(int(c["author"])), c["text"], datetime.fromisoformat(c["at"]))
+        for c in row.comments or []
+    ]
     return Order(
         row.order_id,
         row.site_ref,
@@ -297,7 +302,7 @@ def _order(row: PortalOrder) -> Order:
         row.headcount,
         row.start,
         row.details,
-        row.author,
+        B24UserId(row.author),
         row.created_at,
         cast(Any, row.status),
         row.answer,
@@ -315,5 +320,5 @@ def _registration(row: PortalRegistration) -> Registration:
         row.phone,
         row.created_at,
         cast(Any, row.status),
-        row.decided_by,
+        B24UserId(row.decided_by) if row.decided_by is not None else None,
     )

@@ -24,7 +24,7 @@ from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
 from processes.catalog import Catalog
 from sync.managers import ManagerError
-from webhooks import admin, admin_processes, events, health
+from webhooks import activity, admin, admin_processes, events, health
 from webhooks.deps import AdminUser
 from webhooks.errors import Refusal
 from webhooks.metrics import Metrics, RequestMetrics
@@ -92,7 +92,7 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     app.state.catalog = catalog
     app.state.readiness = health.Readiness(settings, store)
     app.state.metrics = Metrics(settings, store)
-    routers = (events.router, admin.router, admin_processes.router, health.router)
+    routers = (events.router, activity.router, admin.router, admin_processes.router, health.router)
     for router in routers:
         app.include_router(router)
 

@@ -22,6 +22,8 @@ from sync import arrivals
 log = logging.getLogger(__name__)
 
 SOURCE = "bitrix24"
+ACTIVITY_SOURCE = "bitrix24.activity"
+"""Inbox source of REST-activity call-outs (webhooks/activity.py), run by ``dispatch_activities``."""
 
 
 def user_added(session: Session, payload: Mapping[str, Any]) -> None:
