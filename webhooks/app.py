@@ -27,6 +27,8 @@ from sync.managers import ManagerError
 from webhooks import activity, admin, admin_processes, events, health
 from webhooks.deps import AdminUser
 from webhooks.errors import Refusal
+from webhooks.inbox_writer import InboxWriter
+from webhooks.installed import InstalledApp
 from webhooks.metrics import Metrics, RequestMetrics
 
 TITLE = "Extranet Bridge"
@@ -92,6 +94,8 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     app.state.catalog = catalog
     app.state.readiness = health.Readiness(settings, store)
     app.state.metrics = Metrics(settings, store)
+    app.state.inbox_writer = InboxWriter(store.sessions)
+    app.state.installed_app = InstalledApp(store.sessions)
     routers = (events.router, activity.router, admin.router, admin_processes.router, health.router)
     for router in routers:
         app.include_router(router)
