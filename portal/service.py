@@ -14,12 +14,15 @@ from datetime import date, datetime
 
 from connectors.messaging.port import InvalidEmail, InvalidPhone
 from connectors.messaging.validate import normalize_phone, validate_email
-from portal.access import AccessDenied, Principal, allowed, require
+from connectors.onec.port import Approval
+from portal.access import ROLES, AccessDenied, Principal, allowed, require
 from portal.data import Comment, Order, OrderKind, PortalData, Registration, SheetRecord
 from processes.engine import IllegalTransition, Transition
+from sync.managers import ManagerError
+from timesheets.billing import counted
 from timesheets.lifecycle import AWAITING, STATE_LABELS, SheetEvent, record
 from timesheets.model import Day, Timesheet, TimesheetError
-from timesheets.onec import SheetOutcome, conflicts_to_data
+from timesheets.onec import SheetOutcome, conflicts_to_data, submissions
 from timesheets.serial import days_to_data
 
 MAX_TEXT = 2000
@@ -114,7 +117,23 @@ class PortalService:
             old = self.data.sheet(current.sheet.corrects)
             if old is not None and old.state not in ("superseded", "cancelled"):
                 self._append(old, SheetEvent("superseded", _actor(principal), data={"by": sheet_id}))
+        if current.state == "approved":
+            self._queue_onec(current)
         return current
+
+    def _queue_onec(self, approved: SheetRecord) -> None:
+        """1C keeps one document per site and period, and a new requestId replaces all its rows: so every
+        approval queues the site's whole period — the latest approved version of each employee."""
+        sheet = approved.sheet
+        same = [r for r in self.data.sheets(sheet.site_ref) if r.sheet.period == sheet.period]
+        sheets = [s for s in counted((r.sheet, r.state) for r in same) if s.org_ref == sheet.org_ref]
+        by_id = {r.sheet.sheet_id: r for r in same}
+        approvals = [
+            Approval(t.actor, t.data.get("step", ""), t.at, "Approved")
+            for t in by_id[sheet.sheet_id].history
+            if t.data.get("event") == "approve"
+        ]
+        self.data.queue_onec(submissions(sheets, approvals))
 
     def bulk_approve(
         self, principal: Principal, site_ref: str, sheet_ids: Sequence[str]
@@ -292,7 +311,16 @@ class PortalService:
         self.data.save_registration(registration)
         return registration
 
-    def decide_registration(self, principal: Principal, registration_id: str, approve: bool) -> Registration:
+    def decide_registration(
+        self,
+        principal: Principal,
+        registration_id: str,
+        approve: bool,
+        site_ref: str = "",
+        role: str = "viewer",
+    ) -> Registration:
+        """Reject, or approve for one site and role: the contact becomes that site's client manager and is
+        invited into Bitrix24's extranet by the client managers' job."""
         if principal.kind != "provider_manager":
             raise AccessDenied()
         found = self.data.registration(registration_id)
@@ -301,6 +329,16 @@ class PortalService:
         if found.status != "pending":
             raise PortalError("Заявка уже рассмотрена")
         found.status, found.decided_by = ("approved" if approve else "rejected"), principal.user_id
+        if approve:
+            if self.data.site(site_ref) is None:
+                raise PortalError("Выберите объект, к которому открыть доступ")
+            if role not in ROLES:
+                raise PortalError("Выберите роль: согласует табели, подаёт заявки или просмотр")
+            found.site_ref, found.role = site_ref, role
+            try:
+                self.data.grant_access(found)
+            except ManagerError as exc:
+                raise PortalError(f"Доступ не выдан: {exc.operator_message}") from None
         self.data.save_registration(found)
         return found
 

@@ -26,12 +26,19 @@ from portal.data import Comment, Order, Registration, SheetRecord, Site, TeamMem
 from portal.models import PortalOrder, PortalRegistration, PortalSite
 from processes.engine import Transition
 from store.models import ClientManager, IdentityLink, ProcessInstance, ProcessTransition, SourceRecord
+from store.outbox import Outbox
 from store.process_repo import ProcessRepository, transition_row
+from sync import managers
 from sync.source import from_json
 from timesheets.model import Day, Period, SiteSettings, Timesheet
+from timesheets.onec import Submission, batch_key, batch_to_data
 from timesheets.serial import days_from_data, days_to_data
 
 KIND = "timesheet"
+ONEC_TARGET = "onec:timesheets"
+"""The outbox target of timesheet submissions (webhooks/timesheet_jobs.py delivers them; the requests'
+worker owns target ``onec``)."""
+ONEC_KIND = "SubmitTimesheet"
 
 
 class ConcurrentChange(RuntimeError):
@@ -39,10 +46,17 @@ class ConcurrentChange(RuntimeError):
 
 
 class SqlPortalData:
-    def __init__(self, session: Session, *, provider_managers: Collection[B24UserId] = ()) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        provider_managers: Collection[B24UserId] = (),
+        outbox: Outbox | None = None,
+    ) -> None:
         self.session = session
         self.provider_managers = frozenset(provider_managers)
         self.processes = ProcessRepository(session)
+        self.outbox = outbox or Outbox(session)
 
     # -- people ----------------------------------------------------------------------------------------
     def principal(self, b24_user_id: B24UserId) -> Principal | None:
@@ -226,8 +240,23 @@ class SqlPortalData:
             registration.decided_by,
             registration.created_at,
         )
+        row.site_ref, row.role = registration.site_ref, registration.role
         self.session.add(row)
         self.session.flush()
+
+    def grant_access(self, registration: Registration) -> None:
+        """A client-manager assignment: the ``client_managers`` job invites the contact into the site's
+        extranet group (sync/managers.py ``apply``: ``user.add`` with ``EXTRANET``, then the group role)."""
+        if registration.site_ref is None or registration.role is None:
+            raise ValueError("an approved registration names its site and role")
+        managers.add(
+            self.session, registration.email, [registration.site_ref], registration.role, registration.name
+        )
+
+    # -- 1C --------------------------------------------------------------------------------------------
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        if batch:
+            self.outbox.add(ONEC_TARGET, ONEC_KIND, batch_key(batch), batch_to_data(batch))
 
 
 def _active(employee: Employee) -> bool:
@@ -321,4 +350,6 @@ def _registration(row: PortalRegistration) -> Registration:
         row.created_at,
         cast(Any, row.status),
         B24UserId(row.decided_by) if row.decided_by is not None else None,
+        row.site_ref,
+        cast(Any, row.role),
     )
