@@ -53,7 +53,8 @@ class PortalService:
         found = self.data.sheet(sheet_id)
         if found is None:
             raise NotFound(sheet_id)
-        require(principal, "view", found.sheet.site_ref, owner=found.sheet.employee_ref)
+        if not _escalated_to(principal, found):
+            require(principal, "view", found.sheet.site_ref, owner=found.sheet.employee_ref)
         return found
 
     def _append(self, current: SheetRecord, event: SheetEvent, sheet: Timesheet | None = None) -> SheetRecord:
@@ -101,7 +102,9 @@ class PortalService:
             raise PortalError(_illegal_message(current.state))
         step = current.state.removeprefix(AWAITING)
         site = current.sheet.site_ref
-        if step == "client" and principal.kind == "client_manager":
+        if step == "client" and _escalated_to(principal, current):
+            pass  # the deadline passed: the site's alternate approver decides this step
+        elif step == "client" and principal.kind == "client_manager":
             require(principal, "approve_timesheet", site)
         elif step == "provider" and principal.kind == "provider_manager":
             require(principal, "manage", site)
@@ -187,6 +190,13 @@ class PortalService:
             current.sheet, sheet_id=str(uuid.uuid4()), version=current.sheet.version + 1, corrects=sheet_id
         )
         return self.open_sheet(version, _actor(principal))
+
+    def chase(self, sheet_id: str, event: SheetEvent) -> SheetRecord:
+        """Record the bridge's reminder or escalation (timesheets/deadlines.py decides which is due)."""
+        current = self.data.sheet(sheet_id)
+        if current is None:
+            raise NotFound(sheet_id)
+        return self._append(current, event)
 
     def record_onec(self, outcome: SheetOutcome) -> SheetRecord:
         """1C's answer for one sheet (the outbox's result handler calls this): accepted, conflicts, failed."""
@@ -341,6 +351,19 @@ class PortalService:
                 raise PortalError(f"Доступ не выдан: {exc.operator_message}") from None
         self.data.save_registration(found)
         return found
+
+
+def _escalated_to(principal: Principal, current: SheetRecord) -> bool:
+    """Is ``principal`` an alternate approver the sheet's current approval step was escalated to?"""
+    if not current.state.startswith(AWAITING):
+        return False
+    step = current.state.removeprefix(AWAITING)
+    for entry in reversed(current.history):
+        if entry.to_state != current.state or entry.from_state != current.state:
+            return False  # the step was entered after the last escalation
+        if entry.data.get("event") == "escalate" and entry.data.get("step") == step:
+            return principal.user_id in entry.data.get("to", ())
+    return False
 
 
 def _actor(principal: Principal) -> str:
