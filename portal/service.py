@@ -191,6 +191,31 @@ class PortalService:
         )
         return self.open_sheet(version, _actor(principal))
 
+    def refresh_days(self, sheet_id: str, clocked: Sequence[Day], actor: str) -> SheetRecord | None:
+        """Clocked days from Bitrix24 time tracking into a draft, except days a person has edited
+        (the employee's word wins); None when nothing changed."""
+        current = self.data.sheet(sheet_id)
+        if current is None or current.state != "draft":
+            return None
+        by_people = {
+            row[0]
+            for t in current.history
+            if t.data.get("event") == "edit" and not t.actor.startswith("bridge")
+            for row in t.data.get("days", ())
+        }
+        changes = [
+            d
+            for d in clocked
+            if d.day in current.sheet.period
+            and d.day.isoformat() not in by_people
+            and current.sheet.day(d.day) != d
+        ]
+        if not changes:
+            return None
+        changed = current.sheet.with_days(changes)
+        event = SheetEvent("edit", actor, data={"days": days_to_data(changes), "source": "timeman"})
+        return self._append(current, event, changed)
+
     def chase(self, sheet_id: str, event: SheetEvent) -> SheetRecord:
         """Record the bridge's reminder or escalation (timesheets/deadlines.py decides which is due)."""
         current = self.data.sheet(sheet_id)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings
 from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
+from portal.mount import mount_portal
 from sync.managers import ManagerError
 from webhooks import admin, events
 from webhooks.deps import AdminUser
@@ -87,6 +88,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.store = store
     app.include_router(events.router)
     app.include_router(admin.router)
+    mount_portal(app, settings, store)
 
     @app.get("/health")
     def health() -> dict[str, str]:
