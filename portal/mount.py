@@ -84,9 +84,9 @@ def mount_portal(app: FastAPI, settings: Settings, store: Store) -> bool:
         pair = vault.load()
         return pair.member_id if pair is not None and pair.member_id else None
 
-    verifier = PlacementVerifier(
-        user_gateway(base, budget, timeout_seconds=b24.timeout_seconds), member_id=installed_member
-    )
+    gateway = user_gateway(base, budget, timeout_seconds=b24.timeout_seconds)
+    app.router.on_shutdown.append(gateway.close)
+    verifier = PlacementVerifier(gateway, member_id=installed_member)
     router = create_portal_router(
         data=data_scope(store, config),
         verifier=verifier,

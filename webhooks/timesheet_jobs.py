@@ -238,7 +238,7 @@ def chase_deadlines(
                     continue
                 service.chase(current.sheet.sheet_id, event)
                 counts[event.name] += 1
-                log.info("timesheets.chased", sheet=current.sheet.sheet_id, event=event.name, step=event.step)
+                log.info("timesheets.chased", sheet=current.sheet.sheet_id, chased=event.name, at=event.step)
     return counts
 
 
