@@ -238,7 +238,9 @@ def chase_deadlines(
                     continue
                 service.chase(current.sheet.sheet_id, event)
                 counts[event.name] += 1
-                log.info("timesheets.chased", sheet=current.sheet.sheet_id, chased=event.name, at=event.step)
+                log.info(
+                    "timesheets.chased", sheet=current.sheet.sheet_id, chased=event.name, step=event.step
+                )
     return counts
 
 
