@@ -329,7 +329,8 @@ def schedule_timesheet_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
         return await prefill_sites(sessions, bridge.onec, bridge.b24, config, today)
 
     async def deadlines_job() -> Mapping[str, int]:
-        return await asyncio.to_thread(chase_deadlines, sessions, utcnow())
+        sites = await asyncio.to_thread(configure_sites, sessions, config)  # sites a sync has just brought
+        return {"sites": sites, **await asyncio.to_thread(chase_deadlines, sessions, utcnow())}
 
     async def submit_job() -> Mapping[str, int]:
         return await submit_approved(sessions, bridge.onec)

@@ -38,7 +38,7 @@ from store.models import ClientManager, IdentityLink, OutboxMessage
 from sync import managers, run
 from timesheets.model import Period, period_of
 from webhooks.app import create_app
-from webhooks.timesheet_jobs import chase_deadlines, prefill_sites, sheet_id, submit_approved
+from webhooks.timesheet_jobs import chase_deadlines, configure_sites, prefill_sites, sheet_id, submit_approved
 
 SECRET = "e2e-portal-secret-0123456789abcdefghij"
 pytestmark = pytest.mark.slow
@@ -226,6 +226,34 @@ async def test_a_timesheet_from_prefill_to_1c_through_dispute_correction_and_con
         assert verify_chain(sheet, record.history) is None
     events = [t.data["event"] for t in s.sheet(first).history]
     assert events[:4] == ["prefill", "submit", "dispute", "edit"] and "escalate" in events
+
+
+async def test_an_approved_self_registration_becomes_an_extranet_invitation(service: Service) -> None:
+    s, bridge = service, service.bridge
+    await run.full(bridge.sync_context())
+    assert configure_sites(s.store.sessions, bridge.settings.portal) == 1
+    visitor = httpx.Client(base_url=s.url, timeout=30)
+    form = {"name": "Сергей Новиков", "company": "ООО «Северный склад»", "email": "s.novikov@client.example",
+            "phone": "+7 916 555-33-44"}  # fmt: skip
+    assert _post(visitor, "/portal/register", "/portal/register", form).status_code == 303
+    with s.store.sessions() as session:
+        [pending] = SqlPortalData(session).registrations()
+    assert pending.status == "pending"
+    await managers.apply(bridge.b24, s.store.sessions, bridge.mapping)
+    assert _invited(s.b24, pending.email) == []  # nothing before the approval
+    provider = s.browser(s.provider)
+    decided = _post(provider, "/portal/", f"/portal/registrations/{pending.registration_id}/decide",
+                    {"decision": "approve", "site_ref": s.site, "role": "order_submitter"})  # fmt: skip
+    assert decided.status_code == 303
+    await managers.apply(bridge.b24, s.store.sessions, bridge.mapping)
+    assert len(_invited(s.b24, pending.email)) == 1
+    with s.store.sessions() as session:
+        row = session.scalar(select(ClientManager).where(ClientManager.email == "s.novikov@client.example"))
+    assert row is not None and (row.site_ref, row.role) == (s.site, "order_submitter") and row.b24_user_id
+
+
+def _invited(b24: B24Sandbox, email: str) -> list[dict[str, Any]]:
+    return [i for i in b24.knobs.invitations() if i.get("email") == email]
 
 
 def _month(day: date) -> Period:
