@@ -22,11 +22,14 @@ from config.settings import Settings
 from config.wiring import Store
 from connectors.bitrix24.auth import StoreVault
 from connectors.bitrix24.budget import DbBudget
-from connectors.bitrix24.factory import portal_key
+from connectors.bitrix24.factory import build_bitrix24, portal_key
+from connectors.errors import ConfigError
+from connectors.onec import build_onec
 from core.clock import utcnow
 from core.ids import B24UserId
 from portal.auth import PlacementVerifier, user_gateway
 from portal.data import PortalData
+from portal.pages import PortalPorts
 from portal.store import SqlPortalData
 from portal.throttle import RegistrationLimit
 from portal.web import DataScope, PortalSettings, create_portal_router
@@ -98,4 +101,22 @@ def mount_portal(app: FastAPI, settings: Settings, store: Store) -> bool:
         registration_limit=RegistrationLimit(config.registrations_per_hour),
     )
     app.include_router(router, prefix=PREFIX)
+    app.state.portal_ports = _ports(settings, store)
+    for port in (app.state.portal_ports.onec, app.state.portal_ports.bitrix24):
+        if port is not None:
+            app.router.on_shutdown.append(port.close)
     return True
+
+
+def _ports(settings: Settings, store: Store) -> PortalPorts:
+    """What the added pages call (the cabinet's schedule, who is working today, resumes): 1C, and Bitrix24
+    as the application; a side that is not configured is absent and its pages say so."""
+    try:
+        onec = build_onec(settings) if settings.onec.endpoint else None
+    except ConfigError:
+        onec = None
+    try:
+        b24 = build_bitrix24(settings, store)
+    except ConfigError:
+        b24 = None
+    return PortalPorts(store.sessions, onec, b24)

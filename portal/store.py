@@ -19,16 +19,35 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.onec.port import Department, Employee, Person, Position
+from connectors.onec.port import Department, Employee, Organization, Person, Position
 from core.ids import B24UserId
 from portal.access import Principal, Role
-from portal.data import Comment, Order, Registration, SheetRecord, Site, TeamMember
+from portal.data import (
+    Comment,
+    Contact,
+    EmployeeCard,
+    InvitationRow,
+    ManagerRow,
+    Order,
+    Registration,
+    RequestRow,
+    SheetRecord,
+    Site,
+    TeamMember,
+)
 from portal.models import PortalOrder, PortalRegistration, PortalSite
 from processes.engine import Transition
-from store.models import ClientManager, IdentityLink, ProcessInstance, ProcessTransition, SourceRecord
+from store.models import (
+    ClientManager,
+    IdentityLink,
+    Invitation,
+    ProcessInstance,
+    ProcessTransition,
+    SourceRecord,
+)
 from store.outbox import Outbox
 from store.process_repo import ProcessRepository, transition_row
-from sync import managers
+from sync import managers as client_managers
 from sync.source import from_json
 from timesheets.model import Day, Period, SiteSettings, Timesheet
 from timesheets.onec import Submission, batch_key, batch_to_data
@@ -285,7 +304,7 @@ class SqlPortalData:
         extranet group (sync/managers.py ``apply``: ``user.add`` with ``EXTRANET``, then the group role)."""
         if registration.site_ref is None or registration.role is None:
             raise ValueError("an approved registration names its site and role")
-        managers.add(
+        client_managers.add(
             self.session, registration.email, [registration.site_ref], registration.role, registration.name
         )
 
@@ -293,6 +312,106 @@ class SqlPortalData:
     def queue_onec(self, batch: Sequence[Submission]) -> None:
         if batch:
             self.outbox.add(ONEC_TARGET, ONEC_KIND, batch_key(batch), batch_to_data(batch))
+
+    # -- the cabinet, the provider's view, notifications, resumes (read-only) --------------------------
+    def managers(self, site_ref: str | None = None) -> list[ManagerRow]:
+        query = select(ClientManager).where(ClientManager.removed_at.is_(None))
+        if site_ref is not None:
+            query = query.where(ClientManager.site_ref == site_ref)
+        rows = [
+            ManagerRow(
+                B24UserId(r.b24_user_id) if r.b24_user_id is not None else None,
+                r.name or "",
+                r.email,
+                r.site_ref,
+                r.role,
+            )
+            for r in self.session.scalars(query)
+        ]
+        return sorted(rows, key=lambda r: (r.site_ref, r.name, r.role))
+
+    def invitations(self) -> list[InvitationRow]:
+        rows = self.session.scalars(select(Invitation).order_by(Invitation.sent_at.desc()).limit(500))
+        return [
+            InvitationRow(self._person_name(r.person_ref) or r.person_ref, r.channel, r.status, r.sent_at)
+            for r in rows
+        ]
+
+    def _record_of(self, entity: str, ref: str | None) -> Any:
+        if not ref:
+            return None
+        row = self.session.scalar(
+            select(SourceRecord).where(SourceRecord.entity == entity, SourceRecord.ref == ref)
+        )
+        return from_json(entity, row.payload) if row else None
+
+    def employee_card(self, employee_ref: str) -> EmployeeCard | None:
+        employee = self._record_of("Employee", employee_ref)
+        if not isinstance(employee, Employee) or employee.current is None:
+            return None
+        current = employee.current
+        position = self._record_of("Position", current.position_ref)
+        org = self._record_of("Organization", current.org_ref)
+        site_ref = current.department_ref or ""
+        site = self.site(site_ref) if site_ref else None
+        return EmployeeCard(
+            employee.ref,
+            self._person_name(employee.person_ref),
+            position.name if isinstance(position, Position) else "",
+            org.name if isinstance(org, Organization) else "",
+            site_ref,
+            site.name if site else "",
+            employee.personnel_no,
+            current.hire_date,
+            None,  # the 1C contract (docs/onec-contract.md) has no leave-balance operation yet
+            employee.person_ref,
+            current.org_ref,
+        )
+
+    def requests_of(self, employee_ref: str) -> list[RequestRow]:
+        employee = self._record_of("Employee", employee_ref)
+        refs = {employee_ref} | ({employee.person_ref} if isinstance(employee, Employee) else set())
+        rows = self.session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.kind != KIND, ProcessInstance.person_ref.in_(refs))
+            .order_by(ProcessInstance.updated_at.desc())
+        )
+        return [RequestRow(r.request_id, r.kind, r.state, r.updated_at) for r in rows]
+
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None:
+        employee = self._record_of("Employee", employee_ref)
+        if not isinstance(employee, Employee):
+            return None
+        b24_id = self.session.scalar(
+            select(IdentityLink.b24_id).where(
+                IdentityLink.kind == "person", IdentityLink.source_ref == employee.person_ref
+            )
+        )
+        return B24UserId(b24_id) if b24_id is not None else None
+
+    def contact(self, user_id: B24UserId) -> Contact:
+        manager = self.session.scalar(
+            select(ClientManager).where(ClientManager.b24_user_id == user_id).limit(1)
+        )
+        if manager is not None:
+            return Contact(manager.email, None)
+        link = self.session.scalar(
+            select(IdentityLink).where(IdentityLink.kind == "person", IdentityLink.b24_id == user_id)
+        )
+        person = self._record_of("Person", link.source_ref if link else None)
+        if not isinstance(person, Person):
+            return Contact()
+        mobile = next((p.value for p in person.phones if p.kind == "Mobile"), None)
+        return Contact(person.emails[0] if person.emails else None, mobile)
+
+    def group_of_site(self, site_ref: str) -> int | None:
+        """The Bitrix24 group mirrored for the site (identity_map kind ``department``)."""
+        b24_id = self.session.scalar(
+            select(IdentityLink.b24_id).where(
+                IdentityLink.kind == "department", IdentityLink.source_ref == site_ref
+            )
+        )
+        return int(b24_id) if b24_id is not None else None
 
 
 def _active(employee: Employee) -> bool:

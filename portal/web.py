@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from portal.access import ROLE_LABELS, AccessDenied, Principal, allowed, require, sites
 from portal.auth import COOKIE, PlacementRejected, PlacementVerifier, Session, Sessions, csrf_ok
+from portal.cabinet import cabinet_router
 from portal.data import ORDER_STATUS_LABELS, REGISTRATION_LABELS, OrderKind, PortalData
+from portal.notifications import notifications_router
+from portal.provider import provider_router
+from portal.resumes import resumes_router
 from portal.service import NotFound, PortalError, PortalService
 from portal.throttle import RegistrationLimit
+from portal.today import today_router
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
 from timesheets.lifecycle import EVENT_LABELS, STATE_LABELS, dispute_diff, resubmission_diff
 from timesheets.model import TIME_KINDS, Day, Period, TimesheetError
@@ -485,7 +490,27 @@ def create_portal_router(
     async def css() -> Response:
         return Response((TEMPLATES / "portal.css").read_text(encoding="utf-8"), media_type="text/css")
 
+    async def request_scope() -> AsyncIterator[None]:
+        """The added pages' requests get the same per-request ``PortalData`` (closed before the answer)."""
+        with scope.open() as opened:
+            request_data.set(opened)
+            yield
+
+    shared = cast(PortalData, _RequestData(store))
+    opened = [Depends(request_scope, scope="function")]
+    for added in (cabinet_router, provider_router, notifications_router, resumes_router, today_router):
+        router.include_router(added(shared, settings, clock), dependencies=opened)
     return router
+
+
+class _RequestData:
+    """A ``PortalData`` that is the current request's (the added pages' routers hold one at build time)."""
+
+    def __init__(self, current: Callable[[], PortalData]) -> None:
+        self._current = current
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
 
 
 class DataScope:

@@ -36,6 +36,15 @@ class Inbox:
         )
         return list(self.session.scalars(query).all())
 
+    def pending_rows(self, source: str, limit: int) -> list[InboxMessage]:
+        query = (
+            select(InboxMessage)
+            .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query).all())
+
     def claim(self, message_id: int) -> InboxMessage | None:
         """Mark a pending message processed (committed with its handler's work); None if another took it."""
         claimed = self.session.execute(

@@ -23,7 +23,7 @@ from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
 from portal.mount import mount_portal
 from sync.managers import ManagerError
-from webhooks import admin, events
+from webhooks import activity, admin, events
 from webhooks.deps import AdminUser
 from webhooks.errors import Refusal
 
@@ -87,6 +87,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.include_router(events.router)
+    app.include_router(activity.router)
     app.include_router(admin.router)
     mount_portal(app, settings, store)
 
