@@ -173,6 +173,8 @@ async def test_a_timesheet_from_prefill_to_1c_through_dispute_correction_and_con
     assert again["opened"] == 0  # the same employee, site and period: never a second sheet
 
     employee, client = s.browser(s.employee), s.browser(s.client)
+    cabinet = employee.get("/portal/me")  # an added page, on the same per-request store
+    assert cabinet.status_code == 200 and month.period.label in cabinet.text
     page = f"/portal/timesheets/{first}"
     assert _post(employee, page, f"{page}/save", {"action": "submit"}).status_code == 303
     worked = next(d for d in month.days if d.hours and d.day != today)
