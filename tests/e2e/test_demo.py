@@ -29,3 +29,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert mirrored > 0
     assert "nothing to do" in out.split("5. Nothing changed")[1]
     assert "Traceback" not in result.stderr
+    portal = out.split("6. The client portal")[1]
+    for who in ("client manager", "employee"):
+        found = re.search(
+            rf"as the {who} \(Bitrix24 user \d+, works\): (file://\S+)\s+opens (http://\S+/portal/)", portal
+        )
+        assert found, portal
+        opener = Path(found.group(1).removeprefix("file://")).read_text(encoding="utf-8")
+        assert "/portal/placement?" in opener and 'name="AUTH_ID"' in opener
