@@ -19,7 +19,7 @@ from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRe
 from sync.diff import WARNING_KIND, state_hash
 from sync.model import Quarantine
 from sync.source import content_hash, entity_of, parent_of, to_json
-from sync.state import FEED_NODE
+from sync.state import FEED_NODE, link_ids
 
 
 def save_replica(
@@ -184,10 +184,11 @@ def save_cursor(session: Session, message_no: int) -> None:
 LinkKey = tuple[str, str]
 
 
-def save_links(
-    session: Session, rows: Mapping[LinkKey, tuple[int | None, dict[str, Any]]], ids: dict[LinkKey, int]
-) -> None:
-    """Insert or update many identity links at once; ``ids`` (kind, ref) → row id is kept up to date."""
+def save_links(session: Session, rows: Mapping[LinkKey, tuple[int | None, dict[str, Any]]]) -> None:
+    """Insert or update many identity links at once (the row ids of those already stored are read)."""
+    if not rows:
+        return
+    ids = link_ids(session, rows)
     now = utcnow()
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
@@ -204,11 +205,7 @@ def save_links(
         else:
             new.append({"kind": kind, "source_ref": ref, **values})
     if new:
-        statement = insert(IdentityLink).returning(
-            IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref
-        )
-        for row_id, kind, ref in session.execute(statement, new):
-            ids[(kind, ref)] = row_id
+        session.execute(insert(IdentityLink), new)
     if changed:
         session.execute(update(IdentityLink), changed)
 

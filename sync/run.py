@@ -120,8 +120,8 @@ async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Pla
 
 
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
-    with SyncUnitOfWork(ctx.sessions) as uow:
-        links = uow.links.load(with_state=False)
+    with SyncUnitOfWork(ctx.sessions) as uow:  # persons' ids are read batch by batch (sync/apply.py)
+        links = uow.links.load((*GROUP_KINDS, "intranet"), with_state=False)
     applier = Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress)
     try:
         stats = await applier.run()

@@ -119,10 +119,45 @@ def has_committed_full_run(session: Session) -> bool:
     return session.scalar(query) is not None
 
 
-def link_ids(session: Session) -> dict[tuple[str, str], int]:
-    """(kind, ref) → identity-map row id, for bulk updates."""
-    rows = session.execute(select(IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref))
-    return {(kind, ref): row_id for row_id, kind, ref in rows}
+IN_CHUNK = 1000
+"""Refs per ``IN (…)`` list (SQLite's bound-parameter limit is far above; PostgreSQL plans stay short)."""
+
+
+def link_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(kind, ref) → identity-map row id of those of ``keys`` that are stored, for bulk updates."""
+    refs_of: dict[str, list[str]] = {}
+    for kind, ref in keys:
+        refs_of.setdefault(kind, []).append(ref)
+    found: dict[tuple[str, str], int] = {}
+    for kind, refs in refs_of.items():
+        for start in range(0, len(refs), IN_CHUNK):
+            rows = session.execute(
+                select(IdentityLink.id, IdentityLink.source_ref).where(
+                    IdentityLink.kind == kind, IdentityLink.source_ref.in_(refs[start : start + IN_CHUNK])
+                )
+            )
+            found.update({(kind, ref): row_id for row_id, ref in rows})
+    return found
+
+
+def user_ids(session: Session, person_refs: Iterable[str]) -> dict[str, int | None]:
+    """Person ref → Bitrix24 user id, for the linked ones among ``person_refs``."""
+    refs = sorted(set(person_refs))
+    found: dict[str, int | None] = {}
+    for start in range(0, len(refs), IN_CHUNK):
+        rows = session.execute(
+            select(IdentityLink.source_ref, IdentityLink.b24_id).where(
+                IdentityLink.kind == "person", IdentityLink.source_ref.in_(refs[start : start + IN_CHUNK])
+            )
+        )
+        found.update({ref: b24_id for ref, b24_id in rows})
+    return found
+
+
+def linked_refs(session: Session) -> set[str]:
+    """Refs of every linked person."""
+    query = select(IdentityLink.source_ref).where(IdentityLink.kind == "person")
+    return set(session.scalars(query))
 
 
 def person_refs(session: Session) -> list[str]:
