@@ -25,11 +25,13 @@ from sync.state import FEED_NODE, link_ids
 def save_replica(
     session: Session, records: Iterable[Record], known: Mapping[tuple[str, str], str]
 ) -> list[Record]:
-    """Upsert records whose content changed, in chunks; returns those records (new or changed)."""
+    """Upsert records whose content changed, in chunks; returns those records (new or changed).
+
+    ``known`` holds the stored hashes of (at least) these records; the row ids of the changed ones are
+    read a chunk at a time (a snapshot page, a feed batch), never the whole replica's."""
     now = utcnow()
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    ids: dict[tuple[str, str], int] = {}
+    updates: dict[tuple[str, str], dict[str, Any]] = {}
     changed: list[Record] = []
 
     def flush() -> None:
@@ -37,7 +39,16 @@ def save_replica(
             session.execute(insert(SourceRecord), inserts)
             inserts.clear()
         if updates:
-            session.execute(update(SourceRecord), updates)
+            refs = sorted({ref for _, ref in updates})
+            rows = session.execute(
+                select(SourceRecord.id, SourceRecord.entity, SourceRecord.ref).where(
+                    SourceRecord.ref.in_(refs)
+                )
+            )
+            ids = {(entity, ref): row_id for row_id, entity, ref in rows}
+            session.execute(
+                update(SourceRecord), [{"id": ids[key], **values} for key, values in updates.items()]
+            )
             updates.clear()
 
     for record in records:
@@ -54,17 +65,10 @@ def save_replica(
             "updated_at": now,
         }
         if key in known:
-            if not ids:
-                ids = dict(
-                    ((entity, ref), row_id)
-                    for row_id, entity, ref in session.execute(
-                        select(SourceRecord.id, SourceRecord.entity, SourceRecord.ref)
-                    )
-                )
-            updates.append({"id": ids[key], **values})
+            updates[key] = values
         else:
             inserts.append({"entity": key[0], "ref": key[1], **values})
-        if len(inserts) + len(updates) >= 2000:
+        if len(inserts) + len(updates) >= 1000:
             flush()
     flush()
     return changed

@@ -44,6 +44,9 @@ class Runs:
     ) -> int:
         return ledger.start_run(self.session, mode, operations, message_no=message_no, stats=stats)
 
+    def add_items(self, run_id: int, operations: Sequence[Operation], first_seq: int) -> None:
+        ledger.add_items(self.session, run_id, operations, first_seq)
+
     def unfinished(self) -> SyncRun | None:
         return ledger.unfinished_run(self.session)
 
