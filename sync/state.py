@@ -12,9 +12,11 @@ from connectors.onec.port import Record
 from core.ids import B24UserId
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
 from sync.model import Link, RunStatus, link_key
-from sync.source import MIRRORED_ENTITIES, SourceData, from_json
+from sync.source import MIRRORED_ENTITIES, SourceData, entity_of, from_json
 
 FEED_NODE = "main"
+IN_CHUNK = 1000
+"""Refs per ``IN (…)`` list (SQLite's bound-parameter limit is far above; PostgreSQL plans stay short)."""
 
 
 def load_links(
@@ -88,11 +90,20 @@ def replica_hashes(session: Session, records: Iterable[Record] | None = None) ->
         return {
             (e, r): h for e, r, h in session.execute(query.where(SourceRecord.entity.in_(MIRRORED_ENTITIES)))
         }
-    refs = sorted({str(ref) for ref in (getattr(record, "ref", None) for record in records) if ref})
+    refs_of: dict[str, set[str]] = {}
+    for record in records:
+        ref = getattr(record, "ref", None)
+        if ref:
+            refs_of.setdefault(entity_of(record), set()).add(str(ref))
     found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(refs), 1000):
-        for e, r, h in session.execute(query.where(SourceRecord.ref.in_(refs[start : start + 1000]))):
-            found[(e, r)] = h
+    for entity, refs in refs_of.items():  # entity first: the (entity, ref) index answers, no table scan
+        ordered = sorted(refs)
+        for start in range(0, len(ordered), IN_CHUNK):
+            chunk = ordered[start : start + IN_CHUNK]
+            for e, r, h in session.execute(
+                query.where(SourceRecord.entity == entity, SourceRecord.ref.in_(chunk))
+            ):
+                found[(e, r)] = h
     return found
 
 
@@ -117,10 +128,6 @@ def has_committed_full_run(session: Session) -> bool:
         select(SyncRun.id).where(SyncRun.mode == "full", SyncRun.status == RunStatus.COMMITTED.value).limit(1)
     )
     return session.scalar(query) is not None
-
-
-IN_CHUNK = 1000
-"""Refs per ``IN (…)`` list (SQLite's bound-parameter limit is far above; PostgreSQL plans stay short)."""
 
 
 def link_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
