@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 GROUP_KINDS = ("organization", "department")
 PERSON_CHUNK = 2000
 """Persons mapped and planned at a time."""
-REPORTED_OPERATIONS = 5000
+REPORTED_OPERATIONS = 2000
 """Operations a stored run's report keeps in memory (the ledger holds all; the count is exact)."""
 
 Chunk = tuple[list[str], dict[str, "DesiredUser"], dict[str, Link]]
