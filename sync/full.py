@@ -1,15 +1,19 @@
 """The full run's reads and planning, a page of 1C and a chunk of persons at a time.
 
 The snapshot goes into the replica page by page; only the reference data (organisations, departments,
-positions) and the refs of what 1C sent are held. Persons are then mapped and planned ``PERSON_CHUNK``
-at a time, in ref order, from the replica. The plan's cross-person rules need two compact results of a
-first pass: the owner of each e-mail (the other holders are parked as duplicates) and the unlinked
-persons Bitrix24 is asked about (adoption). The second pass hands each chunk's plan to a sink: the run's
-ledger, or for a dry run one plan in memory. So memory grows with the refs, not with the persons' data.
+positions) and the refs of what 1C sent are held. Persons are then mapped ``PERSON_CHUNK`` at a time, in
+ref order, from the replica, and planned in a second pass: the plan's cross-person rules need what the
+first pass learns — the owner of each e-mail (the other holders are parked as duplicates) and the unlinked
+persons Bitrix24 is asked about (adoption). Between the passes each chunk's desired users wait pickled and
+compressed in memory (a few hundred bytes a person; mapping them again would cost the phone parsing
+twice). The second pass hands each chunk's plan to a sink: the run's ledger, or for a dry run one plan in
+memory. So memory grows with the refs and those bytes, not with the persons' records.
 """
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -104,11 +108,11 @@ class Prepared:
     owners: dict[str, str] = field(default_factory=dict)
     index: AdoptionIndex = field(default_factory=AdoptionIndex)
     existing_groups: dict[str, int] = field(default_factory=dict)
+    mapped_chunks: list[bytes] = field(default_factory=list)
+    """Each chunk's refs and desired users from the first pass, pickled and compressed (our own bytes)."""
 
-    def mapped(
-        self, uow: SyncUnitOfWork
-    ) -> Iterator[tuple[list[str], dict[str, DesiredUser], dict[str, Link]]]:
-        """Each chunk of the scope: its refs, their desired users, their person links (with state)."""
+    def map_chunks(self, uow: SyncUnitOfWork) -> Iterator[Chunk]:
+        """Each chunk of the scope mapped: its refs, their desired users, their person links (with state)."""
         intranet = frozenset(self.departments)
         for start in range(0, len(self.scope), PERSON_CHUNK):
             refs = self.scope[start : start + PERSON_CHUNK]
@@ -119,7 +123,14 @@ class Prepared:
                 user = map_person(data, self.mapping, ref, self.today, self.groups, intranet)
                 if user is not None:
                     users[ref] = user
+            self.mapped_chunks.append(zlib.compress(pickle.dumps((refs, users), pickle.HIGHEST_PROTOCOL), 1))
             yield refs, users, links
+
+    def planned_chunks(self, uow: SyncUnitOfWork) -> Iterator[Chunk]:
+        """The first pass's chunks again, each with its person links read afresh; each freed once used."""
+        while self.mapped_chunks:
+            refs, users = pickle.loads(zlib.decompress(self.mapped_chunks.pop(0)))  # our own bytes
+            yield refs, users, uow.links.load(["person"], refs)
 
 
 async def prepare(
@@ -148,7 +159,7 @@ async def prepare(
     owners = EmailOwners()
     unlinked: list[tuple[str, str | None]] = []
     with SyncUnitOfWork(sessions) as uow:
-        for refs, users, person_links in prepared.mapped(uow):
+        for refs, users, person_links in prepared.map_chunks(uow):
             for ref in refs:
                 user = users.get(ref)
                 if user is None:
@@ -179,7 +190,7 @@ def plan_chunks(uow: SyncUnitOfWork, prepared: Prepared, sink: Sink) -> None:
     plan_groups(desired, prepared.links, head, prepared.existing_groups)
     sink(head, [])
     memberships = Memberships()
-    for refs, users, person_links in prepared.mapped(uow):
+    for refs, users, person_links in prepared.planned_chunks(uow):
         part = Plan()
         chunk = DesiredState(groups=prepared.groups, users=users)
         plan_users(
