@@ -138,6 +138,7 @@ def demo(
     from rich.panel import Panel
 
     from cli.common import console
+    from cli.demo_processes import process_story
     from config.logging import configure_logging
     from config.settings import Settings
     from config.wiring import open_bridge, open_store
@@ -179,8 +180,10 @@ def demo(
             summary = asyncio.run(main())
             users = _users(b24)
             _summary_table(users, summary, b24)
+            _step("6. HR requests: from the employee's form through the approvals to 1C and back")
+            summary["processes"] = asyncio.run(process_story(settings, store, b24, onec, summary["sites"]))
             with portal_served(settings, store, b24, summary["sites"]) as pages:
-                _step("6. The client portal inside Bitrix24, served by the bridge")
+                _step("7. The client portal inside Bitrix24, served by the bridge")
                 for who, (opener, page) in pages.items():
                     console.print(f"{who}: {opener}\n    opens {page}")
                 if serve and sys.stdin.isatty():
