@@ -144,7 +144,7 @@ async def test_reconcile_cancels_a_request_whose_workflow_ended_and_reminds_the_
     )
     await w.pump()
     gone = _instance(w, ended)
-    w.rest(w.manager_admin, "bizproc.workflow.terminate", {"ID": gone.b24_workflow_id, "STATUS": "Отменено"})
+    w.rest(w.admin, "bizproc.workflow.terminate", {"ID": gone.b24_workflow_id, "STATUS": "Отменено"})
     waiting = _instance(w, silent)
     assert waiting.state == "awaiting:client"
     # sick_notice's client step has no remind_after_hours; the leave's has 24 h: remind needs a leave.

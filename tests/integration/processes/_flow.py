@@ -100,7 +100,7 @@ class World:
         """The employee adds an element to the process's list (the template starts by itself)."""
         iblock = f"eb_{kind}"
         fields = self.rest(
-            self.manager_admin,
+            self.admin,
             "lists.field.get",
             {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_CODE": iblock},
         )
@@ -127,7 +127,8 @@ class World:
         )
 
     @property
-    def manager_admin(self) -> Person:
+    def admin(self) -> Person:
+        """The portal's administrator (user 1) through the sandbox's built-in webhook."""
         return Person(1, self.b24.webhook_url)
 
     def tasks(self, who: Person) -> list[dict[str, Any]]:
@@ -155,7 +156,7 @@ class World:
 
     def calendar(self, uid: int) -> list[dict[str, Any]]:
         params = {"type": "user", "ownerId": uid, "from": "2026-01-01", "to": "2027-12-31"}
-        return list(self.rest(self.manager_admin, "calendar.event.get", params))
+        return list(self.rest(self.admin, "calendar.event.get", params))
 
 
 def new_user(b24: B24Sandbox, name: str) -> Person:
@@ -266,10 +267,7 @@ def world(db_url: str, store: Store) -> Iterator[World]:
                 picked["person_ref"],
                 settings,
             )
-            try:
-                yield w
-            finally:
-                pass
+            yield w
 
 
 async def set_up_portal(w: World) -> None:
