@@ -11,7 +11,12 @@ Rows (target ``bitrix24``) and what each becomes:
   whose answer was lost) is taken instead of uploading twice; its link is kept on the request and the
   waiting fetch-document call-out answered;
 - ``calendar.event.add`` — an approved leave in the employee's calendar (``type`` user, ``ownerId``),
-  marked with the request id in its description; an event with that mark in the period is taken instead.
+  marked with the request id in its description; an event with that mark in the period is taken instead;
+- ``calendar.event.update`` / ``calendar.event.delete`` — a done transfer or cancellation of that leave
+  moves the event(s) marked with the original request's id to the new dates, or removes them
+  (calendar-event-update.md / calendar-event-delete.md, b24restdocs). Both are idempotent: the update
+  sets the same dates again, and an event already gone is not an error — the documented refusal to delete
+  an unknown event ("An error occurred while deleting the event", empty code) is settled by looking again.
 
 Claims, backoff and dead-lettering follow the 1C worker (store/outbox.py, ``DeliveryPolicy``): a
 transient failure (the portal busy or unreachable, a token to refresh) waits and is retried; a refusal
@@ -23,13 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.bitrix24.errors import Bitrix24ApiError
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
 from core.clock import Clock, utcnow
@@ -45,6 +51,11 @@ log = structlog.get_logger(__name__)
 NOTIFY = "im.notify"
 DRIVE_UPLOAD = "disk.folder.uploadfile"
 CALENDAR = "calendar.event.add"
+CALENDAR_MOVE = "calendar.event.update"
+CALENDAR_REMOVE = "calendar.event.delete"
+MOVED_WINDOW = timedelta(days=400)
+"""How far around the original and new dates a moved leave's event is looked for (an earlier transfer
+may have moved it already)."""
 
 
 SENDER_POLICY = DeliveryPolicy(initial_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=30))
@@ -142,6 +153,9 @@ async def _send(sessions: sessionmaker[Session], b24: Bitrix24Port, row: Pending
     if row.kind == CALENDAR:
         await _calendar(sessions, b24, p)
         return None
+    if row.kind in (CALENDAR_MOVE, CALENDAR_REMOVE):
+        await _calendar_change(sessions, b24, row.kind, p)
+        return None
     raise ValueError(f"unknown Bitrix24 outbox kind {row.kind}")
 
 
@@ -201,3 +215,38 @@ async def _calendar(sessions: sessionmaker[Session], b24: Bitrix24Port, p: Mappi
             "description": f"{p.get('description') or ''} {mark}".strip(),
         },
     )
+
+
+async def _marked_events(b24: Bitrix24Port, owner: int, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events in ``owner``'s calendar carrying the original request's mark, near its old and new dates."""
+    days = [date.fromisoformat(str(p[k])) for k in ("was_from", "was_to", "date_from", "date_to") if p.get(k)]
+    where = {"type": "user", "ownerId": owner, "from": (min(days) - MOVED_WINDOW).isoformat(),
+             "to": (max(days) + MOVED_WINDOW).isoformat()}  # fmt: skip
+    mark = marker(str(p["original_request"]))
+    rows = await b24.call("calendar.event.get", where)
+    return [e for e in rows or [] if isinstance(e, dict) and mark in str(e.get("DESCRIPTION") or "")]
+
+
+async def _calendar_change(
+    sessions: sessionmaker[Session], b24: Bitrix24Port, kind: str, p: Mapping[str, Any]
+) -> None:
+    owner = _recipient(sessions, p)
+    events = await _marked_events(b24, owner, p)
+    if not events:
+        log.info("b24_outbox.calendar_nothing_to_change", request_id=p.get("request_id"), kind=kind)
+        return
+    for event in events:
+        event_id = int(event["ID"])
+        if kind == CALENDAR_MOVE:
+            move = {"id": event_id, "type": "user", "ownerId": owner, "from": p["date_from"],
+                    "to": p["date_to"], "skip_time": "Y"}  # fmt: skip
+            await b24.call(CALENDAR_MOVE, move)
+            continue
+        try:
+            await b24.call(CALENDAR_REMOVE, {"id": event_id})
+        except Bitrix24ApiError as error:
+            if error.transient:
+                raise
+            # calendar-event-delete.md: an event that is gone is refused like any other failure; look again.
+            if any(int(e["ID"]) == event_id for e in await _marked_events(b24, owner, p)):
+                raise

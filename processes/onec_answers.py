@@ -88,6 +88,45 @@ def queue_calendar_event(uow: UnitOfWork, entry: ProcessEntry, instance: Process
     return uow.outbox.add(B24, CALENDAR, f"{B24}:{CALENDAR}:{instance.request_id}", payload)
 
 
+CALENDAR_MOVE = "calendar.event.update"
+CALENDAR_REMOVE = "calendar.event.delete"
+CALENDAR_CHANGES = {"LeaveTransfer": CALENDAR_MOVE, "LeaveCancel": CALENDAR_REMOVE}
+"""1C document kinds that move or remove the calendar event of the leave they name (``original_request``)."""
+
+
+def queue_calendar_change(
+    uow: UnitOfWork, catalog: Catalog, entry: ProcessEntry, instance: ProcessInstance
+) -> bool:
+    """A done transfer or cancellation of a leave: queue the move (new dates) or the removal of the event
+    the original leave put in the employee's calendar (one per request). The original must be the same
+    employee's leave; its dates bound where the sender looks for the event."""
+    values = (instance.data or {}).get("values") or {}
+    kind = CALENDAR_CHANGES.get(entry.onec.kind_for(dict(values)) or "")
+    original = uow.processes.get(str(values.get("original_request") or ""))
+    if kind is None or original is None or original.person_ref != instance.person_ref:
+        return False
+    was, op = (original.data or {}).get("values") or {}, catalog.entry(original.kind).onec
+    if op.kind_for(dict(was)) not in CALENDAR_KINDS:
+        return False
+    old = [parse_date(was.get(op.date_from or "")), parse_date(was.get(op.date_to or ""))]
+    new = [
+        parse_date(values.get(entry.onec.date_from or "")),
+        parse_date(values.get(entry.onec.date_to or "")),
+    ]
+    if None in old or (kind == CALENDAR_MOVE and None in new):
+        return False
+    payload = {
+        "request_id": instance.request_id,
+        "original_request": original.request_id,
+        "to": instance.data.get("b24_user_id") or original.data.get("b24_user_id"),
+        "person_ref": instance.person_ref,
+        "was_from": str(old[0]),
+        "was_to": str(old[1]),
+        **({"date_from": str(new[0]), "date_to": str(new[1])} if kind == CALENDAR_MOVE else {}),
+    }
+    return uow.outbox.add(B24, kind, f"{B24}:{kind}:{instance.request_id}", payload)
+
+
 def queue_document(uow: UnitOfWork, instance: ProcessInstance, document: DocumentStatus) -> bool:
     """Queue the upload of the file 1C produced (a certificate) to the employee's Drive, once."""
     if document.content is None:
@@ -131,6 +170,7 @@ def apply_status(
         answer_document(uow, catalog, instance)  # a refused certificate: the waiting workflow goes on
         if record.to_state == "done":
             queue_calendar_event(uow, entry, instance)
+            queue_calendar_change(uow, catalog, entry, instance)
         if record.to_state == "done" and document is not None:
             queue_document(uow, instance, document)
     log.info("onec.request_moved", request_id=status.request_id, to_state=record.to_state)

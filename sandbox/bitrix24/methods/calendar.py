@@ -1,9 +1,10 @@
-"""``calendar.event.add`` / ``calendar.event.get``: calendar events, as used to show absences.
+"""``calendar.event.add`` / ``.get`` / ``.update`` / ``.delete``: calendar events, as used to show absences.
 
 Owns the events and the default section of each calendar (``type`` + ``ownerId``), the documented
 required-parameter errors (empty error code, text naming the parameter), the access rules the docs
 state, and the row shape of ``calendar.event.get``.
-Sources: api-reference/calendar/calendar-event/calendar-event-add.md, calendar-event-get.md (b24restdocs).
+Sources: api-reference/calendar/calendar-event/calendar-event-add.md, calendar-event-get.md,
+calendar-event-update.md, calendar-event-delete.md (b24restdocs).
 """
 
 from __future__ import annotations
@@ -207,3 +208,75 @@ def event_get(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
             and (not sections or e["section"] in sections)
         ]
         return [_row(e) for e in sorted(rows, key=lambda e: (e["from"], e["id"]))]
+
+
+def _update_required(name: str) -> RestError:
+    # calendar-event-update.md "Possible Error Codes": empty code, the sentence ends with a period.
+    return _fail(f'The required parameter "{name}" for the method "calendar.event.update" is not set.')
+
+
+@method("calendar.event.update", scope="calendar")
+def event_update(ctx: CallContext, params: dict[str, Any]) -> int:
+    """calendar-event-update.md: id*, type*, ownerId*; any of name, from/from_ts, to/to_ts, skip_time,
+    timezone_from/_to, description, accessibility, importance, section, ... Returns the event's id (a
+    single event; recurring series are not modelled)."""
+    with lock(ctx.portal):
+        for name in ("id", "type", "ownerId"):
+            if params.get(name) in (None, "") and not (name == "ownerId" and params.get(name) == 0):
+                raise _update_required(name)
+        if "name" in params and not isinstance(params["name"], str):
+            raise _fail('Invalid value for the "name" parameter.')
+        if "description" in params and not isinstance(params["description"], str):
+            raise _fail('Invalid value for the "description" parameter.')
+        cal_type, owner = str(params["type"]), as_int(params["ownerId"], -1)
+        st = _state(ctx.portal)
+        event = st.events.get(as_int(params["id"], -1))
+        if cal_type not in TYPES or not _can_write(ctx, cal_type, owner):
+            raise _fail("Access denied.")
+        if event is None or (event["type"], event["owner"]) != (cal_type, owner):
+            raise _fail("An error occurred while changing the event.")
+        section = params.get("section")
+        if section not in (None, "") and as_int(section, -1) != event["section"]:
+            raise _fail(
+                "You specified an invalid calendar section ID or the user does not have access to it."
+            )
+        if "crm_fields" in params and not isinstance(params["crm_fields"], list):
+            raise _fail("The event's CRM links list must be an array.")
+        skip = str(params.get("skip_time") or ("Y" if event["skip_time"] else "N")).upper() == "Y"
+        zone_from = params.get("timezone_from") or event["tz_from"]
+        start = _moment(params.get("from"), params.get("from_ts"), zone_from, skip)
+        end = _moment(params.get("to"), params.get("to_ts"), params.get("timezone_to") or zone_from, skip)
+        changes: dict[str, Any] = {"skip_time": skip}
+        if start is not None:
+            changes["from"] = start
+        if end is not None:
+            changes["to"] = end
+        for key, param in (("name", "name"), ("description", "description"), ("location", "location"),
+                           ("accessibility", "accessibility"), ("importance", "importance"),
+                           ("private", "private_event"), ("color", "color")):  # fmt: skip
+            if param in params:
+                changes[key] = params[param]
+        if "remind" in params:
+            changes["remind"] = as_list(params["remind"])
+        if "attendees" in params or params.get("is_meeting") == "Y":
+            # The docs: is_meeting=Y without attendees clears the list; no is_meeting keeps it.
+            changes["attendees"] = [as_int(a) for a in as_list(params.get("attendees"))]
+        if "is_meeting" in params:
+            changes["is_meeting"] = params["is_meeting"] == "Y"
+        event.update(changes)
+        return int(event["id"])
+
+
+@method("calendar.event.delete", scope="calendar")
+def event_delete(ctx: CallContext, params: dict[str, Any]) -> bool:
+    """calendar-event-delete.md: id*; ``true``. An unknown event, or one the caller may not change, is the
+    documented "An error occurred while deleting the event" (empty code) — so is deleting one twice."""
+    with lock(ctx.portal):
+        if params.get("id") in (None, "", 0, "0"):
+            raise _fail("Event id not specified")
+        st = _state(ctx.portal)
+        event = st.events.get(as_int(params["id"], -1))
+        if event is None or not _can_write(ctx, event["type"], event["owner"]):
+            raise _fail("An error occurred while deleting the event")
+        del st.events[event["id"]]
+        return True

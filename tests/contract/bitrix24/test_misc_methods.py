@@ -200,6 +200,42 @@ def test_calendar_absence(b24: RunningSandbox, rest: Rest, http: httpx.Client) -
     )
 
 
+def test_calendar_update_and_delete(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
+    """calendar-event-update.md / calendar-event-delete.md: required parameters, the documented errors
+    (empty code), the dates moved, and a deleted event gone (deleting it again is the documented error)."""
+    uid, hook = add_user(b24.knobs, http, "Mover")
+    other, _ = add_user(b24.knobs, http, "Other")
+    body = {"type": "user", "ownerId": uid, "name": "Leave", "from": "2026-03-10", "to": "2026-03-12",
+            "skip_time": "Y", "accessibility": "absent", "description": "annual"}  # fmt: skip
+    event_id = hook.ok("calendar.event.add", body)
+    move = {"id": event_id, "type": "user", "ownerId": uid, "from": "2026-04-01", "to": "2026-04-05"}
+    for missing in ("id", "type", "ownerId"):
+        assert _err(hook("calendar.event.update", {k: v for k, v in move.items() if k != missing})) == (
+            400,
+            "",
+            f'The required parameter "{missing}" for the method "calendar.event.update" is not set.',
+        )
+    assert _err(hook("calendar.event.update", {**move, "ownerId": other}))[2] == "Access denied."
+    assert _err(hook("calendar.event.update", {**move, "id": 999999}))[2] == (
+        "An error occurred while changing the event."
+    )
+    assert hook.ok("calendar.event.update", {**move, "skip_time": "Y"}) == event_id
+    window = {"type": "user", "ownerId": uid, "from": "2026-01-01", "to": "2026-12-31"}
+    [row] = hook.ok("calendar.event.get", window)
+    assert (row["ID"], row["DATE_FROM"], row["DATE_TO"], row["NAME"], row["DESCRIPTION"]) == (
+        str(event_id), "04/01/2026", "04/05/2026", "Leave", "annual",
+    )  # fmt: skip
+    assert _err(hook("calendar.event.delete", {})) == (400, "", "Event id not specified")
+    assert hook.ok("calendar.event.delete", {"id": event_id}) is True
+    assert hook.ok("calendar.event.get", window) == []
+    assert _err(hook("calendar.event.delete", {"id": event_id})) == (
+        400,
+        "",
+        "An error occurred while deleting the event",
+    )
+    assert rest.ok("calendar.event.delete", {"id": rest.ok("calendar.event.add", body)}) is True  # admin
+
+
 # -- placement ----------------------------------------------------------------------------------------
 def test_placements_are_app_only(b24: RunningSandbox, rest: Rest, http: httpx.Client) -> None:
     refused = rest("placement.bind", {"PLACEMENT": "LEFT_MENU", "HANDLER": "https://x.example.com/p"})
