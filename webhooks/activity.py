@@ -7,8 +7,9 @@ execute, [SDK] b24pysdk oauth_workflow_data.py). It is parsed into a strict mode
 naming the field), ``auth[application_token]`` is compared in constant time with the installed one (403),
 and the call-out is stored in the inbox under the digest of its ``event_token`` — unique per call-out, so
 a redelivery is answered and not stored again — before the 200 goes out. The dispatcher
-(``webhooks.handlers.dispatch_activities``, on the scheduler's ``processes`` job) does the work and answers
-the workflow with ``bizproc.event.send``. Tokens are kept out of the stored payload except the event
+(``webhooks.handlers.dispatch_activities``) does the work and answers the workflow with
+``bizproc.event.send``: woken in the background as soon as the row is committed (``callout_stored``), and
+on the scheduler's ``processes`` job besides. Tokens are kept out of the stored payload except the event
 token, which the answer needs.
 """
 
@@ -34,7 +35,7 @@ from webhooks.bodies import (
 )
 from webhooks.errors import Refusal, responses
 from webhooks.forms import FormError, parse_php_form
-from webhooks.handlers import ACTIVITY_SOURCE
+from webhooks.handlers import ACTIVITY_SOURCE, callout_stored
 from webhooks.installed import InstalledApp
 from webhooks.portal import _refuse, _same
 
@@ -199,6 +200,8 @@ async def activity(request: Request) -> Accepted:
     # Group commit (webhooks/inbox_writer.py): answered only once its row is committed.
     writer = request.app.state.inbox_writer
     fresh = await writer.receive(ACTIVITY_SOURCE, key, callout.code, callout.stored(member_id))
+    if fresh:  # committed: the dispatcher runs it now, in the background (webhooks/handlers.py)
+        callout_stored(request.app.state.store.sessions)
     return Accepted(duplicate=not fresh)
 
 

@@ -7,8 +7,10 @@ the application's tokens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -172,3 +174,73 @@ async def dispatch_activities(sessions: sessionmaker[Session], context: callouts
     return await inbox.dispatch_prepared(
         sessions, callouts.table(context), source=ACTIVITY_SOURCE, retry_on=(Transient, IntegrityError)
     )
+
+
+class CalloutWaker:
+    """Runs the call-out work (``dispatch_activities`` and the answers) as soon as a call-out is stored,
+    instead of on the next ``processes`` tick: ``wake`` starts one background task on the running loop and
+    returns at once, so the HTTP answer never waits for Bitrix24 or 1C. The task runs on the loop the waker
+    was made on (the service's one loop, whose clients the work uses; a route served on another thread hands
+    the wake over thread-safely). Wakes during a run coalesce into one more run. The work only claims
+    inbox and outbox rows, so it may overlap the scheduled job here or on another instance: the claims
+    stay the only guard.
+    """
+
+    def __init__(self, work: Callable[[], Awaitable[object]]) -> None:
+        self._work = work
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self.runs = 0
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # made outside a loop: bound to the first one that wakes it
+            self._loop = None
+
+    def wake(self) -> None:
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if self._loop is None:
+            self._loop = here
+        if self._loop is not here and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake_here)
+            return
+        self._wake_here()
+
+    def _wake_here(self) -> None:
+        self._again = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="callout-wake")
+
+    async def _run(self) -> None:
+        while self._again:
+            self._again = False
+            try:
+                await self._work()
+            except Exception as exc:  # the scheduled job retries; ids and codes only
+                code = str(getattr(exc, "code", "") or type(exc).__name__)
+                log.warning("callouts.wake_failed", extra={"error_code": code})
+            self.runs += 1
+
+    async def idle(self) -> None:
+        """Wait for the run in progress, if any (tests, shutdown)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+
+_WAKERS: weakref.WeakKeyDictionary[sessionmaker[Session], CalloutWaker] = weakref.WeakKeyDictionary()
+
+
+def on_callout_stored(sessions: sessionmaker[Session], work: Callable[[], Awaitable[object]]) -> CalloutWaker:
+    """Have ``work`` run whenever a call-out is stored in this store's inbox (the service's jobs set it)."""
+    waker = _WAKERS[sessions] = CalloutWaker(work)
+    return waker
+
+
+def callout_stored(sessions: sessionmaker[Session]) -> None:
+    """Called by the call-out route once a new call-out's inbox row is committed; a no-op without a waker
+    (``serve --no-jobs``, tests of the route alone)."""
+    waker = _WAKERS.get(sessions)
+    if waker is not None:
+        waker.wake()

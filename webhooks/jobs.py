@@ -150,6 +150,14 @@ def schedule_process_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
             "onec_dead": to_1c.dead,
         }
 
+    async def at_once() -> None:
+        """A call-out just stored: handle it and send its answer (and any 1C submission) now."""
+        if (await handlers.dispatch_activities(sessions, context)).done:
+            await send_pending(sessions, bridge.b24, catalog)
+            await deliver_pending(sessions, bridge.onec, catalog)
+
+    handlers.on_callout_stored(sessions, at_once)
+
     async def answers() -> Mapping[str, int]:
         return {"moved": len(await poll_submitted(sessions, bridge.onec, catalog))}
 

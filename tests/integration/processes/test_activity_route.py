@@ -4,6 +4,7 @@ the field; nothing is stored for either."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from sandbox.bitrix24.testing import RunningSandbox
 from store.models import InboxMessage
 from tests.integration.webhooks.harness import bridge_settings, serve_portal
 from webhooks.app import create_app
-from webhooks.handlers import ACTIVITY_SOURCE
+from webhooks.handlers import ACTIVITY_SOURCE, on_callout_stored
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 TOKEN = "67a2ffdb2c57a3.35276854|A_check|hsyUws1j4XiwqPqN45eH66CcQtEvpUIP." + "47dd5d888e8e549d" * 4
@@ -124,3 +125,31 @@ async def test_a_foreign_application_token_is_a_403(client: httpx.AsyncClient, s
     bad_bytes = await client.post("/bitrix24/activity", content=b"\xff\xfe", headers=FORM)
     assert bad_bytes.status_code == 400
     assert stored(store) == []
+
+
+async def test_a_stored_call_out_wakes_the_dispatcher_without_holding_the_answer(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    """The work starts once the inbox row is committed, runs in the background (the 200 does not wait for
+    it), and a redelivered call-out wakes nothing."""
+    release, seen = asyncio.Event(), []
+
+    async def work() -> None:
+        seen.append([m.processed_at for m in stored(store)])  # what the dispatcher would claim
+        await release.wait()
+
+    waker = on_callout_stored(store.sessions, work)
+    body = callout(client.headers["X-App-Token"])
+    answer = await client.post("/bitrix24/activity", content=body, headers=FORM)
+    assert answer.status_code == 200 and answer.json()["duplicate"] is False
+    for _ in range(200):  # the background task's first step (bounded; no timing is asserted)
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == [[None]], "the work did not see the committed, unprocessed call-out"
+    assert waker.runs == 0, "the answer came back only after the work finished"
+    again = await client.post("/bitrix24/activity", content=body, headers=FORM)
+    assert again.json()["duplicate"] is True
+    release.set()
+    await waker.idle()
+    assert waker.runs == 1 and len(seen) == 1
