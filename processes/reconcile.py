@@ -12,6 +12,10 @@ One pass (the scheduler's ``process_reconcile`` job):
   gets its answer queued again (answers are deduplicated by token, so this only fills a gap);
 - **submitted to 1C without an answer** for ``stale_after`` — asked again with ``GetDocument``
   (``poll_submitted``);
+- **done without its file** — a request whose entry fetches a document (a certificate) that 1C marked done
+  before its PDF existed: ``GetDocument`` is asked again with backoff (``DOCUMENT_BACKOFF``, doubling to
+  ``DOCUMENT_MAX_WAIT``) until the file comes and is queued for the employee's Drive as usual; after
+  ``DOCUMENT_ASKS`` asks it is left to the operator (``documents_missing``, a report line each pass);
 - **undeliverable** — dead-lettered ``SubmitRequest`` rows and call-out answers are counted and reported
   with ids, for the operator's retry (admin API / ``Outbox.requeue``).
 
@@ -29,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24.port import Bitrix24Port
+from connectors.errors import Transient
 from connectors.onec.port import OneCPort
 from core.clock import Clock, utcnow
 from processes import activities
@@ -36,7 +41,7 @@ from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, q
 from processes.callouts import SOURCE, Directory
 from processes.catalog import Catalog
 from processes.engine import AWAITING, Event
-from processes.onec_answers import NOTIFY, poll_submitted
+from processes.onec_answers import DRIVE_UPLOAD, NOTIFY, poll_submitted, queue_document
 from processes.outbox_worker import KIND as SUBMIT_KIND
 from store.models import OutboxMessage, ProcessInstance
 from store.uow import UnitOfWork
@@ -55,6 +60,10 @@ class ReconcileReport:
     failed_callouts: list[int] = field(default_factory=list)
     """Call-outs whose handler failed for good, answered with a refusal so their workflow goes on."""
     polled: int = 0
+    documents_fetched: list[str] = field(default_factory=list)
+    """Done requests whose missing file 1C has now given (queued for Drive)."""
+    documents_missing: list[str] = field(default_factory=list)
+    """Done requests still without their file after ``DOCUMENT_ASKS`` asks: for the operator."""
     dead_submits: list[int] = field(default_factory=list)
     dead_answers: list[int] = field(default_factory=list)
 
@@ -65,6 +74,8 @@ class ReconcileReport:
             "answered": len(self.answered),
             "failed_callouts": len(self.failed_callouts),
             "polled": self.polled,
+            "documents_fetched": len(self.documents_fetched),
+            "documents_missing": len(self.documents_missing),
             "dead_submits": len(self.dead_submits),
             "dead_answers": len(self.dead_answers),
         }
@@ -129,6 +140,7 @@ async def reconcile(
         )
     if stale is not None:
         report.polled = len(await poll_submitted(sessions, onec, catalog, clock=clock))
+    await _fetch_missing_documents(sessions, onec, catalog, now, report)
     with sessions() as session:
         dead = session.execute(
             select(OutboxMessage.id, OutboxMessage.kind).where(
@@ -137,9 +149,11 @@ async def reconcile(
         ).all()
     report.dead_submits = [i for i, kind in dead if kind == SUBMIT_KIND]
     report.dead_answers = [i for i, kind in dead if kind == EVENT_SEND]
-    if report.dead_submits or report.dead_answers or report.cancelled or report.failed_callouts:
+    if (report.dead_submits or report.dead_answers or report.cancelled or report.failed_callouts
+            or report.documents_missing):  # fmt: skip
         log.warning("processes.stalled", **report.counts(), dead_submit_ids=report.dead_submits[:20],
-                    dead_answer_ids=report.dead_answers[:20])  # fmt: skip
+                    dead_answer_ids=report.dead_answers[:20],
+                    document_missing_ids=report.documents_missing[:20])  # fmt: skip
     return report
 
 
@@ -224,3 +238,65 @@ def _answer_failed_callouts(sessions: sessionmaker[Session], report: ReconcileRe
                 uow, message.kind, str(token), values, "the bridge could not handle this call-out"
             ):
                 report.failed_callouts.append(message.id)
+
+
+DOCUMENT_BACKOFF = timedelta(minutes=15)
+DOCUMENT_MAX_WAIT = timedelta(hours=12)
+DOCUMENT_ASKS = 10
+"""About three days of asking (15 min doubling to 12 h) before the operator is asked to look."""
+
+
+def _document_due(data: dict[str, Any], now: datetime) -> bool:
+    asks = int(data.get("document_asks") or 0)
+    last = data.get("document_asked_at")
+    if asks == 0 or not last:
+        return True
+    wait = min(DOCUMENT_BACKOFF * (1 << (asks - 1)), DOCUMENT_MAX_WAIT)
+    return now >= _aware(datetime.fromisoformat(str(last))) + wait
+
+
+async def _fetch_missing_documents(
+    sessions: sessionmaker[Session], onec: OneCPort, catalog: Catalog, now: datetime, report: ReconcileReport
+) -> None:
+    kinds = [code for code, entry in catalog.processes.items() if entry.onec.fetch_document]
+    if not kinds:
+        return
+    with sessions() as session:
+        queued = select(OutboxMessage.id).where(
+            OutboxMessage.dedup_key == B24 + ":" + DRIVE_UPLOAD + ":" + ProcessInstance.request_id
+        )
+        done = [
+            (i.request_id, dict(i.data or {}))
+            for i in session.scalars(
+                select(ProcessInstance).where(
+                    ProcessInstance.state == "done", ProcessInstance.kind.in_(kinds), ~queued.exists()
+                )
+            )
+            if not (i.data or {}).get("drive_file_url")
+        ]
+    for request_id, data in done:
+        if int(data.get("document_asks") or 0) >= DOCUMENT_ASKS:
+            report.documents_missing.append(request_id)
+            continue
+        if not _document_due(data, now):
+            continue
+        try:
+            document = await onec.document(request_id)
+        except Exception as exc:
+            if not isinstance(exc, Transient):
+                raise
+            log.warning("processes.document_ask_failed", request_id=request_id)  # asked again next pass
+            continue
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is None:
+                continue
+            if queue_document(uow, instance, document):
+                report.documents_fetched.append(request_id)
+                continue
+            asks = int((instance.data or {}).get("document_asks") or 0) + 1
+            instance.data = {
+                **(instance.data or {}),
+                "document_asks": asks,
+                "document_asked_at": now.isoformat(),
+            }
