@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.onec.port import Employee
+from connectors.onec.port import Absence, Employee
 from store.models import SourceRecord
 from sync.source import from_json
 
@@ -40,8 +40,10 @@ def leave_balance(session: Session, employee_ref: str, on: date) -> Decimal | No
     absences = select(SourceRecord.payload).where(
         SourceRecord.entity == "Absence", SourceRecord.payload["employee_ref"].as_string() == employee_ref
     )
-    for payload in session.scalars(absences):  # read as stored (sync.source.from_json keeps its dates text)
-        start, end = date.fromisoformat(payload["date_from"]), date.fromisoformat(payload["date_to"])
-        if payload.get("kind") == "Vacation" and not payload.get("deleted") and start >= hired:
-            used += (end - start).days + 1
+    for payload in session.scalars(absences):
+        absence = from_json("Absence", payload)
+        if not isinstance(absence, Absence) or absence.kind != "Vacation" or absence.deleted:
+            continue
+        if absence.date_from >= hired:
+            used += (absence.date_to - absence.date_from).days + 1
     return (earned - used).quantize(Decimal("0.01"))

@@ -122,6 +122,9 @@ def from_json(entity: str, payload: dict[str, Any]) -> Record:
         data["created_on"] = _date(data.get("created_on"))
         data["disbanded_on"] = _date(data.get("disbanded_on"))
         return Department(**data)
+    if entity == "Absence":
+        data["date_from"], data["date_to"] = _date(data.get("date_from")), _date(data.get("date_to"))
+        return Absence(**data)
     record: Record = ENTITY_TYPES[entity](**data)
     return record
 
