@@ -65,6 +65,20 @@ class Inbox:
         )
         return list(self.session.scalars(query).all())
 
+    def closed_with_error(self, source: str, limit: int = 200) -> list[InboxMessage]:
+        """Messages whose handler failed for good (``dispatch`` closed them with the error)."""
+        query = (
+            select(InboxMessage)
+            .where(
+                InboxMessage.source == source,
+                InboxMessage.processed_at.is_not(None),
+                InboxMessage.error.is_not(None),
+            )
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query).all())
+
     def claim(self, message_id: int) -> InboxMessage | None:
         """Mark a pending message processed (committed with its handler's work); None if another took it."""
         claimed = self.session.execute(

@@ -39,7 +39,7 @@ class InstanceRow:
     state: str
     person_ref: str | None
     site_ref: str | None
-    b24_element_id: str | None
+    b24_element_id: int | None
     b24_workflow_id: str | None
     onec_document: str | None
     created_at: datetime

@@ -94,7 +94,7 @@ class DeliveryOut(BaseModel):
 
 class ProcessHistory(ProcessSummary):
     person_ref: str | None
-    b24_element_id: str | None
+    b24_element_id: int | None
     b24_workflow_id: str | None
     onec_document: str | None
     transitions: list[TransitionOut]

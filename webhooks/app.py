@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings
 from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
+from portal.mount import mount_portal
 from processes.catalog import Catalog
 from sync.managers import ManagerError
 from webhooks import activity, admin, admin_processes, events, health
@@ -99,6 +100,7 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     routers = (events.router, activity.router, admin.router, admin_processes.router, health.router)
     for router in routers:
         app.include_router(router)
+    mount_portal(app, settings, store)
 
     @app.get("/admin/openapi.json", include_in_schema=False)
     def openapi(_: AdminUser) -> dict[str, Any]:
