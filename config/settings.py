@@ -177,6 +177,10 @@ class ScheduleSettings(Section):
     invitations_cron: str = "0 10 * * *"
     due_changes_minutes: int = Field(15, gt=0)
     managers_minutes: int = Field(10, gt=0)
+    regulations_minutes: int = Field(30, gt=0)
+    """Confirmations of local acts are collected this often (docs/regulations.md)."""
+    regulations_remind_days: int = Field(3, gt=0)
+    """An employee who has not confirmed a local act is reminded once per this many days."""
 
     @field_validator("timezone")
     @classmethod

@@ -99,7 +99,7 @@ def cabinet_router(data: PortalData, settings: PortalSettings, clock: Callable[[
         session, principal, ref = employee(request)
         today = clock().date()
         schedule, schedule_error = await _schedule(request, ref, today)
-        card = data.employee_card(ref)
+        card = data.employee_card(ref, today)
         regulations: list[RegulationView] = []
         sessions = ports(request).sessions
         if sessions is not None and card is not None and card.person_ref:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from portal.data import (
 )
 from portal.models import PortalOrder, PortalRegistration, PortalSite
 from processes.engine import Transition
+from processes.leave_balance import leave_balance
 from store.models import (
     ClientManager,
     IdentityLink,
@@ -345,7 +346,7 @@ class SqlPortalData:
         )
         return from_json(entity, row.payload) if row else None
 
-    def employee_card(self, employee_ref: str) -> EmployeeCard | None:
+    def employee_card(self, employee_ref: str, on: date | None = None) -> EmployeeCard | None:
         employee = self._record_of("Employee", employee_ref)
         if not isinstance(employee, Employee) or employee.current is None:
             return None
@@ -363,7 +364,7 @@ class SqlPortalData:
             site.name if site else "",
             employee.personnel_no,
             current.hire_date,
-            None,  # the 1C contract (docs/onec-contract.md) has no leave-balance operation yet
+            leave_balance(self.session, employee.ref, on or datetime.now(UTC).date()),
             employee.person_ref,
             current.org_ref,
         )

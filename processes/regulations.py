@@ -115,12 +115,12 @@ def task_fields(doc: Document, user_id: int, portal_url: str) -> dict[str, Any]:
     }
 
 
-def reminder_due(history: Sequence[Transition], now: datetime, every: timedelta) -> bool:
+def reminder_due(state: str, last_change: datetime, now: datetime, every: timedelta) -> bool:
     """An open acknowledgement is reminded when its last assign or reminder is ``every`` old."""
-    if not history or history[-1].to_state != "assigned":
+    if state != "assigned":
         return False
-    last = history[-1].at
-    return now - (last if last.tzinfo else last.replace(tzinfo=UTC)) >= every  # SQLite gives naive UTC
+    last = last_change if last_change.tzinfo else last_change.replace(tzinfo=UTC)  # SQLite gives naive UTC
+    return now - last >= every
 
 
 def reminder_text(doc: Document) -> str:

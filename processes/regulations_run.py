@@ -58,6 +58,7 @@ class CollectReport:
     confirmed: int = 0
     closed_by_someone_else: int = 0
     open: int = 0
+    tasks_closed: int = 0
     documents: list[str] = field(default_factory=list)
 
 
@@ -247,17 +248,20 @@ def _save(
 
 
 async def collect(b24: Bitrix24Port, sessions: sessionmaker[Session], at: datetime) -> CollectReport:
-    """Record the confirmations Bitrix24 holds for every document that still has open acknowledgements."""
+    """Record the confirmations Bitrix24 holds for every document that still has open acknowledgements, and
+    close the tasks of those the employee confirmed in the portal's cabinet (the bridge created them)."""
     report = CollectReport()
     with sessions() as session:
         repo = Regulations(session)
-        open_docs = []
+        open_docs: list[tuple[reg.Document, dict[int, str]]] = []
+        to_close: list[tuple[str, Any]] = []
         for row in repo.documents():
-            waiting = {
-                i.data.get("task_id"): i.request_id
-                for i in repo.acknowledgements(row.document_id)
-                if i.state == "assigned"
-            }
+            waiting: dict[int, str] = {}
+            for instance in repo.acknowledgements(row.document_id):
+                if instance.state == "assigned":
+                    waiting[int(instance.data.get("task_id") or 0)] = instance.request_id
+                elif instance.state == "confirmed" and not instance.data.get("task_closed"):
+                    to_close.append((instance.request_id, instance.data.get("task_id")))
             if waiting:
                 open_docs.append((_document(row), waiting))
     for doc, waiting in open_docs:
@@ -276,10 +280,34 @@ async def collect(b24: Bitrix24Port, sessions: sessionmaker[Session], at: dateti
                     continue
                 when = str(task.get("closedDate") or "")
                 event = reg.AckEvent("confirm", f"b24:{task['closedBy']}", data={"closed_at": when})
-                repo.append(ack, _record(event, at), at)
+                repo.append(ack, _record(event, at), at, data={"task_closed": True})
                 report.confirmed += 1
         report.open += len(waiting)
+    report.tasks_closed = await _close_tasks(b24, sessions, to_close)
     return report
+
+
+async def _close_tasks(
+    b24: Bitrix24Port, sessions: sessionmaker[Session], acks: Sequence[tuple[str, Any]]
+) -> int:
+    """``tasks.task.complete`` for acknowledgements confirmed elsewhere; a task already closed or deleted
+    counts as closed too (nothing is left for the employee to do)."""
+    closed = 0
+    for start in range(0, len(acks), PAGE):
+        chunk = [(ack, task) for ack, task in acks[start : start + PAGE] if task]
+        calls = [
+            Call("tasks.task.complete", {"taskId": task}, f"c{n}") for n, (_ack, task) in enumerate(chunk)
+        ]
+        outcomes = await b24.batch(calls) if calls else []
+        done = [
+            ack
+            for (ack, _task), outcome in zip(chunk, outcomes, strict=True)
+            if outcome.error is None or outcome.error.code == "ERROR_CORE"
+        ]
+        with UnitOfWork(sessions) as uow:
+            Regulations(uow.session).mark(done, task_closed=True)
+        closed += len(done)
+    return closed
 
 
 async def remind(sessions: sessionmaker[Session], now: datetime, every: timedelta) -> int:
@@ -291,7 +319,7 @@ async def remind(sessions: sessionmaker[Session], now: datetime, every: timedelt
             (_document(row), ack.request_id, ack.data.get("b24_user_id"), ack.person_ref)
             for row in repo.documents()
             for ack in repo.acknowledgements(row.document_id)
-            if reg.reminder_due(repo.history(ack.request_id), now, every)
+            if reg.reminder_due(ack.state, ack.updated_at, now, every)
         ]
     for doc, ack, user_id, person_ref in due:
         with UnitOfWork(sessions) as uow:
@@ -302,9 +330,8 @@ async def remind(sessions: sessionmaker[Session], now: datetime, every: timedelt
                 "person_ref": person_ref,
                 "message": reg.reminder_text(doc),
             }
-            uow.outbox.add(
-                NOTIFY_TARGET, NOTIFY_KIND, f"{NOTIFY_TARGET}:{NOTIFY_KIND}:{ack}:{record.seq}", payload
-            )
+            key = f"{NOTIFY_TARGET}:{NOTIFY_KIND}:{ack}:{record.seq}"
+            uow.outbox.add(NOTIFY_TARGET, NOTIFY_KIND, key, payload)
         sent += 1
     return sent
 

@@ -6,7 +6,7 @@ A document is a row of ``regulation_documents``; an acknowledgement is a process
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,13 @@ class Regulations:
             ProcessInstance.kind == "regulation_ack", ProcessInstance.request_id.startswith(prefix)
         )
         return list(self.session.scalars(query.order_by(ProcessInstance.id)))
+
+    def mark(self, ack_ids: Sequence[str], **data: Any) -> None:
+        """Merge ``data`` into the acknowledgements' data (not their history: nothing happened to them)."""
+        for instance in self.session.scalars(
+            select(ProcessInstance).where(ProcessInstance.request_id.in_(ack_ids))
+        ):
+            instance.data = {**instance.data, **data}
 
     def history(self, ack_id: str) -> list[Transition]:
         return ProcessRepository(self.session).history(ack_id)

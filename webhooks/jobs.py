@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import cast
 
 from config.wiring import Bridge
 from connectors.bitrix24.auth import StoreVault
 from connectors.onec.port import OneCPort
-from processes import callouts
+from core.clock import utcnow
+from processes import callouts, regulations_run
 from processes.b24_sender import send_pending
 from processes.catalog import default_catalog
 from processes.leave_balance import leave_balance
@@ -104,6 +106,23 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
             )
 
         scheduler.add_cron("invitations", plan.invitations_cron, remind)
+
+    async def regulations() -> Mapping[str, int]:
+        """Local acts: confirmations collected, reminders queued and sent (docs/regulations.md)."""
+        now = utcnow()
+        collected = await regulations_run.collect(bridge.b24, bridge.store.sessions, now)
+        every = timedelta(days=plan.regulations_remind_days)
+        reminded = await regulations_run.remind(bridge.store.sessions, now, every)
+        sent = await send_pending(bridge.store.sessions, bridge.b24, catalog) if reminded else None
+        return {
+            "confirmed": collected.confirmed,
+            "open": collected.open,
+            "tasks_closed": collected.tasks_closed,
+            "reminded": reminded,
+            "sent": sum(sent.sent.values()) if sent else 0,
+        }
+
+    scheduler.add_interval("regulations", plan.regulations_minutes, regulations)
     if processes_on:
         schedule_process_jobs(scheduler, bridge)
 

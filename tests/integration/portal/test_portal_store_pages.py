@@ -5,6 +5,7 @@ Bitrix24 group."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from config.wiring import Store
 from connectors.onec.port import (
@@ -77,12 +78,13 @@ def test_the_store_answers_the_added_pages(store: Store) -> None:
     _seed(store)
     with store.sessions() as session:
         data = SqlPortalData(session)
-        card = data.employee_card("e-1")
+        card = data.employee_card("e-1", date(2026, 3, 20))
         assert card is not None
         assert (card.name, card.position, card.organisation, card.site_name, card.personnel_no) == (
             "Иванов Пётр", "Кладовщик", "ООО «Аутсорс»", "Северный склад", "0042"
         )  # fmt: skip
-        assert card.hire_date == date(2025, 2, 3) and card.leave_balance is None
+        assert card.hire_date == date(2025, 2, 3) and card.person_ref == "p-1" and card.org_ref == "org-1"
+        assert card.leave_balance == Decimal("30.33")  # 13 full months × 28 / 12, no leave taken yet
         assert data.employee_card("e-404") is None
         assert [r.request_id for r in data.requests_of("e-1")] == ["r-1"]
         assert [(m.user_id, m.role) for m in data.managers("site-A")] == [(20, "timesheet_approver")]

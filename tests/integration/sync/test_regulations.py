@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from config.wiring import Bridge
+from portal.cabinet import confirm
 from processes import regulations as reg
 from processes.regulations_run import collect, publish, remind, sheet
 from sandbox.bitrix24.testing import Rest
@@ -103,6 +104,7 @@ async def test_publish_collect_remind_and_sheet(world: World, ctx: SyncContext, 
     report = await collect(bridge.b24, world.store.sessions, AT + timedelta(days=1))
     assert report.confirmed == 1 and report.closed_by_someone_else == (1 if closed_by_admin != own else 0)
     assert report.open == len(members) - 1
+    assert report.tasks_closed == 0  # the one confirmed was closed by its employee already
     assert (await collect(bridge.b24, world.store.sessions, AT + timedelta(days=1))).confirmed == 0
 
     queued = await remind(world.store.sessions, AT + timedelta(days=4), timedelta(days=3))
@@ -114,9 +116,27 @@ async def test_publish_collect_remind_and_sheet(world: World, ctx: SyncContext, 
         assert {a.state for a in acks} == {"assigned", "confirmed"}
         assert all(ProcessRepository(session).verify(a.request_id) is None for a in acks)
 
+    # Confirmed in the portal's cabinet instead: the next collect closes that employee's task for them.
+    in_portal = members[-1]
+    with world.store.sessions.begin() as session:
+        person = next(
+            a.person_ref
+            for a in Regulations(session).acknowledgements(doc.document_id)
+            if a.data["b24_user_id"] == in_portal
+        )
+        assert person and confirm(session, doc.document_id, person, in_portal, AT + timedelta(days=5))
+    closing = await collect(bridge.b24, world.store.sessions, AT + timedelta(days=5))
+    assert closing.tasks_closed == 1 and closing.confirmed == 0
+    task = admin.ok("tasks.task.get", {"taskId": by_user[in_portal], "select": ["STATUS"]})["task"]
+    assert task["status"] == "5"
+    assert (await collect(bridge.b24, world.store.sessions, AT + timedelta(days=6))).tasks_closed == 0
+
     _, data = sheet(world.store.sessions, doc.document_id)
     rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(min_row=5, values_only=True))
     assert len(rows) == len(members)
-    assert rows[0][3] == "ознакомлен" and rows[0][6] == f"b24:{own}" and rows[0][1]
-    assert all(r[3] == "не ознакомлен" for r in rows[1:])
+    confirmed = [r for r in rows if r[3] == "ознакомлен"]
+    assert {r[6] for r in confirmed} == {f"b24:{own}", f"portal:{in_portal}"} and all(r[1] for r in confirmed)
+    assert rows[: len(confirmed)] == confirmed and all(
+        r[3] == "не ознакомлен" for r in rows[len(confirmed) :]
+    )
     http.close()

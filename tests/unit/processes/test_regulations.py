@@ -42,12 +42,10 @@ def test_task_fields_attach_the_file_and_tag_the_document() -> None:
 
 
 def test_reminder_is_due_once_per_interval_and_never_after_confirmation() -> None:
-    ack = reg.ack_id(DOC.document_id, "p-1")
-    first = reg.record(ack, None, reg.AckEvent("assign", "bridge"), AT)
-    assert not reg.reminder_due([first], AT + timedelta(days=2), timedelta(days=3))
-    assert reg.reminder_due([first], AT + timedelta(days=3), timedelta(days=3))
-    done = reg.record(ack, first, reg.AckEvent("confirm", "b24:1"), AT + timedelta(days=1))
-    assert not reg.reminder_due([first, done], AT + timedelta(days=30), timedelta(days=3))
+    assert not reg.reminder_due("assigned", AT, AT + timedelta(days=2), timedelta(days=3))
+    assert reg.reminder_due("assigned", AT, AT + timedelta(days=3), timedelta(days=3))
+    assert reg.reminder_due("assigned", AT.replace(tzinfo=None), AT + timedelta(days=3), timedelta(days=3))
+    assert not reg.reminder_due("confirmed", AT, AT + timedelta(days=30), timedelta(days=3))
 
 
 def test_sheet_lists_confirmed_first_and_defuses_formulas() -> None:
