@@ -105,7 +105,8 @@ async def prefill_sites(
     *,
     clock: Clock = utcnow,
 ) -> dict[str, int]:
-    counts = {"sites": configure_sites(sessions, config), "opened": 0, "refreshed": 0, "timeman_skipped": 0}
+    sites = await asyncio.to_thread(configure_sites, sessions, config)
+    counts = {"sites": sites, "opened": 0, "refreshed": 0, "timeman_skipped": 0}
     for work in await asyncio.to_thread(_plan, sessions, [s.site for s in config.sites], today):
         schedule = await _schedule(onec, [m.employee_ref for m in work.new], work.period)
         clocked, skipped = await _clocked(b24, work.users)
