@@ -63,7 +63,7 @@ def test_the_employee_cabinet_shows_1c_data_requests_sheets_and_regulations(
     schedule = html.split('id="schedule"')[1].split("</table>")[0]
     assert schedule.count("<th>") == 14 and "20.03" in schedule and "1С сейчас не отвечает" not in html
     assert (
-        'leave <span class="state">на согласовании' in html
+        'Заявление на отпуск <span class="state">на согласовании' in html
         and "sheet-A0" in html
         and "sheet-A1" not in html
         and "sheet-B0" not in html
