@@ -73,10 +73,13 @@ async def test_the_timesheet_jobs_are_scheduled_with_the_portal_and_run(db_url: 
     assert not [name for name in idle.status() if name.startswith("timesheet_")]
 
     configured = Settings(database={"url": db_url}, portal={"session_secret": SECRET})
-    bridge = SimpleNamespace(settings=configured, store=store, onec=None, b24=None)
+    bridge = SimpleNamespace(settings=configured, store=store, onec=None, b24=None, messaging=None)
     scheduler = JobScheduler(store.sessions, "instance-a")
     schedule_timesheet_jobs(scheduler, cast(Bridge, bridge))
     names = sorted(n for n in scheduler.status() if n.startswith("timesheet_"))
     assert names == ["timesheet_deadlines", "timesheet_prefill", "timesheet_submit"]
     ran = await scheduler.run_job("timesheet_deadlines")
     assert ran.outcome == "ok" and ran.counts == {"sites": 0, "remind": 0, "escalate": 0}
+    assert "notification_digest" in scheduler.status()  # yesterday's notifications, once a day
+    digest = await scheduler.run_job("notification_digest")
+    assert digest.outcome == "ok" and digest.counts == {"digests": 0, "skipped": 0}
