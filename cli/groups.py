@@ -24,7 +24,14 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "bench": (
         "Measure speed and memory against the sandboxes.",
-        ("cli.bench_b24", "cli.bench_onec", "cli.bench_sync", "cli.bench_cli", "cli.bench_reliability"),
+        (
+            "cli.bench_b24",
+            "cli.bench_onec",
+            "cli.bench_sync",
+            "cli.bench_cli",
+            "cli.bench_reliability",
+            "cli.bench_events",
+        ),
     ),
 }
 

@@ -13,10 +13,11 @@ The session is a cookie signed with itsdangerous (user id, a CSRF token, the lan
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,15 +49,19 @@ class B24User:
 class PlacementVerifier:
     """Checks a placement POST with ``user.current`` and returns the user it belongs to."""
 
-    def __init__(self, gateway: CallsBitrix24, *, member_id: str | None = None) -> None:
+    def __init__(
+        self, gateway: CallsBitrix24, *, member_id: str | Callable[[], str | None] | None = None
+    ) -> None:
         self.gateway = gateway
         self.member_id = member_id
+        """The installed portal's ``member_id``, or how to read it (it exists once the app is installed)."""
 
     async def verify(self, form: Mapping[str, str]) -> B24User:
         token = (form.get("AUTH_ID") or "").strip()
         if not token:
             raise PlacementRejected("Откройте страницу из Битрикс24: нет данных авторизации")
-        if self.member_id and not hmac.compare_digest(form.get("member_id") or "", self.member_id):
+        expected = await asyncio.to_thread(self.member_id) if callable(self.member_id) else self.member_id
+        if expected and not hmac.compare_digest(form.get("member_id") or "", expected):
             log.warning("portal.placement.refused", extra={"reason": "another portal"})
             raise PlacementRejected("Страница открыта из другого портала Битрикс24")
         try:

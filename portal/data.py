@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from core.ids import B24UserId
-from portal.access import Principal
+from portal.access import Principal, Role
 from processes.engine import Transition
 from timesheets.model import SiteSettings, Timesheet
+from timesheets.onec import Submission
 
 OrderKind = Literal["order", "change"]
 OrderStatus = Literal["new", "in_work", "answered", "closed"]
@@ -79,6 +80,9 @@ class Registration:
     created_at: datetime
     status: RegistrationStatus = "pending"
     decided_by: B24UserId | None = None
+    site_ref: str | None = None
+    """Approved: the site the contact manages, and their role there."""
+    role: Role | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,15 @@ class PortalData(Protocol):
     def registrations(self) -> list[Registration]: ...
     def registration(self, registration_id: str) -> Registration | None: ...
     def save_registration(self, registration: Registration) -> None: ...
+    def grant_access(self, registration: Registration) -> None:
+        """The approved contact becomes a client manager of its site: the Bitrix24 extranet invitation
+        follows through the client managers' path (sync/managers.py)."""
+        ...
+
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        """Queue ``SubmitTimesheet`` calls in the same transaction as the approval that makes them."""
+        ...
+
     # -- the cabinet, the provider's view, notifications and resumes (portal/cabinet.py …) -------------
     def managers(self, site_ref: str | None = None) -> list[ManagerRow]: ...
     def invitations(self) -> list[InvitationRow]: ...
@@ -184,6 +197,8 @@ class MemoryData:
     sheet_rows: dict[str, SheetRecord] = field(default_factory=dict)
     order_rows: dict[str, Order] = field(default_factory=dict)
     registration_rows: dict[str, Registration] = field(default_factory=dict)
+    granted: list[Registration] = field(default_factory=list)
+    onec_queue: list[list[Submission]] = field(default_factory=list)
     invitation_rows: list[InvitationRow] = field(default_factory=list)
     cards: dict[str, EmployeeCard] = field(default_factory=dict)
     request_rows: dict[str, list[RequestRow]] = field(default_factory=dict)
@@ -232,6 +247,12 @@ class MemoryData:
 
     def save_registration(self, registration: Registration) -> None:
         self.registration_rows[registration.registration_id] = registration
+
+    def grant_access(self, registration: Registration) -> None:
+        self.granted.append(registration)
+
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        self.onec_queue.append(list(batch))
 
     def managers(self, site_ref: str | None = None) -> list[ManagerRow]:
         rows = [

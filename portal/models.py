@@ -64,4 +64,7 @@ class PortalRegistration(Base):
     status: Mapped[str] = mapped_column(String(16))
     decided_by: Mapped[int | None] = mapped_column(Integer)
     """The Bitrix24 user id of the provider manager who decided."""
+    site_ref: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    """Approved: the site the contact manages and their role there (migration 0007)."""
     created_at: Mapped[datetime]

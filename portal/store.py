@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.onec.port import Employee, Organization, Person, Position
+from connectors.onec.port import Department, Employee, Organization, Person, Position
 from core.ids import B24UserId
 from portal.access import Principal, Role
 from portal.data import (
@@ -47,12 +47,19 @@ from store.models import (
     ProcessTransition,
     SourceRecord,
 )
+from store.outbox import Outbox
 from store.process_repo import ProcessRepository, transition_row
+from sync import managers as client_managers
 from sync.source import from_json
 from timesheets.model import Day, Period, SiteSettings, Timesheet
+from timesheets.onec import Submission, batch_key, batch_to_data
 from timesheets.serial import days_from_data, days_to_data
 
 KIND = "timesheet"
+ONEC_TARGET = "onec:timesheets"
+"""The outbox target of timesheet submissions (webhooks/timesheet_jobs.py delivers them; the requests'
+worker owns target ``onec``)."""
+ONEC_KIND = "SubmitTimesheet"
 
 
 class ConcurrentChange(RuntimeError):
@@ -60,10 +67,17 @@ class ConcurrentChange(RuntimeError):
 
 
 class SqlPortalData:
-    def __init__(self, session: Session, *, provider_managers: Collection[B24UserId] = ()) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        provider_managers: Collection[B24UserId] = (),
+        outbox: Outbox | None = None,
+    ) -> None:
         self.session = session
         self.provider_managers = frozenset(provider_managers)
         self.processes = ProcessRepository(session)
+        self.outbox = outbox or Outbox(session)
 
     # -- people ----------------------------------------------------------------------------------------
     def principal(self, b24_user_id: B24UserId) -> Principal | None:
@@ -113,13 +127,49 @@ class SqlPortalData:
         person = from_json("Person", row.payload) if row else None
         return f"{person.last_name} {person.first_name}".strip() if isinstance(person, Person) else ""
 
+    def _position_name(self, position_ref: str | None) -> str:
+        if not position_ref:
+            return ""
+        row = self.session.scalar(
+            select(SourceRecord).where(SourceRecord.entity == "Position", SourceRecord.ref == position_ref)
+        )
+        position = from_json("Position", row.payload) if row else None
+        return position.name if isinstance(position, Position) else ""
+
     # -- sites and teams -------------------------------------------------------------------------------
     def sites(self) -> list[Site]:
-        return [_site(row) for row in self.session.scalars(select(PortalSite).order_by(PortalSite.name))]
+        rows = self.session.scalars(select(PortalSite).order_by(PortalSite.name))
+        return [_site(row, self._approvers(row.site_ref)) for row in rows]
 
     def site(self, site_ref: str) -> Site | None:
         row = self.session.get(PortalSite, site_ref)
-        return _site(row) if row else None
+        return _site(row, self._approvers(site_ref)) if row else None
+
+    def _approvers(self, site_ref: str) -> tuple[B24UserId, ...]:
+        """The site's invited timesheet approvers (client_managers rows with a Bitrix24 user)."""
+        query = select(ClientManager.b24_user_id).where(
+            ClientManager.site_ref == site_ref,
+            ClientManager.role == "timesheet_approver",
+            ClientManager.removed_at.is_(None),
+            ClientManager.b24_user_id.is_not(None),
+        )
+        return tuple(sorted(B24UserId(i) for i in self.session.scalars(query) if i is not None))
+
+    def configure_site(self, site_ref: str, client: str, period_kind: str, settings: dict[str, Any]) -> bool:
+        """Create or update the portal's row of a configured site from its 1C department (False: 1C has no
+        such department in the replica yet — a sync first)."""
+        record = self.session.scalar(
+            select(SourceRecord).where(SourceRecord.entity == "Department", SourceRecord.ref == site_ref)
+        )
+        department = from_json("Department", record.payload) if record else None
+        if not isinstance(department, Department):
+            return False
+        row = self.session.get(PortalSite, site_ref) or PortalSite(site_ref=site_ref)
+        row.name, row.client, row.org_ref = department.name, client, department.org_ref
+        row.period_kind, row.settings = period_kind, settings
+        self.session.add(row)
+        self.session.flush()
+        return True
 
     def team(self, site_ref: str) -> list[TeamMember]:
         """Active employments at the site (a scan of the Employee replica: fine for thousands)."""
@@ -136,7 +186,7 @@ class SqlPortalData:
                         employee.ref,
                         site_ref,
                         self._person_name(employee.person_ref),
-                        "",
+                        self._position_name(employee.current.position_ref),
                         B24UserId(link.b24_id) if link and link.b24_id is not None else None,
                     )
                 )
@@ -247,8 +297,23 @@ class SqlPortalData:
             registration.decided_by,
             registration.created_at,
         )
+        row.site_ref, row.role = registration.site_ref, registration.role
         self.session.add(row)
         self.session.flush()
+
+    def grant_access(self, registration: Registration) -> None:
+        """A client-manager assignment: the ``client_managers`` job invites the contact into the site's
+        extranet group (sync/managers.py ``apply``: ``user.add`` with ``EXTRANET``, then the group role)."""
+        if registration.site_ref is None or registration.role is None:
+            raise ValueError("an approved registration names its site and role")
+        client_managers.add(
+            self.session, registration.email, [registration.site_ref], registration.role, registration.name
+        )
+
+    # -- 1C --------------------------------------------------------------------------------------------
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        if batch:
+            self.outbox.add(ONEC_TARGET, ONEC_KIND, batch_key(batch), batch_to_data(batch))
 
     # -- the cabinet, the provider's view, notifications, resumes (read-only) --------------------------
     def managers(self, site_ref: str | None = None) -> list[ManagerRow]:
@@ -356,13 +421,13 @@ def _active(employee: Employee) -> bool:
     return bool(current and current.department_ref and not current.dismissal_date and not employee.deleted)
 
 
-def _site(row: PortalSite) -> Site:
+def _site(row: PortalSite, approvers: tuple[B24UserId, ...] = ()) -> Site:
     extra: dict[str, Any] = row.settings or {}
     settings = SiteSettings(
         row.site_ref,
         row.org_ref,
         cast(Any, row.period_kind),
-        client_approvers=_user_ids(extra.get("client_approvers")),
+        client_approvers=_user_ids(extra.get("client_approvers")) or approvers,
         alternate_approvers=_user_ids(extra.get("alternate_approvers")),
         provider_managers=_user_ids(extra.get("provider_managers")),
         deadline_days=int(extra.get("deadline_days", 3)),
@@ -442,4 +507,6 @@ def _registration(row: PortalRegistration) -> Registration:
         row.created_at,
         cast(Any, row.status),
         B24UserId(row.decided_by) if row.decided_by is not None else None,
+        row.site_ref,
+        cast(Any, row.role),
     )

@@ -51,6 +51,8 @@ from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
+SOURCE = "bitrix24.activity"
+"""The inbox source of call-outs (webhooks/activity.py stores them)."""
 WORKFLOW = "bitrix24:workflow"
 BRIDGE = "bridge"
 
@@ -144,15 +146,6 @@ async def resolve(ctx: Context, payload: Mapping[str, Any]) -> Work:
             queue_answer(uow, code, token, {"Valid": "N", "Message": message}, "invalid")
             return
         roles = ctx.directory.approvers(uow.session, instance.site_ref)
-        missing = [s.title for s in entry.approvals if not roles.get(s.approver)]
-        if missing and instance.state == "received":
-            reason = "для вашего объекта не назначен согласующий — обратитесь к менеджеру"
-            record = uow.processes.apply(
-                entry, instance.request_id, Event("invalidated", BRIDGE, reason), ctx.clock()
-            )
-            text = employee_message(entry, record) or reason
-            queue_answer(uow, code, token, {"Valid": "N", "Message": text}, "no approver")
-            return
         values = {"Valid": "Y", "Message": entry.messages.get("received", "")}
         values |= {
             activities.APPROVER_PROPERTY[role]: _user(roles.get(role))
@@ -191,8 +184,12 @@ def _open(
         b24_element_id=B24ElementId(element.element_id),
         b24_workflow_id=str(payload["workflow_id"]),
     )
+    roles = ctx.directory.approvers(uow.session, filer.site_ref)
     if filer.person_ref is None:
         reason = "вы не найдены среди сотрудников в 1С — обратитесь к менеджеру"
+        repo.apply(entry, request_id, Event("invalidated", BRIDGE, reason), at)
+    elif any(not roles.get(step.approver) for step in entry.approvals):
+        reason = "для вашего объекта не назначен согласующий — обратитесь к менеджеру"
         repo.apply(entry, request_id, Event("invalidated", BRIDGE, reason), at)
     else:
         problems = validate_request(_without_balance(entry), element.values, holidays=ctx.holidays)
@@ -308,6 +305,9 @@ def _approve(
 
 
 async def submit(ctx: Context, payload: Mapping[str, Any]) -> Work:
+    entry = _entry(ctx, payload)
+    decided = await _approvers_of(ctx, entry, str(payload["workflow_id"])) if entry is not None else {}
+
     def work(uow: UnitOfWork) -> None:
         code, token = activities.SUBMIT.code, str(payload["event_token"])
         instance = _instance(uow, payload)
@@ -317,16 +317,33 @@ async def submit(ctx: Context, payload: Mapping[str, Any]) -> Work:
             )
             return
         entry = ctx.catalog.entry(instance.kind)
-        # The workflow reaches this step only after every approval: record those whose call-out was lost.
+        # The workflow reaches this step only after every approval: a decision whose call-out was lost or
+        # has not come yet is recorded with the approver its task names.
         while instance.state.startswith(AWAITING):
             step = instance.state.removeprefix(AWAITING)
-            _approve(
-                ctx, uow, entry, instance, Event("approve", WORKFLOW, "the workflow approved", step=step)
-            )
+            who = decided.get(step)
+            event = Event("approve", who or WORKFLOW, None if who else "the workflow approved", step=step)
+            _approve(ctx, uow, entry, instance, event)
         _waiting(instance, "submit", token)
         answer_submit(uow, ctx.catalog, instance)
 
     return work
+
+
+async def _approvers_of(ctx: Context, entry: ProcessEntry, workflow_id: str) -> dict[str, str]:
+    """Who approved each step of a workflow, from its approval tasks (bitrix24-rest.md §5.9: an admin
+    lists anyone's; ``ACTIVITY_NAME`` is the step's activity, ``A_<step>`` or ``A_<step>_alt``)."""
+    select_ = ["ID", "ACTIVITY_NAME", "USER_ID", "USER_STATUS"]
+    rows = await ctx.b24.call(
+        "bizproc.task.list", {"SELECT": select_, "FILTER": {"WORKFLOW_ID": workflow_id}}
+    )
+    names = {name: s.code for s in entry.approvals for name in (f"A_{s.code}", f"A_{s.code}_alt")}
+    decided: dict[str, str] = {}
+    for row in rows if isinstance(rows, list) else []:
+        step = names.get(str(row.get("ACTIVITY_NAME") or ""))
+        if step is not None and str(row.get("USER_STATUS")) == "1":
+            decided[step] = f"user_{row.get('USER_ID')}"
+    return decided
 
 
 # ---- eb_fetch_document ---------------------------------------------------------------------------------

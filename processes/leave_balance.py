@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.onec.port import Absence, Employee
+from connectors.onec.port import Employee
 from store.models import SourceRecord
 from sync.source import from_json
 
@@ -37,14 +37,11 @@ def leave_balance(session: Session, employee_ref: str, on: date) -> Decimal | No
     hired = employee.current.hire_date
     earned = DAYS_PER_YEAR * _months(hired, on) / 12
     used = 0
-    for record in session.scalars(select(SourceRecord).where(SourceRecord.entity == "Absence")):
-        absence = from_json("Absence", record.payload)
-        if (
-            isinstance(absence, Absence)
-            and absence.employee_ref == employee_ref
-            and absence.kind == "Vacation"
-            and not absence.deleted
-            and absence.date_from >= hired
-        ):
-            used += (absence.date_to - absence.date_from).days + 1
+    absences = select(SourceRecord.payload).where(
+        SourceRecord.entity == "Absence", SourceRecord.payload["employee_ref"].as_string() == employee_ref
+    )
+    for payload in session.scalars(absences):  # read as stored (sync.source.from_json keeps its dates text)
+        start, end = date.fromisoformat(payload["date_from"]), date.fromisoformat(payload["date_to"])
+        if payload.get("kind") == "Vacation" and not payload.get("deleted") and start >= hired:
+            used += (end - start).days + 1
     return (earned - used).quantize(Decimal("0.01"))

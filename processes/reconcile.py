@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import OneCPort
 from core.clock import Clock, utcnow
-from processes.answers import B24, EVENT_SEND, answer_document, answer_submit
-from processes.callouts import Directory
+from processes import activities
+from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, queue_answer
+from processes.callouts import SOURCE, Directory
 from processes.catalog import Catalog
 from processes.engine import AWAITING, Event
 from processes.onec_answers import NOTIFY, poll_submitted
@@ -51,6 +52,8 @@ class ReconcileReport:
     cancelled: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
+    failed_callouts: list[int] = field(default_factory=list)
+    """Call-outs whose handler failed for good, answered with a refusal so their workflow goes on."""
     polled: int = 0
     dead_submits: list[int] = field(default_factory=list)
     dead_answers: list[int] = field(default_factory=list)
@@ -60,6 +63,7 @@ class ReconcileReport:
             "cancelled": len(self.cancelled),
             "reminded": len(self.reminded),
             "answered": len(self.answered),
+            "failed_callouts": len(self.failed_callouts),
             "polled": self.polled,
             "dead_submits": len(self.dead_submits),
             "dead_answers": len(self.dead_answers),
@@ -116,6 +120,7 @@ async def reconcile(
             report.cancelled.append(request_id)
     _remind(sessions, catalog, directory, now, report)
     _answer_waiting(sessions, catalog, report)
+    _answer_failed_callouts(sessions, report)
     with sessions() as session:
         stale = session.scalar(
             select(ProcessInstance.id).where(
@@ -132,7 +137,7 @@ async def reconcile(
         ).all()
     report.dead_submits = [i for i, kind in dead if kind == SUBMIT_KIND]
     report.dead_answers = [i for i, kind in dead if kind == EVENT_SEND]
-    if report.dead_submits or report.dead_answers or report.cancelled:
+    if report.dead_submits or report.dead_answers or report.cancelled or report.failed_callouts:
         log.warning("processes.stalled", **report.counts(), dead_submit_ids=report.dead_submits[:20],
                     dead_answer_ids=report.dead_answers[:20])  # fmt: skip
     return report
@@ -194,3 +199,28 @@ def _answer_waiting(sessions: sessionmaker[Session], catalog: Catalog, report: R
                 continue
             if answer_submit(uow, catalog, instance) | answer_document(uow, catalog, instance):
                 report.answered.append(request_id)
+
+
+_REFUSALS: dict[str, dict[str, str]] = {
+    activities.RESOLVE.code: {"Valid": "N"},
+    activities.CHECK_BALANCE.code: {"Valid": "N"},
+    activities.SUBMIT.code: {"Accepted": "N"},
+    activities.FETCH_DOCUMENT.code: {"Ready": "N"},
+}
+FAILED_MESSAGE = "Заявку не удалось обработать — мы уже разбираемся, менеджер свяжется с вами"
+
+
+def _answer_failed_callouts(sessions: sessionmaker[Session], report: ReconcileReport) -> None:
+    """A call-out whose handler failed for good (a bug, a request the bridge cannot read) would leave its
+    workflow waiting for ever: answer it with a refusal once (the answer's key is its token)."""
+    with UnitOfWork(sessions) as uow:
+        for message in uow.inbox.closed_with_error(SOURCE):
+            refusal = _REFUSALS.get(message.kind)
+            token = (message.payload or {}).get("event_token")
+            if refusal is None or not token or (message.payload or {}).get("use_subscription") != "Y":
+                continue
+            values = {**refusal, "Message": FAILED_MESSAGE}
+            if queue_answer(
+                uow, message.kind, str(token), values, "the bridge could not handle this call-out"
+            ):
+                report.failed_callouts.append(message.id)

@@ -87,7 +87,12 @@ def _levels(items: Sequence[Item]) -> list[list[Item]]:
 
 
 class Applier:
-    """Applies the open items of one run; keeps the links it confirms in memory as it goes."""
+    """Applies the open items of one run.
+
+    ``links`` holds the groups and intranet departments (few; the ones confirmed are added as it goes).
+    Persons' user ids are read from the store only for the batch that needs them (member lists), so
+    memory does not grow with the portal.
+    """
 
     def __init__(
         self,
@@ -106,15 +111,15 @@ class Applier:
         self.on_progress = on_progress
         self.stats = ApplyStats()
         self._unknown: list[Item] = []
+        """Items whose write may have run although no answer came: checked, then re-sent if absent."""
+        self._user_ids: dict[str, int | None] = {}
+        """Person ref → Bitrix24 user id, read from the store for the batch at hand (member lists)."""
         self._links_due: dict[tuple[str, str], tuple[int | None, dict[str, Any]]] = {}
         self._invitations_due: dict[str, B24UserId] = {}
         """person ref → user id created (user.add sent the first invitation itself)."""
         self._done_due: list[int] = []
         self._memberships_due: dict[str, dict[str, bool]] = {}
         """person ref → {group key: joined (True) or left (False)} confirmed in this batch."""
-        with SyncUnitOfWork(sessions) as uow:
-            self._link_ids = uow.links.row_ids()
-        """Items whose write may have run although no answer came: checked, then re-sent if absent."""
 
     async def run(self) -> ApplyStats:
         with SyncUnitOfWork(self.sessions) as uow:
@@ -155,6 +160,7 @@ class Applier:
         calls: list[Call] = []
         sendable: list[Item] = []
         skipped: list[Item] = []
+        self._read_user_ids(items)
         for item in items:
             call = self._call_for(item, label=f"i{item.id}")
             if call is None:
@@ -253,13 +259,22 @@ class Applier:
         return link.b24_id if link else None
 
     def _user_id(self, person_ref: str) -> int | None:
-        link = self.links.get(link_key("person", person_ref))
-        return link.b24_id if link else None
+        return self._user_ids.get(person_ref)
+
+    def _read_user_ids(self, items: Sequence[Item]) -> None:
+        """The user ids the batch's member lists name (confirmed by earlier batches: committed)."""
+        refs = {r for i in items if isinstance(i.operation, AddMembers) for r in i.operation.person_refs}
+        if not refs:
+            self._user_ids = {}
+            return
+        with SyncUnitOfWork(self.sessions) as uow:
+            found = uow.links.user_ids(refs)
+        self._user_ids = {ref: found.get(ref) for ref in refs}
 
     # -- outcomes ----------------------------------------------------------------------------------
     def _flush(self, uow: SyncUnitOfWork) -> None:
         """Write what the batch confirmed in a few statements (links, invitations, done items)."""
-        uow.links.save(self._links_due, self._link_ids)
+        uow.links.save(self._links_due)
         uow.links.apply_memberships(self._memberships_due)
         uow.invitations.record_sent_by_bitrix24(self._invitations_due)
         uow.runs.mark(self._done_due, "done")
@@ -324,8 +339,8 @@ class Applier:
         key: str | None = None,
     ) -> None:
         self._links_due[(kind, ref)] = (b24_id, state)
-        # Only ids are kept in memory; states live in the store (memberships are applied there).
-        self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, {})
+        if kind != "person":  # groups and departments stay at hand; persons are read when needed
+            self.links[key or link_key(kind, ref)] = Link(kind, ref, b24_id, {})
 
     # -- resume after a crash ----------------------------------------------------------------------
     async def _verify_started(self, items: Sequence[Item]) -> set[int]:

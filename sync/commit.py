@@ -19,17 +19,19 @@ from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRe
 from sync.diff import WARNING_KIND, state_hash
 from sync.model import Quarantine
 from sync.source import content_hash, entity_of, parent_of, to_json
-from sync.state import FEED_NODE
+from sync.state import FEED_NODE, link_ids
 
 
 def save_replica(
     session: Session, records: Iterable[Record], known: Mapping[tuple[str, str], str]
 ) -> list[Record]:
-    """Upsert records whose content changed, in chunks; returns those records (new or changed)."""
+    """Upsert records whose content changed, in chunks; returns those records (new or changed).
+
+    ``known`` holds the stored hashes of (at least) these records; the row ids of the changed ones are
+    read a chunk at a time (a snapshot page, a feed batch), never the whole replica's."""
     now = utcnow()
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    ids: dict[tuple[str, str], int] = {}
+    updates: dict[tuple[str, str], dict[str, Any]] = {}
     changed: list[Record] = []
 
     def flush() -> None:
@@ -37,7 +39,16 @@ def save_replica(
             session.execute(insert(SourceRecord), inserts)
             inserts.clear()
         if updates:
-            session.execute(update(SourceRecord), updates)
+            refs = sorted({ref for _, ref in updates})
+            rows = session.execute(
+                select(SourceRecord.id, SourceRecord.entity, SourceRecord.ref).where(
+                    SourceRecord.ref.in_(refs)
+                )
+            )
+            ids = {(entity, ref): row_id for row_id, entity, ref in rows}
+            session.execute(
+                update(SourceRecord), [{"id": ids[key], **values} for key, values in updates.items()]
+            )
             updates.clear()
 
     for record in records:
@@ -54,17 +65,10 @@ def save_replica(
             "updated_at": now,
         }
         if key in known:
-            if not ids:
-                ids = dict(
-                    ((entity, ref), row_id)
-                    for row_id, entity, ref in session.execute(
-                        select(SourceRecord.id, SourceRecord.entity, SourceRecord.ref)
-                    )
-                )
-            updates.append({"id": ids[key], **values})
+            updates[key] = values
         else:
             inserts.append({"entity": key[0], "ref": key[1], **values})
-        if len(inserts) + len(updates) >= 2000:
+        if len(inserts) + len(updates) >= 1000:
             flush()
     flush()
     return changed
@@ -184,10 +188,11 @@ def save_cursor(session: Session, message_no: int) -> None:
 LinkKey = tuple[str, str]
 
 
-def save_links(
-    session: Session, rows: Mapping[LinkKey, tuple[int | None, dict[str, Any]]], ids: dict[LinkKey, int]
-) -> None:
-    """Insert or update many identity links at once; ``ids`` (kind, ref) → row id is kept up to date."""
+def save_links(session: Session, rows: Mapping[LinkKey, tuple[int | None, dict[str, Any]]]) -> None:
+    """Insert or update many identity links at once (the row ids of those already stored are read)."""
+    if not rows:
+        return
+    ids = link_ids(session, rows)
     now = utcnow()
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
@@ -204,11 +209,7 @@ def save_links(
         else:
             new.append({"kind": kind, "source_ref": ref, **values})
     if new:
-        statement = insert(IdentityLink).returning(
-            IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref
-        )
-        for row_id, kind, ref in session.execute(statement, new):
-            ids[(kind, ref)] = row_id
+        session.execute(insert(IdentityLink), new)
     if changed:
         session.execute(update(IdentityLink), changed)
 

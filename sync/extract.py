@@ -20,12 +20,11 @@ TARGETED_LOOKUP_LIMIT = 500
 """Up to this many unlinked persons are looked up one by one; more, and every user is listed once."""
 
 
-async def snapshot(onec: OneCPort, page_size: int | None = None) -> list[Record]:
-    records: list[Record] = []
+async def snapshot(onec: OneCPort, page_size: int | None = None) -> AsyncIterator[list[Record]]:
+    """The 1C snapshot a page at a time: reference data first, then persons, then employments."""
     for entity in MIRRORED_ENTITIES:
         async for page in onec.snapshot(entity, page_size=page_size):  # type: ignore[arg-type]
-            records.extend(page)
-    return records
+            yield list(page)
 
 
 async def changes(onec: OneCPort, ack_message_no: int, max_items: int = 500) -> ChangeBatch:

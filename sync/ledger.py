@@ -41,10 +41,16 @@ def start_run(
     )
     session.add(run)
     session.flush()
+    add_items(session, run.id, operations)
+    return run.id
+
+
+def add_items(session: Session, run_id: int, operations: Sequence[Operation], first_seq: int = 0) -> None:
+    """Store operations as pending plan items, numbered in plan order from ``first_seq``."""
     now = utcnow()
     rows = [
         {
-            "run_id": run.id,
+            "run_id": run_id,
             "seq": seq,
             "op": o.op,
             "kind": o.kind,
@@ -54,11 +60,10 @@ def start_run(
             "attempts": 0,
             "updated_at": now,
         }
-        for seq, o in enumerate(operations)
+        for seq, o in enumerate(operations, start=first_seq)
     ]
     for start in range(0, len(rows), 2000):
         session.execute(insert(PlanItem), rows[start : start + 2000])
-    return run.id
 
 
 def unfinished_run(session: Session) -> SyncRun | None:

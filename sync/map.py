@@ -8,7 +8,8 @@ is reported so that it can wait as a due-at row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Set
+from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -188,11 +189,11 @@ def map_person(
     ``intranet`` holds the keys of mirrored intranet departments: a person whose main employment is in
     one becomes an intranet employee (``UF_DEPARTMENT``, resolved to ids when applied).
     """
-    """The desired user for one person on ``on``; None if 1C no longer knows the person."""
     person = data.persons.get(person_ref)
     if person is None or person.deleted:
         return None
-    live = set(live_groups)
+    # Planning passes the desired groups (a dict): looked up as is, not copied for every person.
+    live = live_groups if isinstance(live_groups, Set | MappingType) else set(live_groups)
     standings: list[Standing] = []
     next_change: date | None = None
     for employee_ref in data.employees_by_person.get(person_ref, ()):
@@ -244,7 +245,7 @@ def map_person(
     return DesiredUser(
         person_ref=person.ref,
         fields=fields,
-        groups=frozenset(groups & live),
+        groups=frozenset(key for key in groups if key in live),
         active=bool(standings),
         email=fields.get(directory.EMAIL) or None,
         problems=tuple(problems),

@@ -79,9 +79,12 @@ class Plan:
     """(kind, ref) whose quarantine is over: they are planned normally now."""
     due: dict[str, date] = field(default_factory=dict)
     """person ref → the next date its desired state changes by itself."""
+    stored_only: dict[str, int] = field(default_factory=dict)
+    """Operations a big run wrote to its ledger without keeping them here, by op (sync/full.py keeps the
+    first ``REPORTED_OPERATIONS``): ``count`` includes them."""
 
     def count(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = dict(self.stored_only)
         for operation in self.operations:
             counts[operation.op] = counts.get(operation.op, 0) + 1
         return counts

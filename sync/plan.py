@@ -9,6 +9,7 @@ A person whose data cannot be mirrored goes to quarantine with the reason and is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.bitrix24 import directory
@@ -54,18 +55,50 @@ class AdoptionIndex:
                 self.by_email.setdefault(user.email.lower(), user)
 
 
-def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -> dict[str, str]:
-    """E-mail → the person who keeps it: the one already mirrored with it, else the lowest ref."""
-    owners: dict[str, str] = {}
-    for ref in sorted(users):
-        email = users[ref].email
+class EmailOwners:
+    """E-mail → the person who keeps it: the one already mirrored with it, else the lowest ref.
+
+    Persons are noted in ref order (a chunk at a time is fine): only this map is held, not the persons.
+    """
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+
+    def note(self, user: DesiredUser, link: Link | None) -> None:
+        email = user.email
         if not email:
-            continue
-        link = links.get(link_key("person", ref))
+            return
         mirrored = link is not None and link.state.get("fields", {}).get(directory.EMAIL) == email
-        if email not in owners or mirrored:
-            owners[email] = ref
-    return owners
+        if email not in self.owners or mirrored:
+            self.owners[email] = user.person_ref
+
+
+def _email_owners(users: Mapping[str, DesiredUser], links: Mapping[str, Link]) -> dict[str, str]:
+    found = EmailOwners()
+    for ref in sorted(users):
+        found.note(users[ref], links.get(link_key("person", ref)))
+    return found.owners
+
+
+@dataclass
+class Memberships:
+    """Joins and leaves gathered over the persons planned (one chunk or many), planned as member lists."""
+
+    joins: dict[str, list[str]] = field(default_factory=dict)
+    leaves: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def plan(self, plan: Plan) -> None:
+        for key in sorted(self.joins):
+            refs = sorted(self.joins[key])
+            for start in range(0, len(refs), MEMBERS_PER_CALL):
+                chunk = [PersonRef(r) for r in refs[start : start + MEMBERS_PER_CALL]]
+                plan.operations.append(AddMembers(key, key, chunk))
+        for key in sorted(self.leaves):
+            pairs = sorted(self.leaves[key])
+            for start in range(0, len(pairs), MEMBERS_PER_CALL):
+                part = pairs[start : start + MEMBERS_PER_CALL]
+                person_refs = [PersonRef(r) for r, _ in part]
+                plan.operations.append(RemoveMembers(key, key, person_refs, [B24UserId(u) for _, u in part]))
 
 
 def plan_departments(desired: DesiredState, links: Mapping[str, Link], plan: Plan) -> None:
@@ -116,11 +149,18 @@ def plan_users(
     index: AdoptionIndex,
     quarantined: Mapping[str, str | None],
     plan: Plan,
+    owners: Mapping[str, str] | None = None,
+    memberships: Memberships | None = None,
 ) -> None:
-    """Plan every person in ``scope``; ``quarantined`` maps person ref → the hash it was parked with."""
-    owners = _email_owners(desired.users, links)
-    joins: dict[str, list[str]] = {}
-    leaves: dict[str, list[tuple[str, int]]] = {}
+    """Plan every person in ``scope``; ``quarantined`` maps person ref → the hash it was parked with.
+
+    A caller planning chunk by chunk passes the ``owners`` of every e-mail (``EmailOwners``) and one
+    ``memberships`` it plans after the last chunk; otherwise both come from ``desired`` alone.
+    """
+    if owners is None:
+        owners = _email_owners(desired.users, links)
+    pending = memberships if memberships is not None else Memberships()
+    joins, leaves = pending.joins, pending.leaves
     for ref in sorted(set(scope)):
         link = links.get(link_key("person", ref))
         user = desired.users.get(ref)
@@ -151,18 +191,8 @@ def plan_users(
             _plan_new_user(user, state, digest, index, plan, joins)
             continue
         _plan_known_user(user, state, digest, link, plan, joins, leaves)
-    for key in sorted(joins):
-        refs = sorted(joins[key])
-        for start in range(0, len(refs), MEMBERS_PER_CALL):
-            plan.operations.append(
-                AddMembers(key, key, [PersonRef(r) for r in refs[start : start + MEMBERS_PER_CALL]])
-            )
-    for key in sorted(leaves):
-        pairs = sorted(leaves[key])
-        for start in range(0, len(pairs), MEMBERS_PER_CALL):
-            chunk = pairs[start : start + MEMBERS_PER_CALL]
-            person_refs = [PersonRef(r) for r, _ in chunk]
-            plan.operations.append(RemoveMembers(key, key, person_refs, [B24UserId(u) for _, u in chunk]))
+    if memberships is None:
+        pending.plan(plan)
 
 
 def _problem(

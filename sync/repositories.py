@@ -44,6 +44,9 @@ class Runs:
     ) -> int:
         return ledger.start_run(self.session, mode, operations, message_no=message_no, stats=stats)
 
+    def add_items(self, run_id: int, operations: Sequence[Operation], first_seq: int) -> None:
+        ledger.add_items(self.session, run_id, operations, first_seq)
+
     def unfinished(self) -> SyncRun | None:
         return ledger.unfinished_run(self.session)
 
@@ -75,13 +78,16 @@ class Links:
     ) -> dict[str, Link]:
         return state.load_links(self.session, kinds, refs, with_state=with_state)
 
-    def row_ids(self) -> dict[tuple[str, str], int]:
-        return state.link_ids(self.session)
+    def user_ids(self, person_refs: Iterable[str]) -> dict[str, int | None]:
+        """Person ref → Bitrix24 user id of the linked ones among ``person_refs``."""
+        return state.user_ids(self.session, person_refs)
 
-    def save(
-        self, rows: Mapping[commit.LinkKey, tuple[int | None, dict[str, Any]]], ids: dict[commit.LinkKey, int]
-    ) -> None:
-        commit.save_links(self.session, rows, ids)
+    def linked_refs(self) -> set[str]:
+        """Refs of every linked person (no states, no ids)."""
+        return state.linked_refs(self.session)
+
+    def save(self, rows: Mapping[commit.LinkKey, tuple[int | None, dict[str, Any]]]) -> None:
+        commit.save_links(self.session, rows)
 
     def apply_memberships(self, changes: Mapping[str, Mapping[str, bool]]) -> None:
         commit.apply_memberships(self.session, changes)

@@ -20,6 +20,7 @@ from connectors.onec.port import Employee, OneCPort, Person, Record
 from core.errors import SyncError
 from mappings import DesiredState, Mapping
 from sync import extract
+from sync import full as full_run
 from sync import lease as sync_lease
 from sync.apply import Applier, ApplyStats, RunAborted
 from sync.ledger import TRunMode
@@ -120,8 +121,8 @@ async def _plan(ctx: SyncContext, desired: DesiredState, scope: set[str]) -> Pla
 
 
 async def _apply(ctx: SyncContext, run_id: int) -> ApplyStats:
-    with SyncUnitOfWork(ctx.sessions) as uow:
-        links = uow.links.load(with_state=False)
+    with SyncUnitOfWork(ctx.sessions) as uow:  # persons' ids are read batch by batch (sync/apply.py)
+        links = uow.links.load((*GROUP_KINDS, "intranet"), with_state=False)
     applier = Applier(ctx.b24, ctx.sessions, run_id, links, ctx.batch_size, ctx.on_progress)
     try:
         stats = await applier.run()
@@ -207,26 +208,33 @@ async def _full(ctx: SyncContext, *, dry_run: bool = False) -> RunReport:
     # docs/onec-contract.md, initial load: take the change feed's position before the snapshot (what was
     # registered earlier is in the snapshot). So a full run also recovers from a 1C base that no longer
     # knows the bridge's cursor (ACK_OUT_OF_RANGE after a restore or a new base).
-    position = None if dry_run else (await extract.changes(ctx.onec, 0, 1)).message_no
-    records = await extract.snapshot(ctx.onec)
-    data = SourceData()
-    for record in records:
-        data.add(record)
-    if not dry_run:
-        with SyncUnitOfWork(ctx.sessions) as uow:
-            uow.replica.save(records, uow.replica.hashes())
-    with SyncUnitOfWork(ctx.sessions) as uow:
-        linked = {link.ref for link in uow.links.load(["person"], with_state=False).values()}
-    scope = set(data.persons) | linked
-    desired = _desired(ctx, data, scope)
-    del records, data  # the records are in the replica now; only the desired state is needed from here
-    plan = await _plan(ctx, desired, scope)
-    del desired
+    position = 0 if dry_run else (await extract.changes(ctx.onec, 0, 1)).message_no
+    # Page by page into the replica, then planned a chunk of persons at a time (sync/full.py).
+    snapshot = await full_run.take_snapshot(ctx.onec, ctx.sessions, store=not dry_run)
+    prepared = await full_run.prepare(ctx.b24, ctx.sessions, ctx.mapping, _today(ctx), snapshot)
+    plan = Plan()
     if dry_run:
+        with SyncUnitOfWork(ctx.sessions) as uow:
+            full_run.plan_chunks(uow, prepared, full_run.gather(plan))
         return RunReport("full", None, plan)
-    report = await _execute(ctx, "full", plan, scope, [], position)
-    report.resumed = resumed
-    return report
+    with SyncUnitOfWork(ctx.sessions) as uow:  # the whole plan is stored in one commit, as for any run
+        run_id = uow.runs.start("full", [], message_no=position, stats={})
+        stored = 0
+
+        def store(part: Plan, refs: list[str]) -> None:
+            nonlocal stored
+            uow.runs.add_items(run_id, part.operations, stored)
+            stored += len(part.operations)
+            _record_plan(uow, part, refs)
+            full_run.keep_for_report(plan, part)
+
+        full_run.plan_chunks(uow, prepared, store)
+        uow.runs.set_status(run_id, RunStatus.PLANNED, planned=plan.count())
+    del prepared, snapshot
+    applied = await _apply(ctx, run_id) if stored else _nothing_to_apply(ctx, run_id)
+    with SyncUnitOfWork(ctx.sessions) as uow:
+        uow.replica.save_cursor(position)
+    return RunReport("full", run_id, plan, applied, resumed, message_no=position)
 
 
 async def _feed_plan(ctx: SyncContext, records: list[Record], deleted: set[str], scope: set[str]) -> Plan:

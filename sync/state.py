@@ -12,9 +12,11 @@ from connectors.onec.port import Record
 from core.ids import B24UserId
 from store.models import ChangeFeedCursor, DueChange, IdentityLink, QuarantineRecord, SourceRecord
 from sync.model import Link, RunStatus, link_key
-from sync.source import MIRRORED_ENTITIES, SourceData, from_json
+from sync.source import MIRRORED_ENTITIES, SourceData, entity_of, from_json
 
 FEED_NODE = "main"
+IN_CHUNK = 1000
+"""Refs per ``IN (…)`` list (SQLite's bound-parameter limit is far above; PostgreSQL plans stay short)."""
 
 
 def load_links(
@@ -88,11 +90,20 @@ def replica_hashes(session: Session, records: Iterable[Record] | None = None) ->
         return {
             (e, r): h for e, r, h in session.execute(query.where(SourceRecord.entity.in_(MIRRORED_ENTITIES)))
         }
-    refs = sorted({str(ref) for ref in (getattr(record, "ref", None) for record in records) if ref})
+    refs_of: dict[str, set[str]] = {}
+    for record in records:
+        ref = getattr(record, "ref", None)
+        if ref:
+            refs_of.setdefault(entity_of(record), set()).add(str(ref))
     found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(refs), 1000):
-        for e, r, h in session.execute(query.where(SourceRecord.ref.in_(refs[start : start + 1000]))):
-            found[(e, r)] = h
+    for entity, refs in refs_of.items():  # entity first: the (entity, ref) index answers, no table scan
+        ordered = sorted(refs)
+        for start in range(0, len(ordered), IN_CHUNK):
+            chunk = ordered[start : start + IN_CHUNK]
+            for e, r, h in session.execute(
+                query.where(SourceRecord.entity == entity, SourceRecord.ref.in_(chunk))
+            ):
+                found[(e, r)] = h
     return found
 
 
@@ -119,10 +130,41 @@ def has_committed_full_run(session: Session) -> bool:
     return session.scalar(query) is not None
 
 
-def link_ids(session: Session) -> dict[tuple[str, str], int]:
-    """(kind, ref) → identity-map row id, for bulk updates."""
-    rows = session.execute(select(IdentityLink.id, IdentityLink.kind, IdentityLink.source_ref))
-    return {(kind, ref): row_id for row_id, kind, ref in rows}
+def link_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(kind, ref) → identity-map row id of those of ``keys`` that are stored, for bulk updates."""
+    refs_of: dict[str, list[str]] = {}
+    for kind, ref in keys:
+        refs_of.setdefault(kind, []).append(ref)
+    found: dict[tuple[str, str], int] = {}
+    for kind, refs in refs_of.items():
+        for start in range(0, len(refs), IN_CHUNK):
+            rows = session.execute(
+                select(IdentityLink.id, IdentityLink.source_ref).where(
+                    IdentityLink.kind == kind, IdentityLink.source_ref.in_(refs[start : start + IN_CHUNK])
+                )
+            )
+            found.update({(kind, ref): row_id for row_id, ref in rows})
+    return found
+
+
+def user_ids(session: Session, person_refs: Iterable[str]) -> dict[str, int | None]:
+    """Person ref → Bitrix24 user id, for the linked ones among ``person_refs``."""
+    refs = sorted(set(person_refs))
+    found: dict[str, int | None] = {}
+    for start in range(0, len(refs), IN_CHUNK):
+        rows = session.execute(
+            select(IdentityLink.source_ref, IdentityLink.b24_id).where(
+                IdentityLink.kind == "person", IdentityLink.source_ref.in_(refs[start : start + IN_CHUNK])
+            )
+        )
+        found.update({ref: b24_id for ref, b24_id in rows})
+    return found
+
+
+def linked_refs(session: Session) -> set[str]:
+    """Refs of every linked person."""
+    query = select(IdentityLink.source_ref).where(IdentityLink.kind == "person")
+    return set(session.scalars(query))
 
 
 def person_refs(session: Session) -> list[str]:

@@ -14,7 +14,6 @@ token, which the answer needs.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -33,10 +32,10 @@ from webhooks.bodies import (
     _describe,
     form_schema,
 )
-from webhooks.deps import StoreDep
 from webhooks.errors import Refusal, responses
 from webhooks.forms import FormError, parse_php_form
 from webhooks.handlers import ACTIVITY_SOURCE
+from webhooks.installed import InstalledApp
 from webhooks.portal import _refuse, _same
 
 router = APIRouter(prefix="/bitrix24", tags=["bitrix24"])
@@ -113,12 +112,10 @@ def parse_callout(raw: bytes) -> Callout:
         raise BodyError("; ".join(_describe(error) for error in exc.errors()[:5])) from None
 
 
-async def check_token(callout: Callout, store: Any) -> str:
+async def check_token(callout: Callout, installed: InstalledApp) -> str:
     """The installed application_token (and member_id, when named), compared in constant time; returns
-    the installed member_id."""
-    from connectors.bitrix24.auth import StoreVault
-
-    stored = await asyncio.to_thread(StoreVault(store.sessions).load)
+    the installed member_id. The install is read through a one-second cache (webhooks/installed.py)."""
+    stored = await installed.load()
     if stored is None or not stored.application_token:
         raise _refuse(
             403, "not_installed", "no application is installed: install the bridge first", "activity"
@@ -191,17 +188,17 @@ def _schema() -> dict[str, Any]:
         }
     },
 )
-async def activity(request: Request, store: StoreDep) -> Accepted:
+async def activity(request: Request) -> Accepted:
     """Store the call-out (durably) and answer; the dispatcher runs it and answers the workflow."""
     try:
         callout = parse_callout(await request.body())
     except BodyError as exc:
         raise _refuse(400, "bad_body", str(exc), "activity") from None
-    member_id = await check_token(callout, store)
+    member_id = await check_token(callout, request.app.state.installed_app)
     key = inbox.message_key({"event_token": callout.event_token})
-    fresh = await asyncio.to_thread(
-        inbox.receive, store.sessions, ACTIVITY_SOURCE, key, callout.code, callout.stored(member_id)
-    )
+    # Group commit (webhooks/inbox_writer.py): answered only once its row is committed.
+    writer = request.app.state.inbox_writer
+    fresh = await writer.receive(ACTIVITY_SOURCE, key, callout.code, callout.stored(member_id))
     return Accepted(duplicate=not fresh)
 
 

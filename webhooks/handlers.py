@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24.auth import revoke_tokens
@@ -29,7 +30,7 @@ from sync.source import from_json
 log = logging.getLogger(__name__)
 
 SOURCE = "bitrix24"
-ACTIVITY_SOURCE = "bitrix24.activity"
+ACTIVITY_SOURCE = callouts.SOURCE
 """Inbox source of REST-activity call-outs (webhooks/activity.py), run by ``dispatch_activities``."""
 
 
@@ -167,6 +168,7 @@ class ProcessDirectory:
 
 async def dispatch_activities(sessions: sessionmaker[Session], context: callouts.Context) -> inbox.Dispatched:
     """Run every pending call-out through its handler (processes/callouts.py ``HANDLERS``)."""
+    # IntegrityError: another instance opened the same request meanwhile; the retry finds it.
     return await inbox.dispatch_prepared(
-        sessions, callouts.table(context), source=ACTIVITY_SOURCE, retry_on=(Transient,)
+        sessions, callouts.table(context), source=ACTIVITY_SOURCE, retry_on=(Transient, IntegrityError)
     )

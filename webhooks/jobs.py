@@ -26,6 +26,7 @@ from processes.reconcile import reconcile as reconcile_requests
 from sync import invitations, managers, run
 from webhooks import handlers
 from webhooks.scheduler import JobScheduler
+from webhooks.timesheet_jobs import schedule_timesheet_jobs
 
 
 def _applied(reports: list[run.RunReport]) -> dict[str, int]:
@@ -74,6 +75,7 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     scheduler.add_interval("sync", plan.incremental_sync_minutes, incremental)
     scheduler.add_interval("due_changes", plan.due_changes_minutes, due)
     scheduler.add_interval("client_managers", plan.managers_minutes, apply_managers)
+    schedule_timesheet_jobs(scheduler, bridge)
 
     b24 = bridge.settings.bitrix24
     vault = StoreVault(bridge.store.sessions)

@@ -292,9 +292,12 @@ class Bitrix24Gateway:
         labels = _labels(calls)
         outcomes: dict[str, CallOutcome] = {}
         pending: list[tuple[str, Call, str]] = []
+        blocked: dict[str, float | None] = {}  # one look at the shared budget per method, not per command
         for label, item in zip(labels, calls, strict=True):
             method = item.method.strip().lower()
-            until = await self.budget.blocked_until(method)
+            if method not in blocked:
+                blocked[method] = await self.budget.blocked_until(method)
+            until = blocked[method]
             if until is not None and until > self.clock():
                 self.counters.blocked_refusals += 1
                 error = api_error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -15,11 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from config.wiring import Store
+from portal.models import PortalSite
 from processes.activities import ALL
+from processes.bank_account import account_key_ok
 from sandbox.bitrix24.params import encode_form
-from store.models import InboxMessage, OutboxMessage, ProcessInstance
+from store.models import InboxMessage, OutboxMessage, ProcessInstance, SourceRecord
 from store.process_repo import ProcessRepository
-from tests.integration.processes._flow import World, close, set_up_portal, world
+from tests.integration.processes._flow import World, close, new_user, set_up_portal, world
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
@@ -143,12 +146,28 @@ async def test_a_certificate_ends_as_a_pdf_in_the_employees_drive(w: World) -> N
     assert _workflow(w, element)["state"] == "completed"
 
 
+SCAN = ["scan.pdf", base64.b64encode(b"%PDF-1.4 scan").decode()]
+SBER = "044525225"
+
+
+def _account(bik: str) -> str:
+    """A client account that passes the Central Bank key for ``bik`` (the 9th digit is the key)."""
+    return next(a for d in "0123456789" if account_key_ok(bik, a := f"40817810{d}00000012345"))
+
+
 OTHERS: dict[str, tuple[dict[str, Any], str]] = {
     "leave_change": ({"action": "cancel", "original_request": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
                       "reason": "Изменились планы"}, "LeaveCancel"),
     "vacation_wish": ({"year": "2027", "date_from": "2027-07-01", "date_to": "2027-07-14"}, "VacationWish"),
     "business_trip": ({"destination": "Казань", "purpose": "Монтаж", "date_from": "2026-04-01",
                        "date_to": "2026-04-03"}, "BusinessTrip"),
+    "advance": ({"amount": "15000", "purpose": "Инструмент", "report_by": "2026-04-30"}, "Advance"),
+    "bank_details": ({"bik": SBER, "account": _account(SBER), "statement": SCAN}, "BankDetails"),
+    "child_tax_deduction": ({"child_name": "Иванова Мария", "child_birth_date": "2020-05-01",
+                             "child_order": "1", "birth_certificate": SCAN, "statement": SCAN},
+                            "TaxDeduction"),
+    "work_book": ({"request_kind": "stdr", "delivery": "email"}, "WorkBook"),
+    "dismissal": ({"last_day": "2026-04-15", "reason": "own", "statement": SCAN}, "Dismissal"),
 }  # fmt: skip
 
 
@@ -207,3 +226,60 @@ async def test_1c_down_for_a_while_loses_and_doubles_nothing(w: World) -> None:
         assert _path(w, request.request_id)[-1] == "submitted"
     for element in elements:  # the waiting submit steps were answered: the workflows went on
         assert _workflow(w, element)["state"] == "completed"
+
+
+async def test_lost_decision_call_outs_still_name_the_approvers_in_1c(w: World) -> None:
+    element = w.file("leave", LEAVE)
+    await w.pump()
+    w.decide(w.client)
+    w.flush()
+    w.decide(w.manager)
+    w.flush()
+    with w.store.sessions.begin() as session:  # Bitrix24 never retries a delivery (§6.2): these are lost
+        lost = session.scalars(select(InboxMessage).where(InboxMessage.kind == "eb_record_decision")).all()
+        assert len(lost) == 2
+        for message in lost:
+            session.delete(message)
+    await w.pump()
+    [doc] = _in_1c(w, _instance(w, element).request_id)
+    assert [(a["who"], a["role"]) for a in doc["approvals"]] == [
+        (f"user_{w.client.uid}", "client"),
+        (f"user_{w.manager.uid}", "provider"),
+    ]
+
+
+async def test_a_leave_longer_than_the_balance_is_refused_before_any_approval(w: World) -> None:
+    hired = date.today() - timedelta(days=40)  # one full month worked: 28 / 12 = 2.33 days earned
+    with w.store.sessions.begin() as session:
+        record = session.scalar(select(SourceRecord).where(SourceRecord.entity == "Employee"))
+        assert record is not None
+        payload = dict(record.payload)
+        payload["current"] = {**payload["current"], "hire_date": hired.isoformat()}
+        record.payload = payload
+    element = w.file("leave", LEAVE)
+    await _approve_all(w)
+    request = _instance(w, element)
+    assert _path(w, request.request_id) == ["received", "invalid"]
+    assert any("больше остатка: доступно 2.33 дн." in m for m in w.notifications(w.employee.uid))
+    assert w.onec_sb.knobs.requests() == []
+
+
+async def test_someone_the_mirror_does_not_know_is_told_and_nothing_goes_on(w: World) -> None:
+    stranger = new_user(w.b24, "Stranger")
+    element = w.file("sick_notice", {"date_from": "2026-03-02", "date_to": "2026-03-03"}, who=stranger)
+    await _approve_all(w)
+    assert _path(w, _instance(w, element).request_id) == ["received", "invalid"]
+    assert any("не найдены среди сотрудников" in m for m in w.notifications(stranger.uid))
+    assert w.onec_sb.knobs.requests() == []
+
+
+async def test_a_site_without_its_approver_is_told_instead_of_a_task_for_nobody(w: World) -> None:
+    with w.store.sessions.begin() as session:
+        site = session.scalar(select(PortalSite))
+        assert site is not None
+        site.settings = {"provider_managers": [str(w.manager.uid)]}  # no client approver named
+    element = w.file("sick_notice", {"date_from": "2026-03-02", "date_to": "2026-03-03"})
+    await _approve_all(w)
+    assert _path(w, _instance(w, element).request_id) == ["received", "invalid"]
+    assert any("не назначен согласующий" in m for m in w.notifications(w.employee.uid))
+    assert w.onec_sb.knobs.requests() == []

@@ -15,13 +15,16 @@ import pytest
 from sqlalchemy import select
 
 from config.wiring import Store, open_bridge
+from connectors.bitrix24.factory import build_bitrix24
+from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
 from connectors.onec.port import OneCPort
 from processes.answers import queue_answer
 from processes.b24_sender import send_pending
 from processes.onec_answers import AnsweringFeed
 from processes.outbox_worker import DeliveryPolicy
 from processes.reconcile import reconcile
-from store.models import OutboxMessage, ProcessInstance
+from sandbox.bitrix24.params import encode_form
+from store.models import AppToken, OutboxMessage, ProcessInstance
 from store.process_repo import ProcessRepository
 from store.uow import UnitOfWork
 from tests.integration.processes._flow import CATALOG, World, close, set_up_portal, world
@@ -29,6 +32,7 @@ from webhooks.handlers import ProcessDirectory
 from webhooks.jobs import schedule_jobs
 from webhooks.scheduler import JobScheduler
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
 
 
@@ -140,7 +144,7 @@ async def test_reconcile_cancels_a_request_whose_workflow_ended_and_reminds_the_
     )
     await w.pump()
     gone = _instance(w, ended)
-    w.rest(w.manager_admin, "bizproc.workflow.terminate", {"ID": gone.b24_workflow_id, "STATUS": "Отменено"})
+    w.rest(w.admin, "bizproc.workflow.terminate", {"ID": gone.b24_workflow_id, "STATUS": "Отменено"})
     waiting = _instance(w, silent)
     assert waiting.state == "awaiting:client"
     # sick_notice's client step has no remind_after_hours; the leave's has 24 h: remind needs a leave.
@@ -155,3 +159,77 @@ async def test_reconcile_cancels_a_request_whose_workflow_ended_and_reminds_the_
     assert again.cancelled == [] and again.reminded == []  # once per reminder period
     await w.pump(onec=False)
     assert any(m.startswith("Напоминание") for m in w.notifications(w.client.uid))
+
+
+async def test_reconcile_answers_a_call_out_the_bridge_could_not_handle(w: World) -> None:
+    token = "67a2ffdb2c57a3.35276854|A_submit|" + "c" * 32 + ".0123456789abcdef"
+    broken = {
+        "workflow_id": "67a2ffdb2c57a3.35276854",
+        "code": "eb_submit_to_1c",
+        "event_token": token,
+        "document_id": ["lists", "BizprocDocument", "notanelement"],
+        "use_subscription": "Y",
+        "properties": {"RequestKind": "leave"},
+        "auth": {"application_token": _app_token(w)},
+    }
+    answer = w.http.post(f"{w.bridge_url}/bitrix24/activity", content=encode_form(broken), headers=FORM)
+    assert answer.status_code == 200
+    await w.pump(onec=False)
+    report = await reconcile(w.store.sessions, w.gateway, w.onec, CATALOG, ProcessDirectory())
+    assert len(report.failed_callouts) == 1
+    with w.store.sessions() as session:
+        [row] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "bizproc.event.send")).all()
+        assert row.payload["EVENT_TOKEN"] == token and row.payload["RETURN_VALUES"]["Accepted"] == "N"
+    again = await reconcile(w.store.sessions, w.gateway, w.onec, CATALOG, ProcessDirectory())
+    assert again.failed_callouts == []
+
+
+def _app_token(w: World) -> str:
+    with w.store.sessions() as session:
+        token = session.scalar(select(AppToken.application_token))
+        assert token
+        return str(token)
+
+
+def _fast_gateway(w: World) -> Bitrix24Gateway:
+    """The connector without its own quick retries: every refusal reaches the sender."""
+    assert w.settings is not None
+    return build_bitrix24(
+        w.settings, w.store, retry=RetryPolicy(attempts=1, initial_seconds=0, max_seconds=0)
+    )
+
+
+def _queue_notice(w: World, n: int) -> None:
+    payload = {"request_id": "test", "to": w.employee.uid, "message": f"Проверка {n}"}
+    with UnitOfWork(w.store.sessions) as uow:
+        uow.outbox.add("bitrix24", "im.notify", f"bitrix24:im.notify:test:{n}", payload)
+
+
+async def test_the_sender_backs_off_while_refused_and_dead_letters_after_the_policy(w: World) -> None:
+    policy = DeliveryPolicy(initial_backoff=timedelta(0), max_attempts=3)
+    _queue_notice(w, 1)
+    _queue_notice(w, 2)
+    gateway = _fast_gateway(w)
+    try:
+        w.b24.knobs.system_error("QUERY_LIMIT_EXCEEDED", method="im.notify.system.add", count=3)
+        passes = [await send_pending(w.store.sessions, gateway, CATALOG, policy=policy) for _ in range(3)]
+    finally:
+        await gateway.close()
+    assert [p.retrying for p in passes] == [2, 1, 0] and [p.dead for p in passes] == [0, 0, 0]
+    assert sum(p.sent.get("im.notify", 0) for p in passes) == 2
+    told = sorted(m for m in w.notifications(w.employee.uid) if m.startswith("Проверка"))
+    assert told == ["Проверка 1", "Проверка 2"]
+    _queue_notice(w, 3)
+    w.b24.knobs.system_error("QUERY_LIMIT_EXCEEDED", method="im.notify.system.add", count=10)
+    gateway = _fast_gateway(w)
+    try:
+        dead = [await send_pending(w.store.sessions, gateway, CATALOG, policy=policy) for _ in range(3)]
+    finally:
+        await gateway.close()
+        w.b24.knobs.system_error(None)
+    assert [p.dead for p in dead] == [0, 0, 1]
+    with w.store.sessions() as session:
+        key = OutboxMessage.dedup_key == "bitrix24:im.notify:test:3"
+        row = session.scalar(select(OutboxMessage).where(key))
+        assert row is not None
+        assert (row.status, row.last_error, row.attempts) == ("failed", "QUERY_LIMIT_EXCEEDED", 3)

@@ -1,4 +1,5 @@
-"""portal user ids as integers: portal_orders.author, portal_registrations.decided_by
+"""portal user ids as integers: portal_orders.author, portal_registrations.decided_by; the site and role
+an approved registration grants
 
 Revision ID: 0007
 Revises: 0004
@@ -46,6 +47,9 @@ def _refuse_non_numeric() -> None:
 
 def upgrade() -> None:
     _refuse_non_numeric()
+    with op.batch_alter_table('portal_registrations') as batch_op:
+        batch_op.add_column(sa.Column('site_ref', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('role', sa.String(length=32), nullable=True))
     for table, _key, column, nullable in COLUMNS:
         with op.batch_alter_table(table) as batch_op:
             batch_op.alter_column(
@@ -67,3 +71,6 @@ def downgrade() -> None:
                 existing_nullable=nullable,
                 postgresql_using=f'{column}::text',
             )
+    with op.batch_alter_table('portal_registrations') as batch_op:
+        batch_op.drop_column('role')
+        batch_op.drop_column('site_ref')

@@ -36,7 +36,7 @@ from portal.notifications import (
     note_order_status,
 )
 from portal.service import PortalService
-from portal.store import SqlPortalData
+from portal.store import ONEC_TARGET, SqlPortalData
 from processes.catalog import default_catalog
 from processes.engine import Event
 from processes.regulations import AckEvent, ack_id, record
@@ -143,8 +143,10 @@ def sinks() -> Iterator[tuple[Mailbox, Settings]]:
 
 
 def _outbox(store: Store) -> list[OutboxMessage]:
+    """The notification rows (an approval also queues its SubmitTimesheet for 1C: not a notification)."""
     with store.sessions() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        query = select(OutboxMessage).where(OutboxMessage.target != ONEC_TARGET).order_by(OutboxMessage.id)
+        return list(session.scalars(query))
 
 
 async def test_one_digest_per_user_and_day_each_of_their_own_site(

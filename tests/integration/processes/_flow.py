@@ -96,11 +96,11 @@ class World:
                     return
 
     # -- the employee's and approvers' side, through their own webhooks --------------------------------
-    def file(self, kind: str, values: dict[str, Any], name: str = "Заявка") -> int:
+    def file(self, kind: str, values: dict[str, Any], name: str = "Заявка", who: Person | None = None) -> int:
         """The employee adds an element to the process's list (the template starts by itself)."""
         iblock = f"eb_{kind}"
         fields = self.rest(
-            self.manager_admin,
+            self.admin,
             "lists.field.get",
             {"IBLOCK_TYPE_ID": "bitrix_processes", "IBLOCK_CODE": iblock},
         )
@@ -115,7 +115,7 @@ class World:
         self.log.append(element_code)
         return int(
             self.rest(
-                self.employee,
+                who or self.employee,
                 "lists.element.add",
                 {
                     "IBLOCK_TYPE_ID": "bitrix_processes",
@@ -127,7 +127,8 @@ class World:
         )
 
     @property
-    def manager_admin(self) -> Person:
+    def admin(self) -> Person:
+        """The portal's administrator (user 1) through the sandbox's built-in webhook."""
         return Person(1, self.b24.webhook_url)
 
     def tasks(self, who: Person) -> list[dict[str, Any]]:
@@ -155,10 +156,10 @@ class World:
 
     def calendar(self, uid: int) -> list[dict[str, Any]]:
         params = {"type": "user", "ownerId": uid, "from": "2026-01-01", "to": "2027-12-31"}
-        return list(self.rest(self.manager_admin, "calendar.event.get", params))
+        return list(self.rest(self.admin, "calendar.event.get", params))
 
 
-def _user(b24: B24Sandbox, name: str) -> Person:
+def new_user(b24: B24Sandbox, name: str) -> Person:
     uid = b24.knobs.add_user(
         {"NAME": name, "LAST_NAME": "Test", "EMAIL": f"{name.lower()}@example.com", "UF_DEPARTMENT": [1]}
     )
@@ -245,7 +246,11 @@ def world(db_url: str, store: Store) -> Iterator[World]:
             assert installed.status_code == 200, installed.text
             gateway = setup.app_gateway(settings, store)
             onec = build_onec(settings, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0))
-            employee, client, manager = _user(b24, "Employee"), _user(b24, "Client"), _user(b24, "Manager")
+            employee, client, manager = (
+                new_user(b24, "Employee"),
+                new_user(b24, "Client"),
+                new_user(b24, "Manager"),
+            )
             picked = onec_sb.knobs.pick("Employee", 1, active=True)[0]
             _seed(store, picked, employee.uid, client.uid, manager.uid)
             w = World(
@@ -262,10 +267,7 @@ def world(db_url: str, store: Store) -> Iterator[World]:
                 picked["person_ref"],
                 settings,
             )
-            try:
-                yield w
-            finally:
-                pass
+            yield w
 
 
 async def set_up_portal(w: World) -> None:
