@@ -38,7 +38,7 @@ from portal.data import Order, PortalData, TeamMember
 from portal.pages import Kit, Unavailable, ports, request_state
 from portal.tables import NotificationDigest, NotificationEvent, NotificationPreference
 from processes.catalog import Catalog, default_catalog
-from store.models import IdentityLink, ProcessInstance, ProcessTransition
+from store.models import IdentityLink, PlanItem, ProcessInstance, ProcessTransition
 from store.outbox import Outbox
 from store.uow import UnitOfWork
 
@@ -272,6 +272,39 @@ def note_order_status(session: Session, data: PortalData, order: Order, at: date
     return sum(store.record(u, "order_status", key, text, at, order.site_ref) for u in sorted(people))
 
 
+def collect_site_changes(session: Session, data: PortalData, since: datetime) -> int:
+    """Events for what changed on sites since ``since``: staff orders created or answered, and teams the
+    mirror changed (its journal's done ``add_members``/``remove_members`` of a site's group, one event per
+    site and run); how many new. Keys make a second reading add nothing."""
+    added = 0
+    for order in data.orders():
+        moments = [order.created_at, *(c.at for c in order.comments)]
+        latest = max(_aware(m) for m in moments)
+        if latest >= _aware(since):
+            added += note_order_status(session, data, order, latest)
+    rows = session.execute(
+        select(PlanItem.run_id, PlanItem.payload, PlanItem.updated_at).where(
+            PlanItem.op.in_(("add_members", "remove_members")),
+            PlanItem.state == "done",
+            PlanItem.updated_at >= since,
+        )
+    )
+    changed: dict[tuple[str, int], datetime] = {}
+    for run_id, payload, at in rows:
+        group = str((payload or {}).get("group_key") or "")
+        if group.startswith("department:"):
+            key = (group.removeprefix("department:"), int(run_id))
+            changed[key] = max(changed.get(key, at), at)
+    for (site_ref, run_id), at in sorted(changed.items()):
+        if data.site(site_ref) is not None:
+            added += note_assignment_change(session, data, site_ref, data.team(site_ref), f"run{run_id}", at)
+    return added
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC
+
+
 def note_assignment_change(
     session: Session,
     data: PortalData,
@@ -329,7 +362,9 @@ def build_digests(
     start = datetime.combine(day, time(0), UTC)
     end = start + timedelta(days=1)
     with UnitOfWork(sessions) as uow:
-        report.collected = collect(uow.session, data_for(uow.session), start - timedelta(days=1), catalog)
+        data = data_for(uow.session)
+        report.collected = collect(uow.session, data, start - timedelta(days=1), catalog)
+        report.collected += collect_site_changes(uow.session, data, start - timedelta(days=1))
     with UnitOfWork(sessions) as uow:
         users = NotificationStore(uow.session).waiting_users(end)
     for user_id in users:

@@ -44,7 +44,7 @@ from sandbox.server import serve_in_thread
 from sandbox.sinks.mailbox import Mailbox
 from sandbox.sinks.smtp import smtp_sink
 from sandbox.sinks.web import create_app as sinks_app
-from store.models import ClientManager, IdentityLink, OutboxMessage, SourceRecord
+from store.models import ClientManager, IdentityLink, OutboxMessage, PlanItem, SourceRecord, SyncRun
 from store.process_repo import ProcessRepository
 from store.regulations import Regulations
 from sync.source import to_json
@@ -218,3 +218,38 @@ def test_a_late_event_waits_for_the_next_days_digest(store: Store) -> None:
     assert (first.digests, second.digests, third.digests) == (1, 0, 1)
     keys = sorted(r.dedup_key for r in _outbox(store))
     assert keys == ["portal:digest:bitrix24:21:2026-03-20", "portal:digest:bitrix24:21:2026-03-21"]
+
+
+def test_orders_and_team_changes_are_collected_from_the_store(store: Store) -> None:
+    """An order created then answered in the portal, and a team the mirror changed on site B, reach that
+    site's people through the digest without anyone calling the note_* functions."""
+    _seed(store)
+    clock = iter(NOW + timedelta(minutes=n) for n in range(10))
+    with store.sessions.begin() as session:
+        data = SqlPortalData(session, provider_managers={B24UserId(30)})
+        service = PortalService(data, lambda: next(clock))
+        oleg, provider = data.principal(B24UserId(22)), data.principal(B24UserId(30))
+        assert oleg and provider
+        order = service.create_order(
+            oleg, "site-A", kind="order", position="Грузчик", headcount="2", start="2026-04-01", details=""
+        )
+        service.comment_order(provider, order.order_id, "Двое с 1 апреля")
+        run = SyncRun(mode="incremental", status="committed", started_at=NOW)
+        session.add(run)
+        session.flush()
+        for seq, (op, state) in enumerate((("add_members", "done"), ("remove_members", "failed"))):
+            session.add(PlanItem(run_id=run.id, seq=seq, op=op, kind="group", source_ref="department:site-B",
+                                 payload={"group_key": "department:site-B", "person_refs": ["p-9"]},
+                                 state=state, updated_at=NOW))  # fmt: skip
+
+    def data_for(session: Session) -> SqlPortalData:
+        return SqlPortalData(session, provider_managers={B24UserId(30)})
+
+    report = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=21))
+    rows = {(r.target, r.payload.get("to")): r.payload["message"] for r in _outbox(store)}
+    assert "Двое с 1 апреля" in rows[("bitrix24", 22)] and "Грузчик" in rows[("bitrix24", 22)]
+    assert "Команда на объекте «Южный терминал» изменилась" in rows[("bitrix24", 21)]
+    assert ("bitrix24", 20) not in rows or "Южный" not in rows[("bitrix24", 20)]  # site A hears nothing of B
+    assert report.digests == len(rows)
+    again = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=22))
+    assert again.digests == 0 and len(_outbox(store)) == len(rows)
