@@ -37,8 +37,10 @@ from connectors.onec.port import EmploymentRef, OneCPort, ScheduleDay
 from core.clock import Clock, utcnow
 from core.ids import B24UserId
 from portal.data import TeamMember
+from portal.notifications import send_digests
 from portal.service import PortalService
 from portal.store import ONEC_TARGET, ConcurrentChange, SqlPortalData
+from processes.catalog import default_catalog
 from processes.outbox_worker import DeliveryPolicy
 from store.outbox import Pending
 from store.uow import UnitOfWork
@@ -105,7 +107,8 @@ async def prefill_sites(
     *,
     clock: Clock = utcnow,
 ) -> dict[str, int]:
-    counts = {"sites": configure_sites(sessions, config), "opened": 0, "refreshed": 0, "timeman_skipped": 0}
+    sites = await asyncio.to_thread(configure_sites, sessions, config)
+    counts = {"sites": sites, "opened": 0, "refreshed": 0, "timeman_skipped": 0}
     for work in await asyncio.to_thread(_plan, sessions, [s.site for s in config.sites], today):
         schedule = await _schedule(onec, [m.employee_ref for m in work.new], work.period)
         clocked, skipped = await _clocked(b24, work.users)
@@ -335,6 +338,17 @@ def schedule_timesheet_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     async def submit_job() -> Mapping[str, int]:
         return await submit_approved(sessions, bridge.onec)
 
+    async def digest_job() -> Mapping[str, int]:
+        managers = [B24UserId(m) for m in config.provider_managers]
+        report = await send_digests(
+            sessions,
+            lambda session: SqlPortalData(session, provider_managers=managers),
+            bridge.messaging,
+            catalog=default_catalog(),
+        )
+        return {"digests": report.digests, "skipped": report.skipped, **dict(report.delivered)}
+
     scheduler.add_cron("timesheet_prefill", config.prefill_cron, prefill_job)
+    scheduler.add_cron("notification_digest", config.digest_cron, digest_job)
     scheduler.add_interval("timesheet_deadlines", config.deadlines_minutes, deadlines_job)
     scheduler.add_interval("timesheet_submit", config.submit_seconds / 60, submit_job)
