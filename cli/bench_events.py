@@ -355,12 +355,14 @@ def _throughput(
         asyncio.run(fire(service.base, "warm-" + run, warm, concurrency, seconds))
         # Rounds alternate the two endpoints (and which goes first), so a load that comes and goes on the
         # machine weighs on both alike.
-        share = count // ROUNDS
+        share = -(-count // ROUNDS)  # the last round takes what is left
         for round_ in range(ROUNDS):
             targets = [(bare_base, on_bare), (service.base, on_service)]
             for base, fired in targets if round_ % 2 == 0 else targets[::-1]:
                 budget = seconds / ROUNDS
-                asyncio.run(fire(base, run, share, concurrency, budget, first=round_ * share, fired=fired))
+                first = round_ * share
+                size = max(0, min(share, count - first))
+                asyncio.run(fire(base, run, size, concurrency, budget, first=first, fired=fired))
     finally:
         service.stop()
         _stop(bare)

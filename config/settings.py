@@ -254,6 +254,8 @@ class PortalSettings(Section):
     """How often approved timesheets waiting in the outbox are sent to 1C."""
     registrations_per_hour: int = Field(5, gt=0)
     """Self-registration attempts allowed per IP address and per e-mail address in an hour."""
+    digest_cron: str = "0 8 * * *"
+    """When each user's digest of yesterday's notifications is sent (one message per chosen channel)."""
 
     @field_validator("session_secret")
     @classmethod
@@ -264,7 +266,7 @@ class PortalSettings(Section):
             )
         return value
 
-    @field_validator("prefill_cron")
+    @field_validator("prefill_cron", "digest_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         return ScheduleSettings._cron(value)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,9 +35,10 @@ from connectors.messaging.port import MessagingPort
 from core.ids import B24UserId
 from portal.access import Principal
 from portal.data import Order, PortalData, TeamMember
-from portal.pages import REQUEST_STATE_LABELS, Kit, Unavailable, ports
+from portal.pages import Kit, Unavailable, ports, request_state
 from portal.tables import NotificationDigest, NotificationEvent, NotificationPreference
-from store.models import ProcessInstance, ProcessTransition
+from processes.catalog import Catalog, default_catalog
+from store.models import IdentityLink, PlanItem, ProcessInstance, ProcessTransition
 from store.outbox import Outbox
 from store.uow import UnitOfWork
 
@@ -188,9 +189,13 @@ def _approvers(data: PortalData, site_ref: str, role: str) -> list[B24UserId]:
     return sorted({m.user_id for m in data.managers(site_ref) if m.role == role and m.user_id})
 
 
-def collect(session: Session, data: PortalData, since: datetime) -> int:
-    """Events for the timesheet and HR-request transitions stored at or after ``since``; how many new."""
+def collect(session: Session, data: PortalData, since: datetime, catalog: Catalog | None = None) -> int:
+    """Events for the timesheet and HR-request transitions stored at or after ``since``; how many new.
+
+    An HR request is a process of the catalog (the shipped one unless given); other instances (local-act
+    acknowledgements…) are not requests and tell nobody here."""
     store = NotificationStore(session)
+    titles = {code: entry.title for code, entry in (catalog or default_catalog()).processes.items()}
     rows = session.execute(
         select(ProcessInstance, ProcessTransition)
         .join(ProcessTransition, ProcessTransition.instance_id == ProcessInstance.id)
@@ -200,22 +205,46 @@ def collect(session: Session, data: PortalData, since: datetime) -> int:
     added = 0
     for instance, step in rows:
         key = f"transition:{instance.request_id}:{step.seq}"
-        for user_id, event_type, text in _recipients(data, instance, step):
+        for user_id, event_type, text in _recipients(session, data, titles, instance, step):
             added += store.record(user_id, event_type, key, text, step.at, instance.site_ref)
     return added
 
 
+def _employee_user(session: Session, data: PortalData, instance: ProcessInstance) -> B24UserId | None:
+    """The Bitrix24 user of the request's or sheet's employee: the id the request carries, the employment's
+    user, or the user linked to the 1C person (requests name the person, sheets the employment)."""
+    given = (instance.data or {}).get("b24_user_id")
+    if isinstance(given, int) or (isinstance(given, str) and given.isdecimal()):
+        return B24UserId(int(given))
+    if not instance.person_ref:
+        return None
+    found = data.user_of_employee(instance.person_ref)
+    if found is not None:
+        return found
+    linked = session.scalar(
+        select(IdentityLink.b24_id).where(
+            IdentityLink.kind == "person", IdentityLink.source_ref == instance.person_ref
+        )
+    )
+    return B24UserId(linked) if linked is not None else None
+
+
 def _recipients(
-    data: PortalData, instance: ProcessInstance, step: ProcessTransition
+    session: Session,
+    data: PortalData,
+    titles: Mapping[str, str],
+    instance: ProcessInstance,
+    step: ProcessTransition,
 ) -> list[tuple[B24UserId, str, str]]:
     event = (step.data or {}).get("event")
-    employee = data.user_of_employee(instance.person_ref or "") if instance.person_ref else None
     if instance.kind != TIMESHEET:
+        employee = _employee_user(session, data, instance) if instance.kind in titles else None
         if step.seq == 1 or employee is None:
             return []
-        state = REQUEST_STATE_LABELS.get(step.to_state, step.to_state)
+        state = request_state(step.to_state)
         reason = f": {step.reason}" if step.reason else ""
-        return [(employee, "request_status", f"Заявка «{instance.kind}» {state}{reason}")]
+        return [(employee, "request_status", f"Заявка «{titles[instance.kind]}» {state}{reason}")]
+    employee = _employee_user(session, data, instance)
     who = str(instance.data.get("employee_name") or "сотрудника")
     period = _period_label(instance.data)
     site = instance.site_ref or ""
@@ -241,6 +270,39 @@ def note_order_status(session: Session, data: PortalData, order: Order, at: date
         text += f" — {order.answer}"
     key = f"order:{order.order_id}:{order.status}:{len(order.comments)}"
     return sum(store.record(u, "order_status", key, text, at, order.site_ref) for u in sorted(people))
+
+
+def collect_site_changes(session: Session, data: PortalData, since: datetime) -> int:
+    """Events for what changed on sites since ``since``: staff orders created or answered, and teams the
+    mirror changed (its journal's done ``add_members``/``remove_members`` of a site's group, one event per
+    site and run); how many new. Keys make a second reading add nothing."""
+    added = 0
+    for order in data.orders():
+        moments = [order.created_at, *(c.at for c in order.comments)]
+        latest = max(_aware(m) for m in moments)
+        if latest >= _aware(since):
+            added += note_order_status(session, data, order, latest)
+    rows = session.execute(
+        select(PlanItem.run_id, PlanItem.payload, PlanItem.updated_at).where(
+            PlanItem.op.in_(("add_members", "remove_members")),
+            PlanItem.state == "done",
+            PlanItem.updated_at >= since,
+        )
+    )
+    changed: dict[tuple[str, int], datetime] = {}
+    for run_id, payload, at in rows:
+        group = str((payload or {}).get("group_key") or "")
+        if group.startswith("department:"):
+            key = (group.removeprefix("department:"), int(run_id))
+            changed[key] = max(changed.get(key, at), at)
+    for (site_ref, run_id), at in sorted(changed.items()):
+        if data.site(site_ref) is not None:
+            added += note_assignment_change(session, data, site_ref, data.team(site_ref), f"run{run_id}", at)
+    return added
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC
 
 
 def note_assignment_change(
@@ -293,13 +355,16 @@ def build_digests(
     *,
     day: date,
     now: datetime,
+    catalog: Catalog | None = None,
 ) -> DigestReport:
     """Collect the day's events, then write each user's digest with its outbox rows (once per day)."""
     report = DigestReport(day)
     start = datetime.combine(day, time(0), UTC)
     end = start + timedelta(days=1)
     with UnitOfWork(sessions) as uow:
-        report.collected = collect(uow.session, data_for(uow.session), start - timedelta(days=1))
+        data = data_for(uow.session)
+        report.collected = collect(uow.session, data, start - timedelta(days=1), catalog)
+        report.collected += collect_site_changes(uow.session, data, start - timedelta(days=1))
     with UnitOfWork(sessions) as uow:
         users = NotificationStore(uow.session).waiting_users(end)
     for user_id in users:
@@ -393,10 +458,13 @@ async def send_digests(
     *,
     day: date | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    catalog: Catalog | None = None,
 ) -> DigestReport:
     """The daily job (the lead registers it in the scheduler): yesterday's digests by default."""
     moment = now()
-    report = build_digests(sessions, data_for, day=day or (moment.date() - timedelta(days=1)), now=moment)
+    report = build_digests(
+        sessions, data_for, day=day or (moment.date() - timedelta(days=1)), now=moment, catalog=catalog
+    )
     if messaging is not None:
         report.delivered.update(await deliver_messages(sessions, messaging, now=moment))
     log.info(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import sessionmaker
 from portal.access import ROLE_LABELS, AccessDenied, Principal
 from portal.auth import COOKIE, Session, Sessions, csrf_ok
 from portal.data import PortalData
+from processes.catalog import default_catalog
 from processes.regulations import STATE_LABELS as ACK_LABELS
 from timesheets.lifecycle import STATE_LABELS
 from timesheets.presence import LABELS as PRESENCE_LABELS
@@ -43,12 +44,21 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 REQUEST_STATE_LABELS = {
     "received": "принята",
-    "approving": "на согласовании",
+    "invalid": "не прошла проверку",
+    "approved": "согласована",
     "submitted": "передана в 1С",
     "done": "выполнена",
     "rejected": "отклонена",
     "cancelled": "отменена",
+    "failed": "ошибка передачи в 1С",
 }
+"""An HR request's states (processes/engine.py); every ``awaiting:<step>`` reads «на согласовании»."""
+
+
+def request_state(state: str) -> str:
+    return "на согласовании" if state.startswith("awaiting:") else REQUEST_STATE_LABELS.get(state, state)
+
+
 INVITATION_LABELS = {"sent": "отправлено", "failed": "не доставлено", "accepted": "принято"}
 OK_MESSAGES = {
     "acknowledged": "Отмечено: вы ознакомились с документом",
@@ -104,8 +114,9 @@ class Kit:
             ROLE_LABELS=ROLE_LABELS,
             PRESENCE_LABELS=PRESENCE_LABELS,
             INVITATION_LABELS=INVITATION_LABELS,
-            REQUEST_STATE_LABELS=REQUEST_STATE_LABELS,
+            request_state=request_state,
             ACK_LABELS=ACK_LABELS,
+            REQUEST_TITLES={code: e.title for code, e in default_catalog().processes.items()},
         )
 
     def who(self, request: Request) -> tuple[Session, Principal]:

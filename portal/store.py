@@ -38,6 +38,7 @@ from portal.data import (
 from portal.models import PortalOrder, PortalRegistration, PortalSite
 from processes.engine import Transition
 from processes.leave_balance import leave_balance
+from processes.regulations import KIND as ACK_KIND
 from store.models import (
     ClientManager,
     IdentityLink,
@@ -374,7 +375,7 @@ class SqlPortalData:
         refs = {employee_ref} | ({employee.person_ref} if isinstance(employee, Employee) else set())
         rows = self.session.scalars(
             select(ProcessInstance)
-            .where(ProcessInstance.kind != KIND, ProcessInstance.person_ref.in_(refs))
+            .where(ProcessInstance.kind.not_in((KIND, ACK_KIND)), ProcessInstance.person_ref.in_(refs))
             .order_by(ProcessInstance.updated_at.desc())
         )
         return [RequestRow(r.request_id, r.kind, r.state, r.updated_at) for r in rows]

@@ -36,9 +36,11 @@ EVENTS: tuple[tuple[str, bool], ...] = (
     ("ONUSERADD", True),
 )
 # (placement, path under server.public_url, title) — bitrix24-rest.md §9.2.
+# Both open the portal's entry, which verifies the placement call and starts the person's session
+# (portal/web.py ``POST /portal/placement``), then shows that person their start page.
 PLACEMENTS: tuple[tuple[str, str, str], ...] = (
-    ("LEFT_MENU", PORTAL_PATH, "Кадровые заявки"),
-    ("USER_PROFILE_TOOLBAR", PORTAL_PATH + "profile", "Данные из 1С"),
+    ("LEFT_MENU", PORTAL_PATH + "placement", "Кабинет"),
+    ("USER_PROFILE_TOOLBAR", PORTAL_PATH + "placement", "Данные из 1С"),
 )
 BOOL_OPTIONS = (("Y", "Да"), ("N", "Нет"))
 

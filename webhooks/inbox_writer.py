@@ -59,9 +59,10 @@ class InboxWriter:
         self.commits = 0
 
     async def receive(self, source: str, key: str, kind: str, payload: Mapping[str, Any]) -> bool:
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
         self._waiting.append((_Message(source, key, kind, payload), done))
-        if self._drain is None or self._drain.done():
+        if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:  # one per loop
             self._drain = asyncio.create_task(self._write_all())
         try:
             return await asyncio.shield(done)  # a client that hangs up does not cancel the batch's commit

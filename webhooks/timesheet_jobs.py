@@ -7,7 +7,8 @@
   employee edited keeps the employee's hours). A sheet's id is derived from its employee, site and
   period, so two runs never open two sheets.
 - ``deadlines``: the reminder before an approval deadline and the escalation to the site's alternate
-  approvers after it (timesheets/deadlines.py decides), each recorded once in the sheet's history.
+  approvers after it (timesheets/deadlines.py decides), each recorded once in the sheet's history, with
+  an ``im.notify`` to the people chased in the same commit.
 - ``submit``: delivers the ``SubmitTimesheet`` rows that a provider approval wrote to the outbox in its own
   commit. 1C's answer moves each sheet of the period: accepted, conflicts (days owned by leave or sick
   leave — the sheet waits for the provider manager in ``conflict``) or failed; the row is settled in the
@@ -36,21 +37,25 @@ from connectors.errors import BridgeError, Transient
 from connectors.onec.port import EmploymentRef, OneCPort, ScheduleDay
 from core.clock import Clock, utcnow
 from core.ids import B24UserId
-from portal.data import TeamMember
+from portal.data import SheetRecord, TeamMember
+from portal.notifications import send_digests
 from portal.service import PortalService
 from portal.store import ONEC_TARGET, ConcurrentChange, SqlPortalData
+from processes.catalog import default_catalog
 from processes.outbox_worker import DeliveryPolicy
-from store.outbox import Pending
+from store.outbox import Outbox, Pending
 from store.uow import UnitOfWork
 from timesheets.deadlines import due
-from timesheets.lifecycle import AWAITING
-from timesheets.model import MAX_HOURS, WORK, Day, Period, Timesheet, TimesheetError, period_of
+from timesheets.lifecycle import AWAITING, SheetEvent
+from timesheets.model import MAX_HOURS, WORK, Day, Period, SiteSettings, Timesheet, TimesheetError, period_of
 from timesheets.onec import Submission, batch_from_data, merge, outcomes
 from timesheets.prefill import ClockedDay, clocked_from_status, prefill
 from webhooks.scheduler import JobScheduler
 
 log = structlog.get_logger(__name__)
 
+B24_TARGET = "bitrix24"
+NOTIFY = "im.notify"
 BRIDGE = "bridge"
 TIMEMAN = "bridge:timeman"
 SCHEDULE_BATCH = 1000
@@ -105,7 +110,8 @@ async def prefill_sites(
     *,
     clock: Clock = utcnow,
 ) -> dict[str, int]:
-    counts = {"sites": configure_sites(sessions, config), "opened": 0, "refreshed": 0, "timeman_skipped": 0}
+    sites = await asyncio.to_thread(configure_sites, sessions, config)
+    counts = {"sites": sites, "opened": 0, "refreshed": 0, "timeman_skipped": 0}
     for work in await asyncio.to_thread(_plan, sessions, [s.site for s in config.sites], today):
         schedule = await _schedule(onec, [m.employee_ref for m in work.new], work.period)
         clocked, skipped = await _clocked(b24, work.users)
@@ -236,12 +242,33 @@ def chase_deadlines(
                 event = due(current.history, site.settings, now, holidays)
                 if event is None:
                     continue
-                service.chase(current.sheet.sheet_id, event)
+                chased = service.chase(current.sheet.sheet_id, event)
                 counts[event.name] += 1
+                _tell(uow.outbox, chased, event, site.settings)
                 log.info(
                     "timesheets.chased", sheet=current.sheet.sheet_id, chased=event.name, step=event.step
                 )
     return counts
+
+
+def _tell(outbox: Outbox, chased: SheetRecord, event: SheetEvent, settings: SiteSettings) -> None:
+    """In the same commit as the record: an ``im.notify`` to each person chased (the Bitrix24 sender
+    delivers it, processes/b24_sender.py); one row per record and person, so a rerun sends nothing twice."""
+    if event.name == "escalate":
+        people = [B24UserId(int(u)) for u in event.data.get("to", ())]
+    elif event.step == "client":
+        people = list(settings.client_approvers)
+    else:
+        people = list(settings.provider_managers)
+    sheet, record = chased.sheet, chased.history[-1]
+    who = f"{sheet.employee_name or 'сотрудника'} за {sheet.period.label}"
+    if event.name == "escalate":
+        text = f"Срок согласования табеля {who} прошёл: согласуйте его вместо основного согласующего"
+    else:
+        text = f"Табель {who} ждёт вашего согласования: {event.reason or ''}".rstrip(": ")
+    for person in people:
+        key = f"{B24_TARGET}:{NOTIFY}:{sheet.sheet_id}:{record.seq}:{person}"
+        outbox.add(B24_TARGET, NOTIFY, key, {"request_id": sheet.sheet_id, "to": person, "message": text})
 
 
 # ---- submission to 1C ------------------------------------------------------------------------------------
@@ -335,6 +362,17 @@ def schedule_timesheet_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     async def submit_job() -> Mapping[str, int]:
         return await submit_approved(sessions, bridge.onec)
 
+    async def digest_job() -> Mapping[str, int]:
+        managers = [B24UserId(m) for m in config.provider_managers]
+        report = await send_digests(
+            sessions,
+            lambda session: SqlPortalData(session, provider_managers=managers),
+            bridge.messaging,
+            catalog=default_catalog(),
+        )
+        return {"digests": report.digests, "skipped": report.skipped, **dict(report.delivered)}
+
     scheduler.add_cron("timesheet_prefill", config.prefill_cron, prefill_job)
+    scheduler.add_cron("notification_digest", config.digest_cron, digest_job)
     scheduler.add_interval("timesheet_deadlines", config.deadlines_minutes, deadlines_job)
     scheduler.add_interval("timesheet_submit", config.submit_seconds / 60, submit_job)

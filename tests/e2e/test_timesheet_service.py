@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from sandbox.onec.testing import onec_sandbox
 from sandbox.server import serve_in_thread
 from store.models import ClientManager, IdentityLink, OutboxMessage
 from sync import managers, run
+from timesheets.deadlines import add_working_days
 from timesheets.model import Period, period_of
 from webhooks.app import create_app
 from webhooks.timesheet_jobs import chase_deadlines, configure_sites, prefill_sites, sheet_id, submit_approved
@@ -185,10 +186,17 @@ async def test_a_timesheet_from_prefill_to_1c_through_dispute_correction_and_con
     assert "Не было на объекте" in shown  # the reason, beside the changed day
     assert _post(employee, page, f"{page}/save", {"action": "submit", **fix}).status_code == 303
 
-    # The deadline passes: the alternate approver is named in the history.
+    # A working day before the deadline the site's approver is reminded; after it the alternate takes over.
+    soon = datetime.combine(add_working_days(datetime.now(UTC).date(), 1), time(12), UTC)
+    assert chase_deadlines(s.store.sessions, soon) == {"remind": 1, "escalate": 0}
     later = datetime.now().astimezone() + timedelta(days=10)
     assert chase_deadlines(s.store.sessions, later)["escalate"] == 1
     assert chase_deadlines(s.store.sessions, later)["escalate"] == 0  # once
+    with s.store.sessions() as session:
+        told = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "im.notify")).all()
+    assert [m.payload["to"] for m in told] == [s.client, s.alternate]
+    assert "ждёт вашего согласования" in told[0].payload["message"]
+    assert "Срок согласования" in told[1].payload["message"]
     assert _post(client, page, f"{page}/approve").status_code == 303
     provider = s.browser(s.provider)
     assert _post(provider, page, f"{page}/approve").status_code == 303

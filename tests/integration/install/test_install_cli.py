@@ -150,8 +150,8 @@ def test_install_twice_changes_nothing_and_uninstall_restores(
     assert ("ONUSERADD", "offline") in bound and ("ONAPPUNINSTALL", "online") in bound
     placements = b24.sandbox.portal.extensions["placement"].bound
     assert {(p["placement"], p["handler"]) for p in placements} == {
-        ("LEFT_MENU", f"{PUBLIC}/portal/"),
-        ("USER_PROFILE_TOOLBAR", f"{PUBLIC}/portal/profile"),
+        ("LEFT_MENU", f"{PUBLIC}/portal/placement"),
+        ("USER_PROFILE_TOOLBAR", f"{PUBLIC}/portal/placement"),
     }
 
     again_dry = invoke("install", "--dry-run", "--json", env=env)

@@ -171,7 +171,7 @@ def build_pages(
         refs["A0"], NAMES["A0"], "Кладовщик", "ООО «Аутсорс»", "site-A", "Северный склад", "0042",
         date(2025, 2, 3), Decimal(14), persons["A0"], "org-1",
     )  # fmt: skip
-    data.request_rows[refs["A0"]] = [RequestRow("req-1", "leave", "approving", NOW)]
+    data.request_rows[refs["A0"]] = [RequestRow("req-1", "leave", "awaiting:client", NOW)]
     data.invitation_rows.append(InvitationRow("Анна Клиентова", "email", "sent", NOW))
     groups = {}
     for site in ("site-A", "site-B"):

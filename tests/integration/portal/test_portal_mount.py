@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from config.settings import Settings
-from config.wiring import Store
+from config.wiring import Bridge, Store
 from portal.mount import rate_card
 from webhooks.app import create_app
+from webhooks.scheduler import JobScheduler
+from webhooks.timesheet_jobs import schedule_timesheet_jobs
 
 SECRET = "mount-test-secret-0123456789abcdefghij"
 PORTAL = "https://company.bitrix24.ru"
@@ -59,3 +64,22 @@ def test_rates_from_the_configuration() -> None:
         "1000.00",
         "650.00",
     ]
+
+
+async def test_the_timesheet_jobs_are_scheduled_with_the_portal_and_run(db_url: str, store: Store) -> None:
+    bare = SimpleNamespace(settings=Settings(database={"url": db_url}), store=store, onec=None, b24=None)
+    idle = JobScheduler(store.sessions, "instance-a")
+    schedule_timesheet_jobs(idle, cast(Bridge, bare))
+    assert not [name for name in idle.status() if name.startswith("timesheet_")]
+
+    configured = Settings(database={"url": db_url}, portal={"session_secret": SECRET})
+    bridge = SimpleNamespace(settings=configured, store=store, onec=None, b24=None, messaging=None)
+    scheduler = JobScheduler(store.sessions, "instance-a")
+    schedule_timesheet_jobs(scheduler, cast(Bridge, bridge))
+    names = sorted(n for n in scheduler.status() if n.startswith("timesheet_"))
+    assert names == ["timesheet_deadlines", "timesheet_prefill", "timesheet_submit"]
+    ran = await scheduler.run_job("timesheet_deadlines")
+    assert ran.outcome == "ok" and ran.counts == {"sites": 0, "remind": 0, "escalate": 0}
+    assert "notification_digest" in scheduler.status()  # yesterday's notifications, once a day
+    digest = await scheduler.run_job("notification_digest")
+    assert digest.outcome == "ok" and digest.counts == {"digests": 0, "skipped": 0}

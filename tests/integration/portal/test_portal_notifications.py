@@ -37,11 +37,16 @@ from portal.notifications import (
 )
 from portal.service import PortalService
 from portal.store import ONEC_TARGET, SqlPortalData
+from processes.catalog import default_catalog
+from processes.engine import Event
+from processes.regulations import AckEvent, ack_id, record
 from sandbox.server import serve_in_thread
 from sandbox.sinks.mailbox import Mailbox
 from sandbox.sinks.smtp import smtp_sink
 from sandbox.sinks.web import create_app as sinks_app
-from store.models import ClientManager, IdentityLink, OutboxMessage, SourceRecord
+from store.models import ClientManager, IdentityLink, OutboxMessage, PlanItem, SourceRecord, SyncRun
+from store.process_repo import ProcessRepository
+from store.regulations import Regulations
 from sync.source import to_json
 from timesheets.model import Day, Timesheet, period_of
 
@@ -49,6 +54,7 @@ NOW = datetime(2026, 3, 20, 9, tzinfo=UTC)
 DAY = NOW.date()
 MARCH = period_of("half_month", date(2026, 3, 2))
 FAST = RetryPolicy(attempts=1, initial_delay=0)
+LEAVE = default_catalog().entry("leave")
 
 
 def _seed(store: Store) -> None:
@@ -113,6 +119,16 @@ def _round(store: Store) -> None:
         assert note_order_status(session, data, order, NOW) == 0  # told once
         team = [TeamMember("e-9", "site-B", "Соколова Анна", "Кладовщик")]
         assert note_assignment_change(session, data, "site-B", team, "2026-03-20", NOW) == 1
+        # An HR request of the person (requests name the 1C person) rejected; a local act assigned to them.
+        repo = ProcessRepository(session)
+        repo.open(LEAVE, request_id="r-1", event=Event("receive", "10"), at=NOW, person_ref="p-1")
+        repo.apply(LEAVE, "r-1", Event("validated", "bridge"), NOW)
+        reject = Event("reject", "20", "Нет замены", step=LEAVE.approvals[0].code)
+        repo.apply(LEAVE, "r-1", reject, NOW + timedelta(minutes=30))
+        assign = AckEvent("assign", "bridge", data={"task_id": 7})
+        Regulations(session).append(
+            ack_id("doc-1", "p-1"), lambda ack, last: record(ack, last, assign, NOW), NOW, person_ref="p-1"
+        )
 
 
 @pytest.fixture
@@ -141,7 +157,8 @@ async def test_one_digest_per_user_and_day_each_of_their_own_site(
     with store.sessions.begin() as session:
         prefs = NotificationStore(session)
         chosen = {("timesheet_disputed", "email"), ("timesheet_approved", "sms")}
-        prefs.save_preferences(B24UserId(10), chosen | {("timesheet_approved", "bitrix24")}, NOW)
+        on_bitrix24 = {("timesheet_approved", "bitrix24"), ("request_status", "bitrix24")}
+        prefs.save_preferences(B24UserId(10), chosen | on_bitrix24, NOW)
 
     def data_for(session: Session) -> SqlPortalData:
         return SqlPortalData(session, provider_managers={B24UserId(30)})
@@ -159,8 +176,13 @@ async def test_one_digest_per_user_and_day_each_of_their_own_site(
     assert "Соколова Анна" in boris and "Иванов" not in boris and "Грузчик" not in boris
     assert "Двое с 1 апреля" in rows[("bitrix24", 22)].payload["message"]
     petr = rows[("bitrix24", 10)].payload["message"]
-    assert "согласован" in petr and "возвращён" not in petr  # the dispute goes by e-mail only
+    assert "Табель за 01.03–15.03.2026 согласован" in petr and "возвращён" not in petr  # dispute: e-mail only
     assert "3-го было 8 часов" in rows[("email", "petr.ivanov@example.test")].payload["text"]
+    assert (
+        "Заявление на отпуск» на согласовании" in petr
+        and "Заявление на отпуск» отклонена: Нет замены" in petr
+    )
+    assert "regulation" not in petr and "Заявка «" in petr
 
     again = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=22))
     assert (again.digests, again.skipped, len(_outbox(store))) == (0, 0, 6)  # nothing waits: nothing new
@@ -196,3 +218,38 @@ def test_a_late_event_waits_for_the_next_days_digest(store: Store) -> None:
     assert (first.digests, second.digests, third.digests) == (1, 0, 1)
     keys = sorted(r.dedup_key for r in _outbox(store))
     assert keys == ["portal:digest:bitrix24:21:2026-03-20", "portal:digest:bitrix24:21:2026-03-21"]
+
+
+def test_orders_and_team_changes_are_collected_from_the_store(store: Store) -> None:
+    """An order created then answered in the portal, and a team the mirror changed on site B, reach that
+    site's people through the digest without anyone calling the note_* functions."""
+    _seed(store)
+    clock = iter(NOW + timedelta(minutes=n) for n in range(10))
+    with store.sessions.begin() as session:
+        data = SqlPortalData(session, provider_managers={B24UserId(30)})
+        service = PortalService(data, lambda: next(clock))
+        oleg, provider = data.principal(B24UserId(22)), data.principal(B24UserId(30))
+        assert oleg and provider
+        order = service.create_order(
+            oleg, "site-A", kind="order", position="Грузчик", headcount="2", start="2026-04-01", details=""
+        )
+        service.comment_order(provider, order.order_id, "Двое с 1 апреля")
+        run = SyncRun(mode="incremental", status="committed", started_at=NOW)
+        session.add(run)
+        session.flush()
+        for seq, (op, state) in enumerate((("add_members", "done"), ("remove_members", "failed"))):
+            session.add(PlanItem(run_id=run.id, seq=seq, op=op, kind="group", source_ref="department:site-B",
+                                 payload={"group_key": "department:site-B", "person_refs": ["p-9"]},
+                                 state=state, updated_at=NOW))  # fmt: skip
+
+    def data_for(session: Session) -> SqlPortalData:
+        return SqlPortalData(session, provider_managers={B24UserId(30)})
+
+    report = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=21))
+    rows = {(r.target, r.payload.get("to")): r.payload["message"] for r in _outbox(store)}
+    assert "Двое с 1 апреля" in rows[("bitrix24", 22)] and "Грузчик" in rows[("bitrix24", 22)]
+    assert "Команда на объекте «Южный терминал» изменилась" in rows[("bitrix24", 21)]
+    assert ("bitrix24", 20) not in rows or "Южный" not in rows[("bitrix24", 20)]  # site A hears nothing of B
+    assert report.digests == len(rows)
+    again = build_digests(store.sessions, data_for, day=DAY, now=NOW + timedelta(hours=22))
+    assert again.digests == 0 and len(_outbox(store)) == len(rows)

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from own_pages_world import NAMES, NOW, Pages, build_pages, publish_regulations
 
 from config.wiring import Store
-from portal.notifications import NotificationStore
+from portal.notifications import NotificationStore, build_digests, note_assignment_change
+from processes.b24_sender import send_pending
+from processes.catalog import default_catalog
 from processes.engine import verify_chain
 from processes.regulations import ack_id
 from sandbox.bitrix24.testing import run_sandbox
@@ -61,7 +63,7 @@ def test_the_employee_cabinet_shows_1c_data_requests_sheets_and_regulations(
     schedule = html.split('id="schedule"')[1].split("</table>")[0]
     assert schedule.count("<th>") == 14 and "20.03" in schedule and "1С сейчас не отвечает" not in html
     assert (
-        'leave <span class="state">на согласовании' in html
+        'Заявление на отпуск <span class="state">на согласовании' in html
         and "sheet-A0" in html
         and "sheet-A1" not in html
         and "sheet-B0" not in html
@@ -234,3 +236,30 @@ def test_a_manager_of_site_a_reaches_nothing_of_site_b_through_the_added_pages(
         assert client.post(path, data={"csrf": csrf}).status_code == 403, path
     dashboard = client.get("/portal/").text
     assert "/sites/site-B/" not in dashboard and "/portal/sites/site-A/resumes" in dashboard
+
+
+async def test_a_team_change_reaches_the_sites_managers_as_one_bitrix24_digest(pages: Pages) -> None:
+    """The digest's ``im.notify`` row is delivered by the bridge's Bitrix24 sender to the sandbox."""
+    team = [m for m in pages.data.members if m.site_ref == "site-A"]
+    with pages.store.sessions.begin() as session:
+        assert note_assignment_change(session, pages.data, "site-A", team, "v1", NOW) == 1
+    report = build_digests(
+        pages.store.sessions, lambda _s: pages.data, day=NOW.date(), now=NOW + timedelta(hours=14)
+    )
+    assert report.digests == 1 and report.queued == {"bitrix24": 1}
+    try:
+        sent = await send_pending(pages.store.sessions, pages.gateway, default_catalog())
+        again = await send_pending(pages.store.sessions, pages.gateway, default_catalog())
+    finally:
+        await pages.gateway.close()
+    assert sent.sent == {"im.notify": 1} and again.sent == {}
+    told = pages.sb.knobs.http.get(
+        "/_sandbox/im/notifications", params={"user_id": pages.users["approver_a"]}
+    )
+    [note] = told.json()["notifications"]
+    assert "Команда на объекте «Северный склад» изменилась" in note["message"]
+    assert NAMES["A0"] in note["message"] and NAMES["B0"] not in note["message"]
+    others = pages.sb.knobs.http.get(
+        "/_sandbox/im/notifications", params={"user_id": pages.users["approver_b"]}
+    )
+    assert others.json()["notifications"] == []

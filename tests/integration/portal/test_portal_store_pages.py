@@ -60,11 +60,14 @@ def _seed(store: Store) -> None:
         session.add(ClientManager(email="old@example.test", name="Ушёл", site_ref="site-A", role="viewer",
                                   b24_user_id=21, created_at=NOW, removed_at=NOW))  # fmt: skip
         session.add(Invitation(person_ref="p-1", b24_user_id=10, channel="email", status="sent", sent_at=NOW))
-        for request_id, person_ref in (("r-1", "p-1"), ("r-2", "p-2")):
+        # r-1 is the person's request; r-2 another person's; a local act's acknowledgement is no request.
+        for request_id, person_ref, kind in (
+            ("r-1", "p-1", "leave"), ("r-2", "p-2", "leave"), ("lna:doc:p-1", "p-1", "regulation_ack")
+        ):  # fmt: skip
             session.add(
                 ProcessInstance(
                     request_id=request_id,
-                    kind="leave",
+                    kind=kind,
                     person_ref=person_ref,
                     state="approving",
                     data={},

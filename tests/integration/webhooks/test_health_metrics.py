@@ -158,13 +158,13 @@ def _seed_store(store: Store) -> None:
                     processed_at=now if processed else None,
                 )
             )
-        outbox = Outbox(uow.session)
-        for n in range(3):
-            outbox.add("onec", "SubmitRequest", f"onec:SubmitRequest:r{n}", {"request_id": f"r{n}"})
-        outbox.add("bitrix24", "im.notify", "bitrix24:im.notify:r0:1", {})
+        Outbox(uow.session).add("onec", "SubmitRequest", "onec:SubmitRequest:r0", {"request_id": "r0"})
     with UnitOfWork(store.sessions) as uow:
-        claimed = uow.outbox.claim("onec", lease=timedelta(minutes=5), limit=1)
-        uow.outbox.dead_letter(claimed[0], "OneCFault")
+        [claimed] = uow.outbox.claim("onec", lease=timedelta(minutes=5))
+        uow.outbox.dead_letter(claimed, "OneCFault")
+        for n in (1, 2):
+            uow.outbox.add("onec", "SubmitRequest", f"onec:SubmitRequest:r{n}", {"request_id": f"r{n}"})
+        uow.outbox.add("bitrix24", "im.notify", "bitrix24:im.notify:r0:1", {})
 
 
 async def test_metrics_count_requests_backlog_budget_and_jobs(

@@ -62,7 +62,7 @@ def test_an_empty_portal_gets_everything_in_phase_order() -> None:
     assert sum(isinstance(op, install.AddTemplate) and op.list_id is None for op in ops) == 11
     assert [install.phase(op) for op in ops] == sorted(install.phase(op) for op in ops)
     assert all(b.handler == PUBLIC + "/bitrix24/events" for b in WANT.bindings if not b.offline)
-    assert {p.handler for p in WANT.placements} == {PUBLIC + "/portal/", PUBLIC + "/portal/profile"}
+    assert {p.handler for p in WANT.placements} == {PUBLIC + "/portal/placement"}
     assert all(a.params["HANDLER"] == PUBLIC + "/bitrix24/activity" for a in WANT.activities)
     assert all(t.description.endswith("]") and install.MARK in t.description for t in WANT.templates)
 
