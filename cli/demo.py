@@ -6,7 +6,13 @@ connectors as production. The state store is a fresh SQLite file under var/demo/
 
 from __future__ import annotations
 
+import asyncio
+import html
+import secrets
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,9 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.options import EMPLOYEES_HELP, LimitsPlan
+from core.clock import utcnow
 
 if TYPE_CHECKING:
-    from config.wiring import Bridge
+    from config.settings import Settings
+    from config.wiring import Bridge, Store
 
 DEMO_DIR = Path("var/demo")
 
@@ -90,7 +98,8 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
     summary["hired_person"] = hired["personRef"]
 
     _step("3. A client manager for two sites")
-    sites = [d["ref"] for d in knobs.pick("Department", n=2)]
+    staffed = [e["current"]["dept_ref"] for e in everyone if e["current"].get("dept_ref")]
+    sites = sorted(set(staffed), key=lambda s: -staffed.count(s))[:2]  # the two largest sites
     with bridge.store.sessions.begin() as session:
         managers.add(session, "manager@client.example", sites, "timesheet_approver", "Ольга Кузнецова")
     counts = await managers.apply(bridge.b24, bridge.store.sessions)
@@ -103,6 +112,7 @@ async def _story(bridge: Bridge, b24: Any, onec: Any) -> dict[str, Any]:
     console.print(f"drift found: {drift_counts(seen.drift)}")
     repaired = await run.reconcile(ctx)
     console.print(f"repair: {_ops(repaired)}")
+    summary["sites"] = sites
     summary["drift"] = drift_counts(seen.drift)
     summary["victim_active_again"] = bool(b24.knobs.user(victim["id"])["fields"]["ACTIVE"])
 
@@ -118,14 +128,17 @@ def demo(
     limits: Annotated[
         LimitsPlan, typer.Option("--plan", help="Bitrix24 plan limits: standard (2/s) or enterprise (5/s).")
     ] = LimitsPlan.enterprise,
+    serve: Annotated[
+        bool, typer.Option(help="Keep the sandboxes and the bridge running for a browser (on a terminal).")
+    ] = True,
 ) -> None:
     """Run the whole mirror on local Bitrix24 and 1C sandboxes with a generated company, then summarise."""
     import asyncio
 
     from rich.panel import Panel
-    from rich.table import Table
 
     from cli.common import console
+    from cli.demo_processes import process_story
     from config.logging import configure_logging
     from config.settings import Settings
     from config.wiring import open_bridge, open_store
@@ -165,24 +178,147 @@ def demo(
 
         try:
             summary = asyncio.run(main())
+            users = _users(b24)
+            _summary_table(users, summary, b24)
+            _step("6. HR requests: from the employee's form through the approvals to 1C and back")
+            summary["processes"] = asyncio.run(process_story(settings, store, b24, onec, summary["sites"]))
+            with portal_served(settings, store, b24, summary["sites"]) as pages:
+                _step("7. The client portal inside Bitrix24, served by the bridge")
+                for who, (opener, page) in pages.items():
+                    console.print(f"{who}: {opener}\n    opens {page}")
+                if serve and sys.stdin.isatty():
+                    console.print("The sandboxes and the bridge keep running: press Enter to stop.")
+                    input()
         finally:
             store.dispose()
-        users = _users(b24)
-        table = Table(title="Summary")
-        table.add_column("what")
-        table.add_column("value", justify="right")
-        table.add_row("Bitrix24 users mirrored", str(sum(1 for u in users if u["fields"].get("XML_ID"))))
-        table.add_row(
-            "  of them active",
-            str(sum(1 for u in users if u["fields"].get("XML_ID") and u["fields"].get("ACTIVE"))),
+
+
+def _summary_table(users: list[dict[str, Any]], summary: dict[str, Any], b24: Any) -> None:
+    from rich.table import Table
+
+    from cli.common import console
+
+    table = Table(title="Summary")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("Bitrix24 users mirrored", str(sum(1 for u in users if u["fields"].get("XML_ID"))))
+    table.add_row(
+        "  of them active",
+        str(sum(1 for u in users if u["fields"].get("XML_ID") and u["fields"].get("ACTIVE"))),
+    )
+    table.add_row("extranet groups", str(len(b24.knobs.groups())))
+    table.add_row("invitations sent by Bitrix24", str(len(b24.knobs.invitations())))
+    table.add_row("persons in quarantine", str(sum(summary["quarantine"].values())))
+    table.add_row("rehire reused the same account", "yes" if summary["rehire_same_user"] else "NO")
+    table.add_row("drift repaired", "yes" if summary["victim_active_again"] else "NO")
+    table.add_row("Bitrix24 requests", str(len(b24.knobs.log())))
+    console.print(table)
+
+
+@contextmanager
+def portal_served(
+    settings: Settings, store: Store, b24: Any, sites: list[str]
+) -> Iterator[dict[str, tuple[str, str]]]:
+    """The bridge's service with the portal on loopback: the placement bound, this month's timesheets
+    pre-filled, some submitted; yields, per person, a local page that opens the portal as Bitrix24 does
+    (an auto-submitted placement call with a fresh token of that person) and the portal page it opens."""
+    import httpx
+
+    from config.settings import PortalSettings
+    from sandbox.server import serve_in_thread
+    from webhooks.app import create_app
+
+    provider = int(
+        b24.knobs.add_user({"NAME": "Мария", "LAST_NAME": "Поставщикова", "EMAIL": "provider@bridge.example"})
+    )
+    portal = PortalSettings(
+        session_secret=secrets.token_urlsafe(32),
+        cookie_secure=False,
+        provider_managers=[provider],
+        sites=[
+            {
+                "site": site,
+                "client": f"ООО «Клиент {n + 1}»",
+                "period": "month",
+                "rates": [{"rate": "520.00"}],
+            }
+            for n, site in enumerate(sites)
+        ],
+    )
+    served = settings.model_copy(update={"portal": portal})
+    with serve_in_thread(create_app(served, store)) as url:
+        token = b24.knobs.install()["auth"]["access_token"]
+        bind = {
+            "PLACEMENT": "LEFT_MENU",
+            "HANDLER": f"{url}/portal/placement",
+            "TITLE": "Кабинет",
+            "auth": token,
+        }
+        httpx.post(f"{b24.base_url}/rest/placement.bind.json", json=bind, timeout=30).raise_for_status()
+        people = asyncio.run(_fill_timesheets(served, store, sites[0]))
+        pages = {}
+        for who, user in (("client manager", people["client"]), ("employee", people["employee"])):
+            call = b24.knobs.open_placement("LEFT_MENU", user, post=False)
+            opener = DEMO_DIR / f"portal-{who.replace(' ', '-')}.html"
+            opener.write_text(_auto_post(call["url"], call["form"]), encoding="utf-8")
+            probe = b24.knobs.open_placement("LEFT_MENU", user, post=False)  # its own fresh token
+            with httpx.Client(timeout=30) as browser:
+                shown = browser.post(probe["url"], data=probe["form"], follow_redirects=True)
+            expected = "Мои табели" if who == "employee" else "Ждут решения"
+            works = shown.status_code == 200 and expected in shown.text
+            state = "works" if works else f"HTTP {shown.status_code}"
+            pages[f"as the {who} (Bitrix24 user {user}, {state})"] = (
+                opener.resolve().as_uri(),
+                f"{url}/portal/",
+            )
+        yield pages
+
+
+async def _fill_timesheets(settings: Settings, store: Store, site: str) -> dict[str, int]:
+    """Pre-fill the site's sheets as the job does; every employee but one submits theirs."""
+    from sqlalchemy import select
+
+    from config.wiring import open_bridge
+    from portal.service import PortalService
+    from portal.store import SqlPortalData
+    from store.models import ClientManager
+    from store.uow import UnitOfWork
+    from sync import run
+    from webhooks.timesheet_jobs import prefill_sites
+
+    bridge = open_bridge(settings, store)
+    try:
+        today = await run.business_day(bridge.sync_context())
+        await prefill_sites(store.sessions, bridge.onec, bridge.b24, settings.portal, today)
+    finally:
+        await bridge.close()
+    with UnitOfWork(store.sessions) as uow:
+        data = SqlPortalData(uow.session, outbox=uow.outbox)
+        service = PortalService(data, utcnow)
+        members = [m for m in data.team(site) if m.b24_user_id is not None]
+        for member in members[1:]:
+            principal = data.principal(member.b24_user_id) if member.b24_user_id else None
+            own = [r for r in data.sheets(site) if r.sheet.employee_ref == member.employee_ref]
+            if principal is not None and own:
+                service.save_days(principal, own[0].sheet.sheet_id, [], submit=True)
+        client = uow.session.scalar(
+            select(ClientManager.b24_user_id).where(
+                ClientManager.site_ref == site, ClientManager.b24_user_id.is_not(None)
+            )
         )
-        table.add_row("extranet groups", str(len(b24.knobs.groups())))
-        table.add_row("invitations sent by Bitrix24", str(len(b24.knobs.invitations())))
-        table.add_row("persons in quarantine", str(sum(summary["quarantine"].values())))
-        table.add_row("rehire reused the same account", "yes" if summary["rehire_same_user"] else "NO")
-        table.add_row("drift repaired", "yes" if summary["victim_active_again"] else "NO")
-        table.add_row("Bitrix24 requests", str(len(b24.knobs.log())))
-        console.print(table)
+    return {"client": int(client or 0), "employee": int(members[0].b24_user_id or 0) if members else 0}
+
+
+def _auto_post(url: str, form: dict[str, str]) -> str:
+    """A page that POSTs the placement call the moment it opens, as Bitrix24 fills its widget frame."""
+    fields = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in form.items()
+    )
+    return (
+        '<!doctype html><meta charset="utf-8"><title>Extranet Bridge — Битрикс24</title>'
+        f'<form id="b24" method="post" action="{html.escape(url)}">{fields}</form>'
+        "<script>document.getElementById('b24').submit()</script>"
+    )
 
 
 def register(app: typer.Typer) -> None:

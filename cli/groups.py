@@ -18,9 +18,20 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Run the local stand-ins of Bitrix24, 1C and the message gateways.",
         ("cli.sandbox_up", "cli.sandbox_bitrix24", "cli.sandbox_onec"),
     ),
+    "regulations": (
+        "Local acts: publish to a legal entity, collect confirmations, remind, export the sheet.",
+        ("cli.regulations",),
+    ),
     "bench": (
         "Measure speed and memory against the sandboxes.",
-        ("cli.bench_b24", "cli.bench_onec", "cli.bench_sync", "cli.bench_cli", "cli.bench_reliability"),
+        (
+            "cli.bench_b24",
+            "cli.bench_onec",
+            "cli.bench_sync",
+            "cli.bench_cli",
+            "cli.bench_reliability",
+            "cli.bench_events",
+        ),
     ),
 }
 

@@ -43,29 +43,47 @@ def route_uvicorn_logs() -> None:
 
 def serve(
     config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen on this address instead of server.host.")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Listen on this port instead of server.port."),
+    ] = None,
     no_jobs: Annotated[
         bool, typer.Option("--no-jobs", help="Serve HTTP only; run no scheduled jobs.")
     ] = False,
 ) -> None:
-    """Run the service: Bitrix24 events, admin API and the scheduled sync, reconcile and invitations."""
+    """Run the service: Bitrix24 events, admin API, /healthz, /readyz, /metrics and the scheduled jobs.
+    It starts before Bitrix24 and 1C are configured: healthy, not ready, and the jobs that need them wait."""
     import asyncio
+    import logging
 
     import uvicorn
 
     from cli.common import probe_store
-    from config.wiring import open_bridge, open_store, settings_from
+    from config.wiring import open_store, settings_from
     from webhooks.app import create_app
     from webhooks.jobs import schedule_jobs
     from webhooks.scheduler import JobScheduler, default_holder
+    from webhooks.unconfigured import missing_settings, service_bridge
 
     settings = settings_from(config)
     route_uvicorn_logs()
     probe_store(settings.database.url)
     store = open_store(settings)
+    for system, fix in missing_settings(settings).items():
+        logging.getLogger(__name__).info("serve.not_configured", extra={"system": system, "fix": fix})
 
     async def main() -> None:
-        bridge = open_bridge(settings, store)
-        scheduler = JobScheduler(store.sessions, default_holder(), timezone=settings.schedule.timezone)
+        bridge = service_bridge(settings, store)
+        app = create_app(settings, store)
+        scheduler = JobScheduler(
+            store.sessions,
+            default_holder(),
+            timezone=settings.schedule.timezone,
+            on_run=app.state.metrics.observe_job,
+        )
         if not no_jobs:
             schedule_jobs(scheduler, bridge)
             scheduler.start()
@@ -73,9 +91,9 @@ def serve(
             # log_config=None: uvicorn's error and access lines propagate to the root logger, i.e. through
             # the same structlog pipeline as ours (JSON off-terminal, redacted), not its own handlers.
             uvicorn.Config(
-                create_app(settings, store),
-                host=settings.server.host,
-                port=settings.server.port,
+                app,
+                host=host or settings.server.host,
+                port=port or settings.server.port,
                 log_config=None,
             )
         )

@@ -8,6 +8,7 @@ YAML file, defaults. Secrets are ``SecretStr`` so they never print.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -176,6 +177,10 @@ class ScheduleSettings(Section):
     invitations_cron: str = "0 10 * * *"
     due_changes_minutes: int = Field(15, gt=0)
     managers_minutes: int = Field(10, gt=0)
+    regulations_minutes: int = Field(30, gt=0)
+    """Confirmations of local acts are collected this often (docs/regulations.md)."""
+    regulations_remind_days: int = Field(3, gt=0)
+    """An employee who has not confirmed a local act is reminded once per this many days."""
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +214,64 @@ class ServerSettings(Section):
     max_body_bytes: int = Field(1_048_576, gt=0)
 
 
+class PortalRate(Section):
+    time_kind: str = "*"
+    """A 1C time-kind letter code (Я, Н, С, РВ…) or ``*`` for every worked kind."""
+    position: str = ""
+    """Only for employees in this position (empty: every position)."""
+    rate: Decimal = Field(gt=0, decimal_places=2)
+    """Hourly rate billed to the client."""
+
+
+class PortalSite(Section):
+    site: str
+    """The 1C department ref of the client site."""
+    client: str
+    """The client's name as the invoice shows it."""
+    period: Literal["week", "half_month", "month"] = "month"
+    deadline_days: int = Field(3, ge=0)
+    remind_before_days: int = Field(1, ge=0)
+    alternate_approvers: list[int] = Field(default_factory=list)
+    """Bitrix24 user ids who take over a timesheet approval after the deadline."""
+    rates: list[PortalRate] = Field(default_factory=list)
+
+
+class PortalSettings(Section):
+    """The client managers' portal (portal/): served when ``session_secret`` is set."""
+
+    session_secret: SecretStr = SecretStr("")
+    """Signs the portal's session cookies: at least 32 random characters."""
+    cookie_secure: bool = True
+    frame_ancestors: str = ""
+    """Who may frame the pages; empty: the Bitrix24 portal's origin."""
+    provider_managers: list[int] = Field(default_factory=list)
+    """Bitrix24 user ids of the provider's managers (second approval, registrations, conflicts)."""
+    sites: list[PortalSite] = Field(default_factory=list)
+    prefill_cron: str = "0 6 * * *"
+    """When the timesheets of the current periods are pre-filled (1C schedule + Bitrix24 time tracking)."""
+    deadlines_minutes: int = Field(60, gt=0)
+    submit_seconds: int = Field(30, gt=0)
+    """How often approved timesheets waiting in the outbox are sent to 1C."""
+    registrations_per_hour: int = Field(5, gt=0)
+    """Self-registration attempts allowed per IP address and per e-mail address in an hour."""
+    digest_cron: str = "0 8 * * *"
+    """When each user's digest of yesterday's notifications is sent (one message per chosen channel)."""
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @field_validator("prefill_cron", "digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return ScheduleSettings._cron(value)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -234,6 +297,7 @@ class Settings(BaseSettings):
     invitations: InvitationSettings = InvitationSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     server: ServerSettings = ServerSettings()
+    portal: PortalSettings = PortalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

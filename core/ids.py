@@ -24,3 +24,5 @@ B24DepartmentId = NewType("B24DepartmentId", int)
 """A Bitrix24 intranet department."""
 RunId = NewType("RunId", int)
 """A sync run of the ledger."""
+B24ElementId = NewType("B24ElementId", int)
+"""A list element (a request filed in a "processes in the feed" list)."""

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from core.ids import B24UserId
+
 log = logging.getLogger(__name__)
 
 Role = Literal["timesheet_approver", "order_submitter", "viewer"]
@@ -52,7 +54,7 @@ class AccessDenied(PermissionError):
 class Principal:
     """The verified Bitrix24 user behind a page, and what the bridge knows of them."""
 
-    user_id: str
+    user_id: B24UserId
     kind: Kind
     name: str = ""
     roles: dict[str, frozenset[Role]] = field(default_factory=dict)

@@ -13,10 +13,11 @@ The session is a cookie signed with itsdangerous (user id, a CSRF token, the lan
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from connectors.bitrix24.budget import Budget
 from connectors.bitrix24.errors import Bitrix24ApiError
 from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
+from core.ids import B24UserId
 
 log = logging.getLogger(__name__)
 COOKIE = "eb_portal"
@@ -40,22 +42,26 @@ class CallsBitrix24(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class B24User:
-    user_id: str
+    user_id: B24UserId
     name: str
 
 
 class PlacementVerifier:
     """Checks a placement POST with ``user.current`` and returns the user it belongs to."""
 
-    def __init__(self, gateway: CallsBitrix24, *, member_id: str | None = None) -> None:
+    def __init__(
+        self, gateway: CallsBitrix24, *, member_id: str | Callable[[], str | None] | None = None
+    ) -> None:
         self.gateway = gateway
         self.member_id = member_id
+        """The installed portal's ``member_id``, or how to read it (it exists once the app is installed)."""
 
     async def verify(self, form: Mapping[str, str]) -> B24User:
         token = (form.get("AUTH_ID") or "").strip()
         if not token:
             raise PlacementRejected("Откройте страницу из Битрикс24: нет данных авторизации")
-        if self.member_id and not hmac.compare_digest(form.get("member_id") or "", self.member_id):
+        expected = await asyncio.to_thread(self.member_id) if callable(self.member_id) else self.member_id
+        if expected and not hmac.compare_digest(form.get("member_id") or "", expected):
             log.warning("portal.placement.refused", extra={"reason": "another portal"})
             raise PlacementRejected("Страница открыта из другого портала Битрикс24")
         try:
@@ -65,10 +71,17 @@ class PlacementVerifier:
                 "portal.placement.refused", extra={"reason": "token refused by bitrix24", "code": exc.code}
             )
             raise PlacementRejected("Битрикс24 не подтвердил вход: откройте страницу заново") from None
-        if not isinstance(user, dict) or not str(user.get("ID") or "").strip():
+        user_id = _user_id(user.get("ID") if isinstance(user, dict) else None)
+        if user_id is None or not isinstance(user, dict):
             raise PlacementRejected("Битрикс24 не подтвердил вход: откройте страницу заново")
         name = " ".join(str(user.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
-        return B24User(str(user["ID"]), name)
+        return B24User(user_id, name)
+
+
+def _user_id(value: object) -> B24UserId | None:
+    """``user.current`` sends ``ID`` as a decimal string (bitrix24-rest.md §2.5); inside it is an integer."""
+    text = str(value if value is not None else "").strip()
+    return B24UserId(int(text)) if text.isascii() and text.isdecimal() and int(text) > 0 else None
 
 
 def user_gateway(portal_url: str, budget: Budget, *, timeout_seconds: float = 15.0) -> Bitrix24Gateway:
@@ -80,7 +93,7 @@ def user_gateway(portal_url: str, budget: Budget, *, timeout_seconds: float = 15
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    user_id: str | None
+    user_id: B24UserId | None
     """None for a visitor (the self-registration form)."""
     csrf: str
     lang: str = "ru"
@@ -95,7 +108,7 @@ class Sessions:
         self._signer = URLSafeTimedSerializer(secret, salt="extranet-bridge-portal")
         self.max_age = max_age
 
-    def new(self, user_id: str | None, lang: str = "ru") -> Session:
+    def new(self, user_id: B24UserId | None, lang: str = "ru") -> Session:
         return Session(user_id, secrets.token_urlsafe(24), lang if lang in ("ru", "en") else "ru")
 
     def dump(self, session: Session) -> str:
@@ -111,7 +124,9 @@ class Sessions:
         if not isinstance(body, dict) or not isinstance(body.get("c"), str):
             return None
         user = body.get("u")
-        return Session(str(user) if user is not None else None, body["c"], str(body.get("l") or "ru"))
+        if user is not None and (not isinstance(user, int) or isinstance(user, bool)):
+            return None  # a cookie from before user ids were integers: open the page from Bitrix24 again
+        return Session(B24UserId(user) if user is not None else None, body["c"], str(body.get("l") or "ru"))
 
 
 def csrf_ok(session: Session | None, submitted: str | None) -> bool:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal, Protocol
 
-from portal.access import Principal
+from core.ids import B24UserId
+from portal.access import Principal, Role
 from processes.engine import Transition
 from timesheets.model import SiteSettings, Timesheet
+from timesheets.onec import Submission
 
 OrderKind = Literal["order", "change"]
 OrderStatus = Literal["new", "in_work", "answered", "closed"]
@@ -37,7 +40,7 @@ class TeamMember:
     site_ref: str
     name: str
     position: str
-    b24_user_id: str | None = None
+    b24_user_id: B24UserId | None = None
     resume_url: str | None = None
     presence: str = "scheduled"
     """Who is working today: scheduled, clocked_in, on_break, clocked_out, absent, late."""
@@ -45,7 +48,7 @@ class TeamMember:
 
 @dataclass(slots=True)
 class Comment:
-    author: str
+    author: B24UserId
     text: str
     at: datetime
 
@@ -59,7 +62,7 @@ class Order:
     headcount: int
     start: date
     details: str
-    author: str
+    author: B24UserId
     created_at: datetime
     status: OrderStatus = "new"
     answer: str | None = None
@@ -76,7 +79,10 @@ class Registration:
     phone: str
     created_at: datetime
     status: RegistrationStatus = "pending"
-    decided_by: str | None = None
+    decided_by: B24UserId | None = None
+    site_ref: str | None = None
+    """Approved: the site the contact manages, and their role there."""
+    role: Role | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,61 @@ class SheetRecord:
         return self.history[-1].to_state if self.history else "draft"
 
 
+@dataclass(frozen=True, slots=True)
+class ManagerRow:
+    """A client manager's role on a site (the provider manager's view)."""
+
+    user_id: B24UserId | None
+    name: str
+    email: str
+    site_ref: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRow:
+    person: str
+    channel: str
+    status: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeCard:
+    """What 1C says of an employee, as the cabinet shows it."""
+
+    employee_ref: str
+    name: str
+    position: str
+    organisation: str
+    site_ref: str
+    site_name: str
+    personnel_no: str = ""
+    hire_date: date | None = None
+    leave_balance: Decimal | None = None
+    """Days of annual leave left; None while 1C does not report it."""
+    person_ref: str = ""
+    org_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """An HR request of the employee (a process instance), read-only."""
+
+    request_id: str
+    kind: str
+    state: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str | None = None
+    phone: str | None = None
+
+
 class PortalData(Protocol):
-    def principal(self, b24_user_id: str) -> Principal | None: ...
+    def principal(self, b24_user_id: B24UserId) -> Principal | None: ...
     def sites(self) -> list[Site]: ...
     def site(self, site_ref: str) -> Site | None: ...
     def team(self, site_ref: str) -> list[TeamMember]: ...
@@ -106,20 +165,47 @@ class PortalData(Protocol):
     def registrations(self) -> list[Registration]: ...
     def registration(self, registration_id: str) -> Registration | None: ...
     def save_registration(self, registration: Registration) -> None: ...
+    def grant_access(self, registration: Registration) -> None:
+        """The approved contact becomes a client manager of its site: the Bitrix24 extranet invitation
+        follows through the client managers' path (sync/managers.py)."""
+        ...
+
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        """Queue ``SubmitTimesheet`` calls in the same transaction as the approval that makes them."""
+        ...
+
+    # -- the cabinet, the provider's view, notifications and resumes (portal/cabinet.py …) -------------
+    def managers(self, site_ref: str | None = None) -> list[ManagerRow]: ...
+    def invitations(self) -> list[InvitationRow]: ...
+    def employee_card(self, employee_ref: str, on: date | None = None) -> EmployeeCard | None:
+        """The employee as 1C knows them; the leave balance as of ``on`` (today when None)."""
+        ...
+
+    def requests_of(self, employee_ref: str) -> list[RequestRow]: ...
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None: ...
+    def contact(self, user_id: B24UserId) -> Contact: ...
+    def group_of_site(self, site_ref: str) -> int | None: ...
 
 
 @dataclass
 class MemoryData:
     """Everything in dictionaries; the same behaviour the store-backed implementation must have."""
 
-    principals: dict[str, Principal] = field(default_factory=dict)
+    principals: dict[B24UserId, Principal] = field(default_factory=dict)
     site_rows: dict[str, Site] = field(default_factory=dict)
     members: list[TeamMember] = field(default_factory=list)
     sheet_rows: dict[str, SheetRecord] = field(default_factory=dict)
     order_rows: dict[str, Order] = field(default_factory=dict)
     registration_rows: dict[str, Registration] = field(default_factory=dict)
+    granted: list[Registration] = field(default_factory=list)
+    onec_queue: list[list[Submission]] = field(default_factory=list)
+    invitation_rows: list[InvitationRow] = field(default_factory=list)
+    cards: dict[str, EmployeeCard] = field(default_factory=dict)
+    request_rows: dict[str, list[RequestRow]] = field(default_factory=dict)
+    contacts: dict[B24UserId, Contact] = field(default_factory=dict)
+    site_groups: dict[str, int] = field(default_factory=dict)
 
-    def principal(self, b24_user_id: str) -> Principal | None:
+    def principal(self, b24_user_id: B24UserId) -> Principal | None:
         return self.principals.get(b24_user_id)
 
     def sites(self) -> list[Site]:
@@ -161,3 +247,41 @@ class MemoryData:
 
     def save_registration(self, registration: Registration) -> None:
         self.registration_rows[registration.registration_id] = registration
+
+    def grant_access(self, registration: Registration) -> None:
+        self.granted.append(registration)
+
+    def queue_onec(self, batch: Sequence[Submission]) -> None:
+        self.onec_queue.append(list(batch))
+
+    def managers(self, site_ref: str | None = None) -> list[ManagerRow]:
+        rows = [
+            ManagerRow(p.user_id, p.name, (self.contacts.get(p.user_id) or Contact()).email or "", site, role)
+            for p in self.principals.values()
+            if p.kind == "client_manager"
+            for site, roles in p.roles.items()
+            for role in sorted(roles)
+            if site_ref is None or site == site_ref
+        ]
+        return sorted(rows, key=lambda r: (r.site_ref, r.name, r.role))
+
+    def invitations(self) -> list[InvitationRow]:
+        return sorted(self.invitation_rows, key=lambda r: r.sent_at, reverse=True)
+
+    def employee_card(self, employee_ref: str, on: date | None = None) -> EmployeeCard | None:
+        return self.cards.get(employee_ref)
+
+    def requests_of(self, employee_ref: str) -> list[RequestRow]:
+        return sorted(self.request_rows.get(employee_ref, []), key=lambda r: r.updated_at, reverse=True)
+
+    def user_of_employee(self, employee_ref: str) -> B24UserId | None:
+        for p in self.principals.values():
+            if p.kind == "employee" and p.employee_ref == employee_ref:
+                return p.user_id
+        return next((m.b24_user_id for m in self.members if m.employee_ref == employee_ref), None)
+
+    def contact(self, user_id: B24UserId) -> Contact:
+        return self.contacts.get(user_id) or Contact()
+
+    def group_of_site(self, site_ref: str) -> int | None:
+        return self.site_groups.get(site_ref)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from fastapi import FastAPI
 
 from connectors.onec.port import ScheduleDay
+from core.ids import B24UserId
 from portal.access import Principal
 from portal.auth import PlacementVerifier
 from portal.data import MemoryData, Order, Site, TeamMember
@@ -24,11 +25,11 @@ from timesheets.prefill import prefill
 class DemoUsers:
     """Bitrix24 user ids of the demo's people."""
 
-    employee: str
-    approver_a: str
-    submitter_a: str
-    approver_b: str
-    provider: str
+    employee: B24UserId
+    approver_a: B24UserId
+    submitter_a: B24UserId
+    approver_b: B24UserId
+    provider: B24UserId
 
 
 RATES = RateCard(
@@ -116,7 +117,10 @@ def demo_data(users: DemoUsers, today: date) -> tuple[MemoryData, PortalService]
     # emp-0 fills their own sheet; emp-1..3 are waiting for the client; emp-4..5 on site B too.
     for n in (1, 2, 3, 4, 5):
         owner = Principal(
-            f"u-{n}", "employee", employee_ref=f"emp-{n}", employee_site="site-A" if n < 4 else "site-B"
+            B24UserId(9000 + n),
+            "employee",
+            employee_ref=f"emp-{n}",
+            employee_site="site-A" if n < 4 else "site-B",
         )
         record = data.sheet(f"sheet-{n}")
         assert record is not None

@@ -42,7 +42,8 @@ class PortalOrder(Base):
     headcount: Mapped[int] = mapped_column(Integer)
     start: Mapped[date] = mapped_column(Date)
     details: Mapped[str] = mapped_column(Text, default="")
-    author: Mapped[str] = mapped_column(String(32))
+    author: Mapped[int] = mapped_column(Integer)
+    """The Bitrix24 user id of the client manager who created it."""
     status: Mapped[str] = mapped_column(String(16))
     answer: Mapped[str | None] = mapped_column(Text)
     changes_order: Mapped[str | None] = mapped_column(String(36))
@@ -61,5 +62,9 @@ class PortalRegistration(Base):
     email: Mapped[str] = mapped_column(String(255), index=True)
     phone: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
-    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    """The Bitrix24 user id of the provider manager who decided."""
+    site_ref: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    """Approved: the site the contact manages and their role there (migration 0007)."""
     created_at: Mapped[datetime]

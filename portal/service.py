@@ -14,12 +14,15 @@ from datetime import date, datetime
 
 from connectors.messaging.port import InvalidEmail, InvalidPhone
 from connectors.messaging.validate import normalize_phone, validate_email
-from portal.access import AccessDenied, Principal, allowed, require
+from connectors.onec.port import Approval
+from portal.access import ROLES, AccessDenied, Principal, allowed, require
 from portal.data import Comment, Order, OrderKind, PortalData, Registration, SheetRecord
 from processes.engine import IllegalTransition, Transition
+from sync.managers import ManagerError
+from timesheets.billing import counted
 from timesheets.lifecycle import AWAITING, STATE_LABELS, SheetEvent, record
 from timesheets.model import Day, Timesheet, TimesheetError
-from timesheets.onec import SheetOutcome, conflicts_to_data
+from timesheets.onec import SheetOutcome, conflicts_to_data, submissions
 from timesheets.serial import days_to_data
 
 MAX_TEXT = 2000
@@ -50,7 +53,8 @@ class PortalService:
         found = self.data.sheet(sheet_id)
         if found is None:
             raise NotFound(sheet_id)
-        require(principal, "view", found.sheet.site_ref, owner=found.sheet.employee_ref)
+        if not _escalated_to(principal, found):
+            require(principal, "view", found.sheet.site_ref, owner=found.sheet.employee_ref)
         return found
 
     def _append(self, current: SheetRecord, event: SheetEvent, sheet: Timesheet | None = None) -> SheetRecord:
@@ -84,11 +88,11 @@ class PortalService:
         if changed.days != current.sheet.days:
             edits = [d for d in changed.days if d not in current.sheet.days]
             current = self._append(
-                current, SheetEvent("edit", principal.user_id, data={"days": days_to_data(edits)}), changed
+                current, SheetEvent("edit", _actor(principal), data={"days": days_to_data(edits)}), changed
             )
         if submit:
             current = self._append(
-                current, SheetEvent("submit", principal.user_id, data={"days": days_to_data(changed.days)})
+                current, SheetEvent("submit", _actor(principal), data={"days": days_to_data(changed.days)})
             )
         return current
 
@@ -98,7 +102,9 @@ class PortalService:
             raise PortalError(_illegal_message(current.state))
         step = current.state.removeprefix(AWAITING)
         site = current.sheet.site_ref
-        if step == "client" and principal.kind == "client_manager":
+        if step == "client" and _escalated_to(principal, current):
+            pass  # the deadline passed: the site's alternate approver decides this step
+        elif step == "client" and principal.kind == "client_manager":
             require(principal, "approve_timesheet", site)
         elif step == "provider" and principal.kind == "provider_manager":
             require(principal, "manage", site)
@@ -109,12 +115,28 @@ class PortalService:
     def approve(self, principal: Principal, sheet_id: str) -> SheetRecord:
         current = self.sheet(principal, sheet_id)
         step = self._step_for(principal, current)
-        current = self._append(current, SheetEvent("approve", principal.user_id, step=step))
+        current = self._append(current, SheetEvent("approve", _actor(principal), step=step))
         if current.state == "approved" and current.sheet.corrects:
             old = self.data.sheet(current.sheet.corrects)
             if old is not None and old.state not in ("superseded", "cancelled"):
-                self._append(old, SheetEvent("superseded", principal.user_id, data={"by": sheet_id}))
+                self._append(old, SheetEvent("superseded", _actor(principal), data={"by": sheet_id}))
+        if current.state == "approved":
+            self._queue_onec(current)
         return current
+
+    def _queue_onec(self, approved: SheetRecord) -> None:
+        """1C keeps one document per site and period, and a new requestId replaces all its rows: so every
+        approval queues the site's whole period — the latest approved version of each employee."""
+        sheet = approved.sheet
+        same = [r for r in self.data.sheets(sheet.site_ref) if r.sheet.period == sheet.period]
+        sheets = [s for s in counted((r.sheet, r.state) for r in same) if s.org_ref == sheet.org_ref]
+        by_id = {r.sheet.sheet_id: r for r in same}
+        approvals = [
+            Approval(t.actor, t.data.get("step", ""), t.at, "Approved")
+            for t in by_id[sheet.sheet_id].history
+            if t.data.get("event") == "approve"
+        ]
+        self.data.queue_onec(submissions(sheets, approvals))
 
     def bulk_approve(
         self, principal: Principal, site_ref: str, sheet_ids: Sequence[str]
@@ -152,7 +174,7 @@ class PortalService:
                 data["proposed"] = days_to_data(current.sheet.with_days(proposed).days)
             except TimesheetError as exc:
                 raise PortalError(str(exc)) from exc
-        return self._append(current, SheetEvent("dispute", principal.user_id, reason, step, data))
+        return self._append(current, SheetEvent("dispute", _actor(principal), reason, step, data))
 
     def correct(self, principal: Principal, sheet_id: str) -> SheetRecord:
         """A new draft version of an approved sheet (the approved one stays locked until it is replaced)."""
@@ -167,7 +189,39 @@ class PortalService:
         version = replace(
             current.sheet, sheet_id=str(uuid.uuid4()), version=current.sheet.version + 1, corrects=sheet_id
         )
-        return self.open_sheet(version, principal.user_id)
+        return self.open_sheet(version, _actor(principal))
+
+    def refresh_days(self, sheet_id: str, clocked: Sequence[Day], actor: str) -> SheetRecord | None:
+        """Clocked days from Bitrix24 time tracking into a draft, except days a person has edited
+        (the employee's word wins); None when nothing changed."""
+        current = self.data.sheet(sheet_id)
+        if current is None or current.state != "draft":
+            return None
+        by_people = {
+            row[0]
+            for t in current.history
+            if t.data.get("event") == "edit" and not t.actor.startswith("bridge")
+            for row in t.data.get("days", ())
+        }
+        changes = [
+            d
+            for d in clocked
+            if d.day in current.sheet.period
+            and d.day.isoformat() not in by_people
+            and current.sheet.day(d.day) != d
+        ]
+        if not changes:
+            return None
+        changed = current.sheet.with_days(changes)
+        event = SheetEvent("edit", actor, data={"days": days_to_data(changes), "source": "timeman"})
+        return self._append(current, event, changed)
+
+    def chase(self, sheet_id: str, event: SheetEvent) -> SheetRecord:
+        """Record the bridge's reminder or escalation (timesheets/deadlines.py decides which is due)."""
+        current = self.data.sheet(sheet_id)
+        if current is None:
+            raise NotFound(sheet_id)
+        return self._append(current, event)
 
     def record_onec(self, outcome: SheetOutcome) -> SheetRecord:
         """1C's answer for one sheet (the outbox's result handler calls this): accepted, conflicts, failed."""
@@ -183,7 +237,7 @@ class PortalService:
         require(principal, "manage", current.sheet.site_ref)
         if not reason.strip():
             raise PortalError("Укажите, как решён конфликт")
-        return self._append(current, SheetEvent("resolve", principal.user_id, reason.strip()))
+        return self._append(current, SheetEvent("resolve", _actor(principal), reason.strip()))
 
     def history(
         self, principal: Principal, site_refs: Sequence[str], limit: int = 20
@@ -292,7 +346,16 @@ class PortalService:
         self.data.save_registration(registration)
         return registration
 
-    def decide_registration(self, principal: Principal, registration_id: str, approve: bool) -> Registration:
+    def decide_registration(
+        self,
+        principal: Principal,
+        registration_id: str,
+        approve: bool,
+        site_ref: str = "",
+        role: str = "viewer",
+    ) -> Registration:
+        """Reject, or approve for one site and role: the contact becomes that site's client manager and is
+        invited into Bitrix24's extranet by the client managers' job."""
         if principal.kind != "provider_manager":
             raise AccessDenied()
         found = self.data.registration(registration_id)
@@ -301,8 +364,36 @@ class PortalService:
         if found.status != "pending":
             raise PortalError("Заявка уже рассмотрена")
         found.status, found.decided_by = ("approved" if approve else "rejected"), principal.user_id
+        if approve:
+            if self.data.site(site_ref) is None:
+                raise PortalError("Выберите объект, к которому открыть доступ")
+            if role not in ROLES:
+                raise PortalError("Выберите роль: согласует табели, подаёт заявки или просмотр")
+            found.site_ref, found.role = site_ref, role
+            try:
+                self.data.grant_access(found)
+            except ManagerError as exc:
+                raise PortalError(f"Доступ не выдан: {exc.operator_message}") from None
         self.data.save_registration(found)
         return found
+
+
+def _escalated_to(principal: Principal, current: SheetRecord) -> bool:
+    """Is ``principal`` an alternate approver the sheet's current approval step was escalated to?"""
+    if not current.state.startswith(AWAITING):
+        return False
+    step = current.state.removeprefix(AWAITING)
+    for entry in reversed(current.history):
+        if entry.to_state != current.state or entry.from_state != current.state:
+            return False  # the step was entered after the last escalation
+        if entry.data.get("event") == "escalate" and entry.data.get("step") == step:
+            return principal.user_id in entry.data.get("to", ())
+    return False
+
+
+def _actor(principal: Principal) -> str:
+    """A person in a timesheet record: their Bitrix24 user id (records also name ``bridge`` and ``1c``)."""
+    return str(principal.user_id)
 
 
 def _illegal_message(state: str) -> str:

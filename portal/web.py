@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from portal.access import ROLE_LABELS, AccessDenied, Principal, allowed, require, sites
 from portal.auth import COOKIE, PlacementRejected, PlacementVerifier, Session, Sessions, csrf_ok
+from portal.cabinet import cabinet_router
 from portal.data import ORDER_STATUS_LABELS, REGISTRATION_LABELS, OrderKind, PortalData
+from portal.notifications import notifications_router
+from portal.provider import provider_router
+from portal.resumes import resumes_router
 from portal.service import NotFound, PortalError, PortalService
+from portal.throttle import RegistrationLimit
+from portal.today import today_router
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
 from timesheets.lifecycle import EVENT_LABELS, STATE_LABELS, dispute_diff, resubmission_diff
 from timesheets.model import TIME_KINDS, Day, Period, TimesheetError
@@ -58,14 +66,40 @@ class PortalSettings:
 
 def create_portal_router(
     *,
-    data: PortalData,
+    data: PortalData | DataScope,
     verifier: PlacementVerifier,
     settings: PortalSettings,
     rates: RateCard | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    registration_limit: RegistrationLimit | None = None,
 ) -> APIRouter:
-    """The portal's routes (relative paths; mount under a prefix such as ``/portal``)."""
-    service = PortalService(data, clock)
+    """The portal's routes (relative paths; mount under a prefix such as ``/portal``).
+
+    ``data`` is one ``PortalData`` (in memory: the demo, the page tests) or a ``DataScope`` that opens one
+    per request inside a unit of work: committed when the handler returns, rolled back when it raises.
+    """
+    scope: DataScope = data if isinstance(data, DataScope) else _fixed(data)
+    limit = registration_limit or RegistrationLimit()
+    request_data: ContextVar[PortalData] = ContextVar("portal_data")
+
+    def store() -> PortalData:
+        return request_data.get()
+
+    def svc() -> PortalService:
+        return PortalService(store(), clock)
+
+    def scoped(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def run(request: Request, **kwargs: Any) -> Response:
+            with scope.open() as opened:
+                token = request_data.set(opened)
+                try:
+                    return await handler(request, **kwargs)
+                finally:
+                    request_data.reset(token)
+
+        return run
+
     sessions = Sessions(settings.session_secret, max_age=settings.session_max_age)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
@@ -112,7 +146,7 @@ def create_portal_router(
         session = sessions.load(request.cookies.get(COOKIE))
         if session is None or session.user_id is None:
             raise _NoSession()
-        principal = data.principal(session.user_id)
+        principal = store().principal(session.user_id)
         if principal is None:
             raise AccessDenied("Доступ не настроен: обратитесь к менеджеру поставщика")
         return session, principal
@@ -124,11 +158,13 @@ def create_portal_router(
         return {k: form.getlist(k) if k == "sheet_id" else str(form.get(k) or "") for k in form}
 
     def guarded(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+        inner = scoped(handler)
+
         @functools.wraps(handler)
         async def run(request: Request, **kwargs: Any) -> Response:
             session = sessions.load(request.cookies.get(COOKIE))
             try:
-                return await handler(request, **kwargs)
+                return await inner(request, **kwargs)
             except _NoSession:
                 return message(request, "Откройте страницу из Битрикс24: сессия не найдена или истекла", 401)
             except _BadCsrf:
@@ -147,13 +183,14 @@ def create_portal_router(
 
     # -- entry -----------------------------------------------------------------------------------------
     @router.post("/placement", response_class=HTMLResponse)
+    @scoped
     async def placement(request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
             user = await verifier.verify(form)
         except PlacementRejected as exc:
             return message(request, str(exc), 403)
-        if data.principal(user.user_id) is None:
+        if store().principal(user.user_id) is None:
             log.warning("portal.access.unconfigured", extra={"user": user.user_id})
             return message(request, "Доступ не настроен: обратитесь к менеджеру поставщика", 403)
         session = sessions.new(user.user_id, request.query_params.get("LANG", "ru"))
@@ -165,11 +202,11 @@ def create_portal_router(
     @guarded
     async def dashboard(request: Request) -> Response:
         session, principal = who(request)
-        every = [s.site_ref for s in data.sites()]
+        every = [s.site_ref for s in store().sites()]
         mine = sites(principal, "view", every)
         pending = [
             r
-            for r in service.visible_sheets(principal)
+            for r in svc().visible_sheets(principal)
             if (
                 r.state == "awaiting:client"
                 and principal.kind == "client_manager"
@@ -177,19 +214,19 @@ def create_portal_router(
             )
             or (r.state in ("awaiting:provider", "conflict") and principal.kind == "provider_manager")
         ]
-        own = service.visible_sheets(principal) if principal.kind == "employee" else []
+        own = svc().visible_sheets(principal) if principal.kind == "employee" else []
         return page(
             request,
             "dashboard.html",
             session,
             principal=principal,
-            sites=[s for s in data.sites() if s.site_ref in mine],
+            sites=[s for s in store().sites() if s.site_ref in mine],
             pending=pending,
             own=own,
-            team={s: data.team(s) for s in mine} if principal.kind != "employee" else {},
-            orders=[o for s in mine for o in data.orders(s)] if principal.kind != "employee" else [],
-            history=service.history(principal, mine),
-            registrations=data.registrations() if principal.kind == "provider_manager" else [],
+            team={s: store().team(s) for s in mine} if principal.kind != "employee" else {},
+            orders=[o for s in mine for o in store().orders(s)] if principal.kind != "employee" else [],
+            history=svc().history(principal, mine),
+            registrations=store().registrations() if principal.kind == "provider_manager" else [],
             can_resume={s: allowed(principal, "view_resume", s) for s in mine},
         )
 
@@ -199,10 +236,10 @@ def create_portal_router(
     async def site_timesheets(request: Request, site_ref: str) -> Response:
         session, principal = who(request)
         require(principal, "view", site_ref)
-        site = data.site(site_ref)
+        site = store().site(site_ref)
         if site is None:
             raise NotFound(site_ref)
-        records = service.visible_sheets(principal, site_ref)
+        records = svc().visible_sheets(principal, site_ref)
         return page(
             request,
             "grid.html",
@@ -221,7 +258,7 @@ def create_portal_router(
     async def bulk_approve(request: Request, site_ref: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        done, skipped = service.bulk_approve(principal, site_ref, form.get("sheet_id") or [])
+        done, skipped = svc().bulk_approve(principal, site_ref, form.get("sheet_id") or [])
         if skipped:
             text = f"Согласовано: {done}. Не согласованы: " + "; ".join(skipped)
             return message(request, text, 409, session)
@@ -231,7 +268,7 @@ def create_portal_router(
     @guarded
     async def sheet_page(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
-        current = service.sheet(principal, sheet_id)
+        current = svc().sheet(principal, sheet_id)
         s = current.sheet
         dispute = next((t for t in reversed(current.history) if t.data.get("event") == "dispute"), None)
         return page(
@@ -264,10 +301,10 @@ def create_portal_router(
     async def sheet_save(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        current = service.sheet(principal, sheet_id)
+        current = svc().sheet(principal, sheet_id)
         days = _days_from_form(form, current.sheet.period)
         submit = form.get("action") == "submit"
-        service.save_days(principal, sheet_id, days, submit=submit)
+        svc().save_days(principal, sheet_id, days, submit=submit)
         return back(str(request.url_for("sheet", sheet_id=sheet_id)), "submitted" if submit else "saved")
 
     @router.post("/timesheets/{sheet_id}/approve", name="sheet_approve")
@@ -275,7 +312,7 @@ def create_portal_router(
     async def sheet_approve(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
         await checked_form(request, session)
-        service.approve(principal, sheet_id)
+        svc().approve(principal, sheet_id)
         return back(str(request.url_for("sheet", sheet_id=sheet_id)), "approved")
 
     @router.post("/timesheets/{sheet_id}/dispute", name="sheet_dispute")
@@ -283,9 +320,9 @@ def create_portal_router(
     async def sheet_dispute(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        current = service.sheet(principal, sheet_id)
+        current = svc().sheet(principal, sheet_id)
         proposed = [d for d in _days_from_form(form, current.sheet.period) if d not in current.sheet.days]
-        service.dispute(principal, sheet_id, form.get("reason", ""), proposed)
+        svc().dispute(principal, sheet_id, form.get("reason", ""), proposed)
         return back(str(request.url_for("sheet", sheet_id=sheet_id)), "disputed")
 
     @router.post("/timesheets/{sheet_id}/resolve", name="sheet_resolve")
@@ -293,7 +330,7 @@ def create_portal_router(
     async def sheet_resolve(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        service.resolve_conflict(principal, sheet_id, form.get("reason", ""))
+        svc().resolve_conflict(principal, sheet_id, form.get("reason", ""))
         return back(str(request.url_for("sheet", sheet_id=sheet_id)), "resolved")
 
     @router.post("/timesheets/{sheet_id}/correct", name="sheet_correct")
@@ -301,7 +338,7 @@ def create_portal_router(
     async def sheet_correct(request: Request, sheet_id: str) -> Response:
         session, principal = who(request)
         await checked_form(request, session)
-        created = service.correct(principal, sheet_id)
+        created = svc().correct(principal, sheet_id)
         return back(str(request.url_for("sheet", sheet_id=created.sheet.sheet_id)), "corrected")
 
     # -- exports and API -------------------------------------------------------------------------------
@@ -312,7 +349,7 @@ def create_portal_router(
         require(principal, "export", site_ref)
         if rates is None or fmt not in ("csv", "xlsx"):
             raise NotFound(fmt)
-        sheets = counted((r.sheet, r.state) for r in data.sheets(site_ref))
+        sheets = counted((r.sheet, r.state) for r in store().sheets(site_ref))
         month = request.query_params.get("period")
         if month:
             sheets = [s for s in sheets if s.period.start.isoformat().startswith(month)]
@@ -327,6 +364,7 @@ def create_portal_router(
         return Response(to_xlsx(lines), media_type=xlsx, headers=disposition)
 
     @router.get("/api/sites/{site_ref}/timesheets", name="api_timesheets")
+    @scoped
     async def api_timesheets(request: Request, site_ref: str) -> Response:
         try:
             _session, principal = who(request)
@@ -345,7 +383,7 @@ def create_portal_router(
                     "state": r.state,
                     "hours": str(r.sheet.total()),
                 }
-                for r in service.visible_sheets(principal, site_ref)
+                for r in svc().visible_sheets(principal, site_ref)
             ]
         )
 
@@ -355,7 +393,7 @@ def create_portal_router(
     async def orders(request: Request, site_ref: str) -> Response:
         session, principal = who(request)
         require(principal, "view", site_ref)
-        site = data.site(site_ref)
+        site = store().site(site_ref)
         if site is None:
             raise NotFound(site_ref)
         return page(
@@ -364,7 +402,7 @@ def create_portal_router(
             session,
             principal=principal,
             site=site,
-            orders=data.orders(site_ref),
+            orders=store().orders(site_ref),
             can_order=allowed(principal, "submit_order", site_ref),
             today=clock().date().isoformat(),
         )
@@ -375,7 +413,7 @@ def create_portal_router(
         session, principal = who(request)
         form = await checked_form(request, session)
         kind: OrderKind = "change" if form.get("kind") == "change" else "order"
-        created = service.create_order(
+        created = svc().create_order(
             principal,
             site_ref,
             kind=kind,
@@ -391,7 +429,7 @@ def create_portal_router(
     @guarded
     async def order(request: Request, order_id: str) -> Response:
         session, principal = who(request)
-        found = service.order(principal, order_id)
+        found = svc().order(principal, order_id)
         can_comment = principal.kind == "provider_manager" or allowed(
             principal, "submit_order", found.site_ref
         )
@@ -402,7 +440,7 @@ def create_portal_router(
     async def order_comment(request: Request, order_id: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        service.comment_order(principal, order_id, form.get("text", ""))
+        svc().comment_order(principal, order_id, form.get("text", ""))
         return back(str(request.url_for("order", order_id=order_id)), "commented")
 
     # -- self-registration -----------------------------------------------------------------------------
@@ -418,8 +456,16 @@ def create_portal_router(
     async def register(request: Request) -> Response:
         session = sessions.load(request.cookies.get(COOKIE))
         form = await checked_form(request, session)
+        wait = limit.retry_after(request.client.host if request.client else "", form.get("email", ""))
+        if wait is not None:
+            log.warning("portal.registration.throttled", extra={"retry_after": wait})
+            minutes = max(1, round(wait / 60))
+            text = f"Слишком много заявок: попробуйте через {minutes} мин."
+            response = page(request, "register.html", session, 429, principal=None, values=form, error=text)
+            response.headers["Retry-After"] = str(wait)
+            return response
         try:
-            service.register(
+            svc().register(
                 form.get("name", ""), form.get("company", ""), form.get("email", ""), form.get("phone", "")
             )
         except PortalError as exc:
@@ -431,14 +477,51 @@ def create_portal_router(
     async def registration_decide(request: Request, registration_id: str) -> Response:
         session, principal = who(request)
         form = await checked_form(request, session)
-        service.decide_registration(principal, registration_id, form.get("decision") == "approve")
+        svc().decide_registration(
+            principal,
+            registration_id,
+            form.get("decision") == "approve",
+            form.get("site_ref", ""),
+            form.get("role", "viewer"),
+        )
         return back(str(request.url_for("dashboard")), "decided")
 
     @router.get("/static/portal.css", name="css")
     async def css() -> Response:
         return Response((TEMPLATES / "portal.css").read_text(encoding="utf-8"), media_type="text/css")
 
+    async def request_scope() -> AsyncIterator[None]:
+        """The added pages' requests get the same per-request ``PortalData`` (closed before the answer)."""
+        with scope.open() as opened:
+            request_data.set(opened)
+            yield
+
+    shared = cast(PortalData, _RequestData(store))
+    opened = [Depends(request_scope, scope="function")]
+    for added in (cabinet_router, provider_router, notifications_router, resumes_router, today_router):
+        router.include_router(added(shared, settings, clock), dependencies=opened)
     return router
+
+
+class _RequestData:
+    """A ``PortalData`` that is the current request's (the added pages' routers hold one at build time)."""
+
+    def __init__(self, current: Callable[[], PortalData]) -> None:
+        self._current = current
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+
+class DataScope:
+    """Opens the ``PortalData`` of one request: ``with scope.open() as data`` (commits on a clean exit)."""
+
+    def __init__(self, opener: Callable[[], AbstractContextManager[PortalData]]) -> None:
+        self.open = opener
+
+
+def _fixed(data: PortalData) -> DataScope:
+    return DataScope(lambda: nullcontext(data))
 
 
 class _NoSession(Exception):

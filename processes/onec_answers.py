@@ -11,9 +11,10 @@ request (already done, a repeat of "in review", an unknown id) writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import select
@@ -21,8 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.onec.port import ChangeBatch, DocumentStatus, OneCPort, RequestStatus
 from core.clock import Clock, utcnow
+from processes.answers import answer_document
 from processes.catalog import Catalog, ProcessEntry
 from processes.engine import Event, EventName, Transition, employee_message
+from processes.validation import parse_date
 from store.models import ProcessInstance
 from store.uow import UnitOfWork
 
@@ -60,6 +63,45 @@ def queue_employee_message(
     return uow.outbox.add(B24, NOTIFY, f"{B24}:{NOTIFY}:{record.request_id}:{record.seq}", payload)
 
 
+CALENDAR = "calendar.event.add"
+CALENDAR_KINDS = frozenset({"Leave"})
+"""1C document kinds that are an absence the employee's calendar shows once 1C has it done."""
+
+
+def queue_calendar_event(uow: UnitOfWork, entry: ProcessEntry, instance: ProcessInstance) -> bool:
+    """Queue the absence of a done leave for the employee's Bitrix24 calendar (one per request)."""
+    values = (instance.data or {}).get("values") or {}
+    op = entry.onec
+    if op.kind_for(dict(values)) not in CALENDAR_KINDS or not (op.date_from and op.date_to):
+        return False
+    start, end = parse_date(values.get(op.date_from)), parse_date(values.get(op.date_to))
+    if start is None or end is None:
+        return False
+    payload = {
+        "request_id": instance.request_id,
+        "to": instance.data.get("b24_user_id"),
+        "person_ref": instance.person_ref,
+        "name": entry.title,
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+    }
+    return uow.outbox.add(B24, CALENDAR, f"{B24}:{CALENDAR}:{instance.request_id}", payload)
+
+
+def queue_document(uow: UnitOfWork, instance: ProcessInstance, document: DocumentStatus) -> bool:
+    """Queue the upload of the file 1C produced (a certificate) to the employee's Drive, once."""
+    if document.content is None:
+        return False
+    payload = {
+        "request_id": instance.request_id,
+        "person_ref": instance.person_ref,
+        "to": instance.data.get("b24_user_id"),
+        "file_name": document.file_name or f"{instance.request_id}.pdf",
+        "content_b64": base64.b64encode(document.content).decode(),
+    }
+    return uow.outbox.add(B24, DRIVE_UPLOAD, f"{B24}:{DRIVE_UPLOAD}:{instance.request_id}", payload)
+
+
 def apply_status(
     sessions: sessionmaker[Session],
     catalog: Catalog,
@@ -86,19 +128,11 @@ def apply_status(
         reason = status.reason if name == "onec_rejected" else None
         record = repo.apply(entry, status.request_id, Event(name, ACTOR, reason, data=data), at)
         queue_employee_message(uow, entry, instance, record)
-        if record.to_state == "done" and document is not None and document.content is not None:
-            uow.outbox.add(
-                B24,
-                DRIVE_UPLOAD,
-                f"{B24}:{DRIVE_UPLOAD}:{status.request_id}",
-                {
-                    "request_id": status.request_id,
-                    "person_ref": instance.person_ref,
-                    "to": instance.data.get("b24_user_id"),
-                    "file_name": document.file_name or f"{status.request_id}.pdf",
-                    "content_b64": base64.b64encode(document.content).decode(),
-                },
-            )
+        answer_document(uow, catalog, instance)  # a refused certificate: the waiting workflow goes on
+        if record.to_state == "done":
+            queue_calendar_event(uow, entry, instance)
+        if record.to_state == "done" and document is not None:
+            queue_document(uow, instance, document)
     log.info("onec.request_moved", request_id=status.request_id, to_state=record.to_state)
     return record
 
@@ -146,3 +180,48 @@ async def poll_submitted(
         if record is not None:
             moved.append(record)
     return moved
+
+
+async def apply_feed(
+    sessions: sessionmaker[Session],
+    onec: OneCPort,
+    catalog: Catalog,
+    batch: ChangeBatch,
+    *,
+    clock: Clock = utcnow,
+) -> list[Transition]:
+    """``apply_changes``, then the file of each request the batch made done whose entry fetches one (the
+    feed carries statuses, not files): ``GetDocument`` and the Drive upload queued."""
+    moved = await asyncio.to_thread(apply_changes, sessions, catalog, batch, clock=clock)
+    for record in moved:
+        if record.to_state != "done":
+            continue
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(record.request_id)
+            fetches = instance is not None and catalog.entry(instance.kind).onec.fetch_document
+        if not fetches:
+            continue
+        document = await onec.document(record.request_id)
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(record.request_id, lock=True)
+            if instance is not None:
+                queue_document(uow, instance, document)
+    return moved
+
+
+class AnsweringFeed:
+    """The 1C port as the mirror's feed reader sees it, with request statuses applied first: each batch
+    ``changes`` returns has had its ``RequestStatus`` items recorded (``apply_feed``) before the reader
+    acknowledges it, so a status is never acknowledged unrecorded, and a redelivered batch changes nothing.
+    Everything else is the wrapped port's."""
+
+    def __init__(self, onec: OneCPort, sessions: sessionmaker[Session], catalog: Catalog) -> None:
+        self._onec, self._sessions, self._catalog = onec, sessions, catalog
+
+    async def changes(self, ack_message_no: int, max_items: int = 500) -> ChangeBatch:
+        batch = await self._onec.changes(ack_message_no, max_items)
+        await apply_feed(self._sessions, self._onec, self._catalog, batch)
+        return batch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._onec, name)

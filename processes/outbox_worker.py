@@ -35,6 +35,7 @@ from connectors.onec.port import (
     TRequestKind,
 )
 from core.clock import Clock, utcnow
+from processes.answers import answer_submit
 from processes.catalog import Catalog
 from processes.engine import Event, IllegalTransition, Transition
 from processes.onec_answers import queue_employee_message
@@ -114,16 +115,28 @@ def approve(
 ) -> Transition:
     """Apply an approval ``event``; if it makes the request ``approved``, queue its ``SubmitRequest`` in
     the same commit. Raises as ``ProcessRepository.apply`` does (nothing is written then)."""
+    with UnitOfWork(sessions) as uow:
+        return approve_in(uow, catalog, request_id, event, at, submission)
+
+
+def approve_in(
+    uow: UnitOfWork,
+    catalog: Catalog,
+    request_id: str,
+    event: Event,
+    at: datetime,
+    submission: RequestSubmission,
+) -> Transition:
+    """``approve`` inside the caller's unit of work (the call-out dispatcher's)."""
     if submission.request_id != request_id:
         raise ValueError("the submission carries another request's id")
-    with UnitOfWork(sessions) as uow:
-        repo = uow.processes
-        instance = repo.get(request_id, lock=True)
-        if instance is None:
-            raise KeyError(request_id)
-        record = repo.apply(catalog.entry(instance.kind), request_id, event, at)
-        if record.to_state == "approved":
-            uow.outbox.add(TARGET, KIND, dedup_key(request_id), encode_submission(submission))
+    repo = uow.processes
+    instance = repo.get(request_id, lock=True)
+    if instance is None:
+        raise KeyError(request_id)
+    record = repo.apply(catalog.entry(instance.kind), request_id, event, at)
+    if record.to_state == "approved":
+        uow.outbox.add(TARGET, KIND, dedup_key(request_id), encode_submission(submission))
     return record
 
 
@@ -246,6 +259,7 @@ def _settle(
             report.refused.append(request_id)
         else:
             report.sent.append(request_id)
+        answer_submit(uow, catalog, instance)  # the workflow's submit step waits for this
 
 
 def _dead(sessions: sessionmaker[Session], row: Pending, error: str, report: DeliveryReport) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Mapping[str, Any]], None]
 """Does the work of one message inside the dispatcher's transaction; raises to roll it back."""
+Work = Callable[[UnitOfWork], None]
+"""The local writes of a message, run inside the transaction that marks it processed."""
+Prepared = Callable[[Mapping[str, Any]], Awaitable[Work]]
+"""A handler that first reads what it needs from other systems (outside any transaction, so only reads;
+its writes to them go through the outbox), then returns its local work."""
 
 
 def message_key(identity: Mapping[str, Any], *, distinct: bool = False) -> str:
@@ -98,15 +103,68 @@ def _run_one(
                 handler(uow.session, row.payload)
         return "done"
     except Exception as exc:  # the handler's changes and the claim are rolled back together
-        transient = isinstance(exc, retry_on)
-        reason = f"{type(exc).__name__}: {getattr(exc, 'operator_message', '')}".rstrip(": ")[:500]
-        log.warning(
-            "inbox.message.failed",
-            extra={"message_id": message_id, "kind": kind, "retry": transient, "reason": reason},
+        return _failed(sessions, message_id, kind, exc, retry_on)
+
+
+async def dispatch_prepared(
+    sessions: sessionmaker[Session],
+    handlers: Mapping[str, Prepared],
+    *,
+    source: str,
+    retry_on: tuple[type, ...] = (),
+    limit: int = 200,
+) -> Dispatched:
+    """``dispatch`` for handlers that read remote systems first: each pending message's handler prepares
+    its work, then the work and the claim commit together (another dispatcher's claim wins; a failure
+    leaves the message pending or closes it, as ``dispatch`` does)."""
+    report = Dispatched()
+    with UnitOfWork(sessions) as uow:
+        pending = [(m.id, m.kind, dict(m.payload)) for m in uow.inbox.pending_rows(source, limit)]
+    for message_id, kind, payload in pending:
+        outcome = await _prepare_one(
+            sessions, handlers, message_id, kind, payload, (*retry_on, OperationalError)
         )
+        if outcome is not None:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+async def _prepare_one(
+    sessions: sessionmaker[Session],
+    handlers: Mapping[str, Prepared],
+    message_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    retry_on: tuple[type, ...],
+) -> str | None:
+    handler = handlers.get(kind)
+    try:
+        work = await handler(payload) if handler is not None else None
         with UnitOfWork(sessions) as uow:
-            uow.inbox.fail(message_id, reason, final=not transient)
-        return "pending" if transient else "failed"
+            row = uow.inbox.claim(message_id)
+            if row is None:
+                return None  # another dispatcher took it
+            if work is None:
+                row.error = f"no handler for {kind}"
+            else:
+                work(uow)
+        return "done"
+    except Exception as exc:
+        return _failed(sessions, message_id, kind, exc, retry_on)
+
+
+def _failed(
+    sessions: sessionmaker[Session], message_id: int, kind: str, exc: Exception, retry_on: tuple[type, ...]
+) -> str:
+    transient = isinstance(exc, retry_on)
+    reason = f"{type(exc).__name__}: {getattr(exc, 'operator_message', '')}".rstrip(": ")[:500]
+    log.warning(
+        "inbox.message.failed",
+        extra={"message_id": message_id, "kind": kind, "retry": transient, "reason": reason},
+    )
+    with UnitOfWork(sessions) as uow:
+        uow.inbox.fail(message_id, reason, final=not transient)
+    return "pending" if transient else "failed"
 
 
 def pending(sessions: sessionmaker[Session], source: str) -> int:

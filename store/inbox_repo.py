@@ -3,10 +3,10 @@ work's). store/inbox.py builds the receiving and the dispatching on it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.db import utcnow
@@ -27,10 +27,53 @@ class Inbox:
         )
         return True
 
+    def add_many(self, messages: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[bool]:
+        """Store several ``(source, key, kind, payload)`` at once (one read of the keys, one insert); per
+        message False when its (source, key) is there already or earlier in ``messages``."""
+        wanted = {key for _, key, _, _ in messages}
+        query = select(InboxMessage.source, InboxMessage.event_key).where(InboxMessage.event_key.in_(wanted))
+        known = {(row[0], row[1]) for row in self.session.execute(query)}
+        fresh: list[bool] = []
+        rows: list[dict[str, Any]] = []
+        now = utcnow()
+        for source, key, kind, payload in messages:
+            new = (source, key) not in known
+            known.add((source, key))
+            fresh.append(new)
+            if new:
+                row = {"source": source, "event_key": key, "kind": kind, "payload": dict(payload)}
+                rows.append({**row, "received_at": now})
+        if rows:
+            self.session.execute(insert(InboxMessage), rows)
+        return fresh
+
     def pending_ids(self, source: str, limit: int) -> list[int]:
         query = (
             select(InboxMessage.id)
             .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query).all())
+
+    def pending_rows(self, source: str, limit: int) -> list[InboxMessage]:
+        query = (
+            select(InboxMessage)
+            .where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query).all())
+
+    def closed_with_error(self, source: str, limit: int = 200) -> list[InboxMessage]:
+        """Messages whose handler failed for good (``dispatch`` closed them with the error)."""
+        query = (
+            select(InboxMessage)
+            .where(
+                InboxMessage.source == source,
+                InboxMessage.processed_at.is_not(None),
+                InboxMessage.error.is_not(None),
+            )
             .order_by(InboxMessage.id)
             .limit(limit)
         )

@@ -169,7 +169,7 @@ class ProcessInstance(Base):
     site_ref: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    b24_element_id: Mapped[str | None] = mapped_column(String(32))
+    b24_element_id: Mapped[int | None] = mapped_column(Integer)
     b24_workflow_id: Mapped[str | None] = mapped_column(String(64))
     onec_document: Mapped[str | None] = mapped_column(String(128))
     version: Mapped[int] = mapped_column(Integer, default=1)

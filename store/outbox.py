@@ -79,8 +79,11 @@ class Outbox:
     ) -> list[Pending]:
         """Take up to ``limit`` due rows for this worker alone; each comes back with its attempt number.
 
-        One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``: on PostgreSQL a second worker skips
-        the rows this one locked; SQLite runs the statement as one serialised write. A claimed row is
+        One ``WITH chosen AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE … WHERE id IN
+        chosen``: on PostgreSQL a second worker skips the rows this one locked; SQLite runs the statement as
+        one serialised write. The choice must be a materialised CTE: as a plain ``IN (subquery)`` PostgreSQL
+        may re-run the subquery per candidate row, and each run skips the rows the previous ones locked, so
+        the LIMIT bounded nothing (every due row was claimed). A claimed row is
         ``sending`` until ``next_attempt_at`` (its lease); a worker that died leaves it due again then.
         ``attempts`` is the fence: only the claim holding the current number may settle the row.
         """
@@ -94,9 +97,12 @@ class Outbox:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        cte = chosen.cte("chosen")
+        if self.session.get_bind().dialect.name == "postgresql":
+            cte = cte.prefix_with("MATERIALIZED")
         statement = (
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+            .where(OutboxMessage.id.in_(select(cte.c.id)))
             .where(OutboxMessage.status.in_(("pending", "sending")), due)
             .values(status="sending", attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
             .returning(

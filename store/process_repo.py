@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from core.ids import B24ElementId
 from processes.catalog import ProcessEntry
 from processes.engine import ChainBreak, Event, Transition, transition, verify_chain
 from store.models import ProcessInstance, ProcessTransition
@@ -84,7 +85,7 @@ class ProcessRepository:
         person_ref: str | None = None,
         site_ref: str | None = None,
         data: dict[str, Any] | None = None,
-        b24_element_id: str | None = None,
+        b24_element_id: B24ElementId | None = None,
         b24_workflow_id: str | None = None,
     ) -> Transition:
         """A new request with its first transition (``receive``); returns that transition."""

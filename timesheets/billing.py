@@ -12,7 +12,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl import Workbook
@@ -25,14 +25,20 @@ _CENT = Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class RateCard:
-    """Hourly rates: ``(site_ref, time_kind)`` first, then ``(site_ref, "*")``."""
+    """Hourly rates, the most specific first: ``(site_ref, position, time_kind)``, ``(site_ref, position,
+    "*")`` of ``by_position``, then ``(site_ref, time_kind)``, ``(site_ref, "*")`` of ``rates``."""
 
     client_of_site: Mapping[str, str]
     """site_ref → client name (the invoice's addressee)."""
     rates: Mapping[tuple[str, str], Decimal]
+    by_position: Mapping[tuple[str, str, str], Decimal] = field(default_factory=dict)
 
-    def rate(self, site_ref: str, time_kind: str) -> Decimal:
-        found = self.rates.get((site_ref, time_kind), self.rates.get((site_ref, "*")))
+    def rate(self, site_ref: str, time_kind: str, position: str = "") -> Decimal:
+        found = self.by_position.get((site_ref, position, time_kind))
+        if found is None:
+            found = self.by_position.get((site_ref, position, "*"))
+        if found is None:
+            found = self.rates.get((site_ref, time_kind), self.rates.get((site_ref, "*")))
         if found is None:
             raise TimesheetError(f"нет ставки для объекта {site_ref}, вид времени «{time_kind}»")
         return found
@@ -72,7 +78,7 @@ def billing_lines(sheets: Sequence[Timesheet], rates: RateCard) -> list[BillingL
             if day.time_kind in WORKED_KINDS and day.hours:
                 hours[day.time_kind] += day.hours
         for kind in sorted(hours):
-            rate = rates.rate(sheet.site_ref, kind)
+            rate = rates.rate(sheet.site_ref, kind, sheet.position)
             amount = (hours[kind] * rate).quantize(_CENT, ROUND_HALF_UP)
             client = rates.client_of_site.get(sheet.site_ref, "")
             lines.append(

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from core.ids import B24UserId
+
 PeriodKind = Literal["week", "half_month", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "half_month", "month")
 
@@ -101,10 +103,10 @@ class SiteSettings:
     site_ref: str
     org_ref: str
     period_kind: PeriodKind = "month"
-    client_approvers: tuple[str, ...] = ()
+    client_approvers: tuple[B24UserId, ...] = ()
     """Bitrix24 user ids of the site's timesheet approvers."""
-    alternate_approvers: tuple[str, ...] = ()
-    provider_managers: tuple[str, ...] = ()
+    alternate_approvers: tuple[B24UserId, ...] = ()
+    provider_managers: tuple[B24UserId, ...] = ()
     deadline_days: int = 3
     """Working days after submission before the alternate approver takes over."""
     remind_before_days: int = 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Literal
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
 
 from connectors.onec.port import (
     Approval,
@@ -122,3 +123,89 @@ def outcomes(submission: Submission, result: TimesheetResult) -> list[SheetOutco
 
 def conflicts_to_data(conflicts: Sequence[TimesheetConflict]) -> list[list[str]]:
     return [[c.day.isoformat(), c.owned_by] for c in conflicts]
+
+
+# ---- the outbox payload: the submissions of one approval as JSON -----------------------------------------
+
+
+def batch_to_data(batch: Sequence[Submission]) -> dict[str, Any]:
+    """What the outbox row carries: every ``SubmitTimesheet`` of one approval, in order."""
+    return {"submissions": [_submission_to_data(s) for s in batch]}
+
+
+def batch_from_data(data: Mapping[str, Any]) -> list[Submission]:
+    return [_submission_from_data(s) for s in data["submissions"]]
+
+
+def batch_key(batch: Sequence[Submission]) -> str:
+    """The outbox dedup key: the same sheets' versions queue one row, however often they are approved."""
+    return "onec:SubmitTimesheet:" + "+".join(s.value.request_id for s in batch)
+
+
+def _submission_to_data(s: Submission) -> dict[str, Any]:
+    v = s.value
+    return {
+        "request_id": v.request_id,
+        "org_ref": v.org_ref,
+        "department_ref": v.department_ref,
+        "period": [v.period_from.isoformat(), v.period_to.isoformat()],
+        "rows": [
+            {
+                "employee_ref": r.employee_ref,
+                "days": [[d.day.isoformat(), d.time_kind, str(d.hours)] for d in r.days],
+            }
+            for r in v.rows
+        ],
+        "approvals": [
+            {
+                "who": a.who,
+                "role": a.role,
+                "at": a.at.isoformat(),
+                "decision": a.decision,
+                "comment": a.comment,
+            }
+            for a in v.approvals
+        ],
+        "sheet_ids": dict(s.sheet_ids),
+    }
+
+
+def _submission_from_data(data: Mapping[str, Any]) -> Submission:
+    value = TimesheetSubmission(
+        request_id=data["request_id"],
+        org_ref=OrgRef(data["org_ref"]),
+        department_ref=DepartmentRef(data["department_ref"]),
+        period_from=date.fromisoformat(data["period"][0]),
+        period_to=date.fromisoformat(data["period"][1]),
+        rows=tuple(
+            TimesheetRow(
+                EmploymentRef(r["employee_ref"]),
+                tuple(TimesheetDay(date.fromisoformat(d), kind, Decimal(h)) for d, kind, h in r["days"]),
+            )
+            for r in data["rows"]
+        ),
+        approvals=tuple(
+            Approval(a["who"], a["role"], datetime.fromisoformat(a["at"]), a["decision"], a.get("comment"))
+            for a in data.get("approvals") or ()
+        ),
+    )
+    return Submission(value, {EmploymentRef(k): v for k, v in data["sheet_ids"].items()})
+
+
+def merge(outcomes_of_months: Sequence[SheetOutcome]) -> list[SheetOutcome]:
+    """One outcome per sheet from the outcomes of every month it touched: failed wins, then conflicts."""
+    by_sheet: dict[str, list[SheetOutcome]] = defaultdict(list)
+    for outcome in outcomes_of_months:
+        by_sheet[outcome.sheet_id].append(outcome)
+    merged = []
+    for sheet_id, found in by_sheet.items():
+        failed = [o for o in found if o.event == "onec_failed"]
+        conflicts = tuple(c for o in found for c in o.conflicts)
+        if failed:
+            merged.append(SheetOutcome(sheet_id, "onec_failed", "; ".join(o.reason or "" for o in failed)))
+        elif conflicts:
+            reasons = "; ".join(o.reason or "" for o in found if o.event == "onec_conflicts")
+            merged.append(SheetOutcome(sheet_id, "onec_conflicts", reasons, conflicts))
+        else:
+            merged.append(SheetOutcome(sheet_id, "onec_accepted", None))
+    return merged

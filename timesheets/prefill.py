@@ -73,3 +73,16 @@ def prefill(period: Period, schedule: Sequence[ScheduleDay], clocked: Sequence[C
             sources[day] = "schedule"
         days.append(Day(day, WORK if hours > 0 else DAY_OFF, hours.quantize(_CENT)))
     return Prefill(tuple(days), sources)
+
+
+def clocked_from_status(status: Mapping[str, Any] | None) -> ClockedDay | None:
+    """A closed workday of ``timeman.status`` (``STATUS`` CLOSED, ``TIME_START``, ``DURATION`` "HH:MM:SS" —
+    the worked time without breaks; bitrix24-rest.md §10.3) as a clocked day; None while it is open."""
+    if not status or status.get("STATUS") != "CLOSED" or not status.get("TIME_START"):
+        return None
+    try:
+        started = datetime.fromisoformat(str(status["TIME_START"]))
+        hours, minutes, seconds = (int(part) for part in str(status.get("DURATION") or "").split(":"))
+    except ValueError:
+        return None
+    return ClockedDay(started.date(), hours * 3600 + minutes * 60 + seconds)

@@ -1,4 +1,5 @@
-"""The bridge's HTTP service: Bitrix24 events, the admin API, health. Built by ``create_app``.
+"""The bridge's HTTP service: Bitrix24 events, the admin API (status, managers, processes), health,
+readiness and metrics (webhooks/health.py, webhooks/metrics.py). Built by ``create_app``.
 
 Domain errors become HTTP statuses here and nowhere else, in one shape (webhooks/errors.py); bodies
 over ``server.max_body_bytes`` are refused with 413 before they are read into memory. The OpenAPI
@@ -21,10 +22,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings
 from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
+from portal.mount import mount_portal
+from processes.catalog import Catalog
 from sync.managers import ManagerError
-from webhooks import admin, events
+from webhooks import activity, admin, admin_processes, events, health
 from webhooks.deps import AdminUser
 from webhooks.errors import Refusal
+from webhooks.inbox_writer import InboxWriter
+from webhooks.installed import InstalledApp
+from webhooks.metrics import Metrics, RequestMetrics
 
 TITLE = "Extranet Bridge"
 
@@ -81,16 +87,20 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
+def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = None) -> FastAPI:
+    """The service; ``catalog`` replaces the shipped process catalog (tests)."""
     app = FastAPI(title=TITLE, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store
-    app.include_router(events.router)
-    app.include_router(admin.router)
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    app.state.catalog = catalog
+    app.state.readiness = health.Readiness(settings, store)
+    app.state.metrics = Metrics(settings, store)
+    app.state.inbox_writer = InboxWriter(store.sessions)
+    app.state.installed_app = InstalledApp(store.sessions)
+    routers = (events.router, activity.router, admin.router, admin_processes.router, health.router)
+    for router in routers:
+        app.include_router(router)
+    mount_portal(app, settings, store)
 
     @app.get("/admin/openapi.json", include_in_schema=False)
     def openapi(_: AdminUser) -> dict[str, Any]:
@@ -128,6 +138,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         return _problem(503 if isinstance(exc, Transient) else 500, "bridge_error", exc.operator_message)
 
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
+    # Outermost: a body refused by BodyLimit is counted too.
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=routes)
     return app
 
 

@@ -29,6 +29,7 @@ _DESCRIPTIONS = {
     401: "Missing or wrong credentials",
     403: "The install could not be verified with the configured portal",
     404: "Not found",
+    409: "Conflicts with the current state (the detail says why)",
     413: "The body is larger than server.max_body_bytes",
     422: "A well-formed request the bridge cannot act on",
     503: "Not configured, or the portal could not be reached",

@@ -11,17 +11,27 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bitrix24.auth import revoke_tokens
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
+from connectors.onec.port import Employee
+from portal.models import PortalSite
+from processes import callouts
+from processes.catalog import ApproverRole
 from store import inbox
+from store.models import ClientManager, IdentityLink, SourceRecord
 from sync import arrivals
+from sync.source import from_json
 
 log = logging.getLogger(__name__)
 
 SOURCE = "bitrix24"
+ACTIVITY_SOURCE = callouts.SOURCE
+"""Inbox source of REST-activity call-outs (webhooks/activity.py), run by ``dispatch_activities``."""
 
 
 def user_added(session: Session, payload: Mapping[str, Any]) -> None:
@@ -90,3 +100,75 @@ def _store_offline(sessions: sessionmaker[Session], record: Mapping[str, Any]) -
 def dispatch(sessions: sessionmaker[Session]) -> inbox.Dispatched:
     """Hand every pending Bitrix24 event to its handler (after a response, and on the scheduler's tick)."""
     return inbox.dispatch(sessions, HANDLERS, source=SOURCE, retry_on=(Transient,))
+
+
+# ---- REST-activity call-outs (webhooks/activity.py stores them; processes/callouts.py does the work) -------
+
+
+def _working(employee: Employee) -> bool:
+    current = employee.current
+    return bool(current and current.department_ref and not current.dismissal_date and not employee.deleted)
+
+
+class ProcessDirectory:
+    """Who filed a request and who approves it: the mirror's identity map and 1C replica, and the sites'
+    approvers as the provider set them in the portal (``portal_sites.settings``; a client manager with the
+    ``timesheet_approver`` role approves for a site that names none)."""
+
+    def filer(self, session: Session, b24_user_id: int) -> callouts.Filer:
+        person_ref = session.scalar(
+            select(IdentityLink.source_ref).where(
+                IdentityLink.kind == "person", IdentityLink.b24_id == b24_user_id
+            )
+        )
+        employee: Employee | None = None
+        if person_ref is not None:
+            rows = session.scalars(
+                select(SourceRecord).where(
+                    SourceRecord.entity == "Employee", SourceRecord.parent_ref == person_ref
+                )
+            )
+            for row in rows:
+                record = from_json("Employee", row.payload)
+                if isinstance(record, Employee) and _working(record):
+                    employee = record
+                    break
+        return callouts.Filer(
+            b24_user_id,
+            person_ref,
+            employee.ref if employee else None,
+            employee.current.department_ref if employee and employee.current else None,
+        )
+
+    def approvers(self, session: Session, site_ref: str | None) -> dict[ApproverRole, int | None]:
+        site = session.get(PortalSite, site_ref) if site_ref else None
+        settings = (site.settings if site else None) or {}
+
+        def first(key: str) -> int | None:
+            ids = [int(v) for v in settings.get(key) or () if str(v).isdigit()]
+            return ids[0] if ids else None
+
+        client = first("client_approvers")
+        if client is None and site_ref:
+            client = session.scalar(
+                select(ClientManager.b24_user_id).where(
+                    ClientManager.site_ref == site_ref,
+                    ClientManager.role == "timesheet_approver",
+                    ClientManager.removed_at.is_(None),
+                    ClientManager.b24_user_id.is_not(None),
+                )
+            )
+        provider = first("provider_managers")
+        return {
+            "client_approver": client,
+            "provider_manager": provider,
+            "alternate_approver": first("alternate_approvers") or provider,
+        }
+
+
+async def dispatch_activities(sessions: sessionmaker[Session], context: callouts.Context) -> inbox.Dispatched:
+    """Run every pending call-out through its handler (processes/callouts.py ``HANDLERS``)."""
+    # IntegrityError: another instance opened the same request meanwhile; the retry finds it.
+    return await inbox.dispatch_prepared(
+        sessions, callouts.table(context), source=ACTIVITY_SOURCE, retry_on=(Transient, IntegrityError)
+    )

@@ -12,6 +12,9 @@ a MemoryJobStore in every instance and the ``job_leases`` row named after the jo
 - every outcome (ok / skipped / failed, with the job's counts or the error code) is logged and kept as
   the job's last run, readable through ``status()``; an exception never reaches APScheduler.
 
+A job whose system is not configured yet (``NotConfigured``, webhooks/unconfigured.py) is *skipped* with
+one info line. ``on_run`` hears of every recorded run (the ``/metrics`` job counters).
+
 ``run_job(name)`` is the function APScheduler calls; tests call it directly to drive a tick. Jobs are
 ``coro_factory()`` callables returning an optional mapping of counts (``{"created": 3}``).
 This module owns scheduling only: what the jobs do lives in sync/ and processes/.
@@ -43,6 +46,7 @@ from config.logging import redact_text
 from connectors.errors import BridgeError, ConfigError, LeaseHeld
 from store import leases
 from store.db import utcnow
+from webhooks.unconfigured import NotConfigured
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +116,10 @@ class JobScheduler:
         clock: Clock = utcnow,
         timezone: str | tzinfo = "UTC",
         misfire_grace_seconds: int = 300,
+        on_run: Callable[[JobRun], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_run = on_run
         self.holder = holder
         self._clock = clock
         self._tz: tzinfo = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
@@ -220,6 +226,10 @@ class JobScheduler:
             log.info("job.skipped", extra={"job": job.name, "reason": "sync_running"})
             message = redact_text(exc.operator_message)
             run = JobRun(job.name, "skipped", started_at, self._clock(), error=message)
+        except NotConfigured as exc:  # serve started before Bitrix24 or 1C was set up: not a failure
+            message = redact_text(exc.operator_message)
+            log.info("job.skipped", extra={"job": job.name, "reason": "not_configured", "detail": message})
+            run = JobRun(job.name, "skipped", started_at, self._clock(), error=message)
         except Exception as exc:
             run = self._failed(job, started_at, exc)
         else:
@@ -287,6 +297,11 @@ class JobScheduler:
         job.runs += run.outcome != "skipped"
         job.failures += run.outcome == "failed"
         job.skips += run.outcome == "skipped"
+        if self._on_run is not None:
+            try:
+                self._on_run(run)
+            except Exception as exc:  # a metrics hook never breaks the scheduler
+                log.warning("job.observer_failed", extra={"job": job.name, "error_code": type(exc).__name__})
         return run
 
     # --- reading ---------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ request can read 2,500 rows. Two ways to chain the pages inside one batch:
   50 commands ask ``start`` = 0, 50, 100, … independently of each other.
 
 The end of the list is the first page with fewer than 50 rows; what the commands after it return is
-ignored. That matters because a reference to a row that does not exist resolves differently on a real
-portal and in the sandbox: Bitrix's ``CRestUtil::processBatchElement`` stops at the deepest key it finds
-and substitutes that node (here the whole short page, an array), the sandbox substitutes an empty string.
+ignored: a reference to a row that does not exist resolves, in Bitrix's
+``CRestUtil::processBatchElement``, to the deepest node it finds (here the whole short page, an array),
+so those commands filter on nonsense.
 A failed command ends the chain too (``halt``): the pages before it are kept, and the next request starts
 again from the last row read, so the failed page is read again, never skipped. A first command that fails
 is read once alone, through the gateway's retrying single request, which raises when it cannot.

@@ -35,6 +35,7 @@ ALL_SCOPES = frozenset(
         "disk",
         "timeman",
         "calendar",
+        "task",
         "placement",
     }
 )

@@ -42,45 +42,72 @@ NOT_IN_BATCH = frozenset(
         "disk.file.download",
     }
 )
-_REF = re.compile(r"\$result\[([^\]]*)\]((?:\[[^\]]*\])*)")
+# Bitrix's CRestUtil::processBatchElement: ``$<section>`` then everything up to the next whitespace; the
+# sections are the keys of CRestProvider::methodsBatch's $arResult (result, next, total, time, error).
+_REF = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
+_KEY = re.compile(r"\[([^\]]+)\]")
+_PHP_NUMERIC = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in {"1", "true", "y"}
 
 
-def _resolve(results: dict[str, Any], label: str, path: str) -> tuple[bool, Any]:
-    if label not in results:
+def _step(node: Any, key: str) -> tuple[bool, Any]:
+    """PHP ``isset($node[$key])`` and the value found: set and not null."""
+    if isinstance(node, dict):
+        value = node.get(key)
+    elif isinstance(node, list | str) and key.isdigit() and int(key) < len(node):
+        value = node[int(key)]
+    else:
         return False, None
-    value = results[label]
-    for key in re.findall(r"\[([^\]]*)\]", path):
-        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        elif isinstance(value, dict) and key in value:
-            value = value[key]
-        else:
-            return False, None
-    return True, value
+    return value is not None, value
 
 
-def _substitute(value: Any, results: dict[str, Any]) -> Any:
-    """Replace ``$result[label][key]…`` in decoded parameter values with earlier results (§7)."""
+def _resolve(sections: dict[str, Any], section: str, keys: list[str]) -> Any:
+    """Walk the keys as far as they exist and return the deepest node reached: a missing key stops the walk
+    there, it does not empty the value (so ``$result[p0][49][ID]`` on a page of 20 rows is that page)."""
+    node = sections.get(section)  # PHP array keys are case-sensitive: ``$RESULT[...]`` finds nothing
+    for key in keys:
+        found, value = _step(node, key)
+        if not found:
+            break
+        node = value
+    return node
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and _PHP_NUMERIC.fullmatch(value) is not None
+
+
+def _substitute(value: Any, sections: dict[str, Any]) -> Any:
+    """Resolve ``$result[label][key]…`` (and ``$next``, ``$total``, ``$time``, ``$error``) in a decoded
+    parameter value as Bitrix's CRestUtil::processBatchStructure/processBatchElement do (bitrix24-rest.md
+    §7; [S] rest/classes/general/rest_util.php): a reference that is the whole value becomes the node
+    reached, of any type; one inside a longer string is replaced by that node only when it is a string or
+    a number, and otherwise stays as written. Parameter names are not resolved here."""
     if isinstance(value, dict):
-        return {k: _substitute(v, results) for k, v in value.items()}
+        return {k: _substitute(v, sections) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, results) for v in value]
-    if not isinstance(value, str) or "$result[" not in value:
+        return [_substitute(v, sections) for v in value]
+    if not isinstance(value, str) or "$" not in value:
         return value
-    whole = _REF.fullmatch(value)
-    if whole:
-        found, resolved = _resolve(results, whole.group(1), whole.group(2))
-        return resolved if found else ""
-
-    def one(match: re.Match[str]) -> str:
-        found, resolved = _resolve(results, match.group(1), match.group(2))
-        return str(resolved) if found and not isinstance(resolved, dict | list) else ""
-
-    return _REF.sub(one, value)
+    for match in list(_REF.finditer(value)):
+        keys = _KEY.findall(match.group(2))
+        if not keys:
+            continue
+        node = _resolve(sections, match.group(1), keys)
+        if match.group(0) == value:
+            return node
+        if _numeric(node):
+            node = str(node)
+        if isinstance(node, str):
+            value = value.replace(match.group(0), node)
+    return value
 
 
 def _commands(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -129,7 +156,8 @@ def run_batch(dispatcher: Dispatcher, caller: Caller, params: dict[str, Any]) ->
             )
             errors[label] = error_body(refused)
         else:
-            sub = _substitute(parse_query(query), results)
+            sections = {"result": results, "next": nexts, "total": totals, "time": times, "error": errors}
+            sub = _substitute(parse_query(query), sections)
             outcome = dispatcher.run_method(caller, name, sub, in_batch=True)
             if outcome.error is None:
                 body = outcome.body

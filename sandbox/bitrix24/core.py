@@ -77,6 +77,8 @@ class Page:
     items: list[Any]
     total: int | None
     next: int | None = None
+    key: str | None = None
+    """The list sits under this key of ``result`` (tasks.task.list: ``{"tasks": [...]}``), else it is it."""
     zero_total_in_batch: bool = True
     """Inside a batch an empty page still reports ``result_total {key: 0}`` (fast-bitrix24
     tests/real_responses/batch_list_empty.py); user.get's does not (batch.md example, bitrix24-rest.md §7)."""

@@ -72,7 +72,7 @@ def paged(items: list[Any], start: Any) -> Page:
 def success(result: Any, timing: Timing) -> dict[str, Any]:
     body: dict[str, Any]
     if isinstance(result, Page):
-        body = {"result": result.items}
+        body = {"result": {result.key: result.items} if result.key else result.items}
         # §1.2 / §11.19: total (and next) are top-level siblings of result; an empty list may omit total.
         if result.total is not None and (result.total > 0 or result.items):
             body["total"] = result.total

@@ -140,6 +140,15 @@ class Knobs:
         text = self.http.get("/_sandbox/log").text
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
+    def flush(self) -> None:
+        """Wait until every queued outbound call (events, call-outs) was delivered."""
+        self._post("/_sandbox/events/flush")
+
+    def notifications(self, user_id: int) -> list[str]:
+        """The texts of the notifications a user received (im.notify*)."""
+        rows = self._get("/_sandbox/im/notifications", user_id=user_id)["notifications"]
+        return [str(r["message"]) for r in rows]
+
     def install(self, handler_url: str | None = None) -> dict[str, Any]:
         """Install the local app; returns ``{"auth": {access_token, refresh_token, …}, "delivery": …}``."""
         result: dict[str, Any] = self._post("/_sandbox/app/install", {"handler_url": handler_url})

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from connectors.bitrix24.budget import MemoryBudget
+from core.ids import B24UserId
 from portal.auth import PlacementVerifier, user_gateway
 from portal.demo import DemoUsers, demo_app, demo_data
 from sandbox.bitrix24.testing import RunningSandbox, run_sandbox
@@ -44,10 +45,10 @@ class Portal:
     def __init__(self, sb: RunningSandbox, url: str, users: DemoUsers, data: Any) -> None:
         self.sb, self.url, self.users, self.data = sb, url, users, data
 
-    def open_as(self, page: Any, user_id: str, placement: str = "LEFT_MENU") -> None:
+    def open_as(self, page: Any, user_id: B24UserId, placement: str = "LEFT_MENU") -> None:
         """The sandbox's placement knob gives the documented call for that user; the browser POSTs it,
         as the Bitrix24 page does into the widget's frame."""
-        call = self.sb.knobs.open_placement(placement, int(user_id), options={}, post=False)
+        call = self.sb.knobs.open_placement(placement, user_id, options={}, post=False)
         fields = "".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in call["form"].items()
@@ -66,9 +67,9 @@ def portal() -> Iterator[Portal]:
     with run_sandbox(rate=1000, burst=1000) as sb:
         app_token = sb.knobs.install()["auth"]["access_token"]
 
-        def add(first: str, last: str) -> str:
+        def add(first: str, last: str) -> B24UserId:
             email = f"{first}.{last}@example.test".lower()
-            return str(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
+            return B24UserId(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
 
         users = DemoUsers(
             add("Petr", "Ivanov"), add("Anna", "K"), add("Oleg", "Z"), add("Boris", "Y"), add("Maria", "P")

@@ -28,4 +28,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     mirrored = int(re.search(r"Bitrix24 users mirrored\s*│\s*(\d+)", out).group(1))  # type: ignore[union-attr]
     assert mirrored > 0
     assert "nothing to do" in out.split("5. Nothing changed")[1]
+    requests = out.split("6. HR requests")[1].split("7. The client portal")[0]
+    for kind in ("leave", "certificate", "sick_notice"):  # each from the form to 1C and back, once
+        line = re.search(rf"{kind}: (.*?); 1C documents: (\d+)", " ".join(requests.split()))
+        assert line and line.group(1).endswith("submitted → done") and line.group(2) == "1", requests
+    assert "PDF in the employee's Drive" in requests and "calendar events: 1" in requests
     assert "Traceback" not in result.stderr
+    portal = out.split("7. The client portal")[1]
+    for who in ("client manager", "employee"):
+        found = re.search(
+            rf"as the {who} \(Bitrix24 user \d+, works\): (file://\S+)\s+opens (http://\S+/portal/)", portal
+        )
+        assert found, portal
+        opener = Path(found.group(1).removeprefix("file://")).read_text(encoding="utf-8")
+        assert "/portal/placement?" in opener and 'name="AUTH_ID"' in opener

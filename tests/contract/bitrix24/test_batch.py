@@ -91,3 +91,23 @@ def test_batch_of_50_user_adds(rest: Rest) -> None:
     result = rest("batch", {"cmd": cmd}).json()["result"]
     assert result["result_error"] == [] and len(result["result"]) == 50
     assert rest.ok("user.get", {"FILTER": {"XML_ID": "P49"}})[0]["EMAIL"] == "p49@example.com"
+
+
+def test_reference_inside_text_and_to_other_sections(rest: Rest) -> None:
+    # Inside a longer value a string or number is spliced in; next/total are sections of their own.
+    for i in range(55):
+        rest.ok("user.add", {"EMAIL": f"t{i}@example.com", "UF_DEPARTMENT": [1]})
+    result = rest(
+        "batch",
+        {
+            "cmd": {
+                "users": "user.get?start=0",
+                "by_next": "user.get?FILTER[ID]=$next[users]",
+                "by_total": "user.get?FILTER[ID]=$total[users]",
+                "spliced": "user.get?FILTER[EMAIL]=t$result[users][0][ID]@example.com",
+            }
+        },
+    ).json()["result"]
+    assert [r["ID"] for r in result["result"]["by_next"]] == ["50"]
+    assert [r["ID"] for r in result["result"]["by_total"]] == ["56"]
+    assert result["result"]["spliced"] == []  # "t1@example.com" names nobody: user 1 is the admin

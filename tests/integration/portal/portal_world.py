@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from connectors.bitrix24.budget import MemoryBudget
+from core.ids import B24UserId
 from portal.auth import PlacementVerifier, user_gateway
 from portal.data import MemoryData
 from portal.demo import DemoUsers, demo_app, demo_data
@@ -34,15 +35,15 @@ class World:
     service: PortalService
     app: FastAPI
 
-    def placement_call(self, user_id: str) -> tuple[str, dict[str, str]]:
+    def placement_call(self, user_id: B24UserId) -> tuple[str, dict[str, str]]:
         """What Bitrix24 POSTs when the user opens the bound LEFT_MENU page (the sandbox's knob)."""
-        call = self.sb.knobs.open_placement("LEFT_MENU", int(user_id), post=False)
+        call = self.sb.knobs.open_placement("LEFT_MENU", user_id, post=False)
         return str(call["url"]), dict(call["form"])
 
-    def placement_body(self, user_id: str, **overrides: str) -> dict[str, str]:
+    def placement_body(self, user_id: B24UserId, **overrides: str) -> dict[str, str]:
         return {**self.placement_call(user_id)[1], **overrides}
 
-    def open_as(self, client: TestClient, user_id: str) -> None:
+    def open_as(self, client: TestClient, user_id: B24UserId) -> None:
         url, form = self.placement_call(user_id)
         response = client.post(url, data=form)
         assert response.status_code == 200, response.text
@@ -55,9 +56,9 @@ def bind_placement(sb: RunningSandbox, app_token: str, handler: str) -> None:
     assert answer.json().get("result") is True, answer.text
 
 
-def _add(sb: RunningSandbox, first: str, last: str) -> str:
+def _add(sb: RunningSandbox, first: str, last: str) -> B24UserId:
     email = f"{first.lower()}.{last.lower()}@example.test"
-    return str(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
+    return B24UserId(sb.knobs.add_user({"NAME": first, "LAST_NAME": last, "EMAIL": email}))
 
 
 def build_world(sb: RunningSandbox) -> World:

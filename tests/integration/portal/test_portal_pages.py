@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from portal_world import World
 
 from connectors.onec.port import EmploymentRef, TimesheetConflict
+from portal.throttle import RegistrationLimit
 from timesheets.onec import SheetOutcome
 
 
@@ -146,12 +147,15 @@ def test_self_registration_waits_for_the_provider(world: World, client: TestClie
     world.open_as(client, world.users.provider)
     html = client.get("/portal/").text
     assert "&lt;b&gt;Сергей&lt;/b&gt; Новый" in html and "<b>Сергей" not in html  # escaped, not markup
-    decide = {"csrf": _csrf(html), "decision": "approve"}
+    decide = {"csrf": _csrf(html), "decision": "approve", "site_ref": "site-A", "role": "order_submitter"}
     assert (
         client.post(f"/portal/registrations/{pending[0].registration_id}/decide", data=decide).status_code
         == 200
     )
     assert pending[0].status == "approved"
+    assert [(r.email, r.site_ref, r.role) for r in world.data.granted] == [
+        ("s.new@example.test", "site-A", "order_submitter")
+    ]
 
 
 def test_a_manager_of_site_a_reaches_nothing_of_site_b(world: World, client: TestClient) -> None:
@@ -219,3 +223,25 @@ def test_the_provider_sees_1c_conflicts_and_closes_them(world: World, client: Te
     )
     assert closed.status_code == 200 and "Конфликт с 1С закрыт" in closed.text
     assert world.data.sheet("sheet-2").state == "submitted"
+
+
+def test_the_registration_form_is_throttled_per_address_with_retry_after(
+    world: World, client: TestClient
+) -> None:
+    html = client.get("/portal/register").text
+    form = {"csrf": _csrf(html), "name": "Сергей", "company": "ООО Клиент", "phone": "+7 916 555-77-88"}
+    answers = [
+        client.post("/portal/register", data={**form, "email": f"s{n}@example.test"}) for n in range(6)
+    ]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600 and "попробуйте через" in answers[-1].text
+    assert len([r for r in world.data.registrations() if r.email.startswith("s")]) == 5
+
+
+def test_one_e_mail_address_is_throttled_from_any_ip() -> None:
+    limit = RegistrationLimit(per_hour=2)
+    assert limit.retry_after("10.0.0.1", "A@example.test") is None
+    assert limit.retry_after("10.0.0.2", "a@example.test ") is None
+    wait = limit.retry_after("10.0.0.3", "a@example.test")
+    assert wait is not None and 0 < wait <= 3600
+    assert limit.retry_after("10.0.0.3", "b@example.test") is None

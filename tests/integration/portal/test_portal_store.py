@@ -18,6 +18,7 @@ from connectors.onec.port import (
     PersonRef,
     Placement,
 )
+from core.ids import B24UserId
 from portal.data import Registration
 from portal.models import PortalSite
 from portal.service import PortalService
@@ -42,8 +43,8 @@ def _seed(store: Store) -> None:
         session.add(PortalSite(site_ref="site-A", name="Северный склад", client="ООО Клиент", org_ref="org-1",
                                period_kind="half_month", settings={"deadline_days": 2}))  # fmt: skip
         session.add(ClientManager(email="anna@example.test", name="Анна", site_ref="site-A",
-                                  role="timesheet_approver", b24_user_id="20", created_at=NOW))  # fmt: skip
-        session.add(IdentityLink(kind="person", source_ref="p-1", b24_id="10", state={}, updated_at=NOW))
+                                  role="timesheet_approver", b24_user_id=20, created_at=NOW))  # fmt: skip
+        session.add(IdentityLink(kind="person", source_ref="p-1", b24_id=10, state={}, updated_at=NOW))
         session.add(SourceRecord(entity="Person", ref="p-1", payload=to_json(person), content_hash="x",
                                  updated_at=NOW))  # fmt: skip
         session.add(SourceRecord(entity="Employee", ref="e-1", parent_ref="p-1", payload=to_json(employee),
@@ -56,15 +57,19 @@ def test_people_and_a_timesheet_round_in_the_store(store: Store) -> None:
                  for d in MARCH.days())  # fmt: skip
     clock = iter(NOW + timedelta(minutes=n) for n in range(100))
     with store.sessions.begin() as session:
-        data = SqlPortalData(session, provider_managers={"30"})
+        data = SqlPortalData(session, provider_managers={B24UserId(30)})
         service = PortalService(data, lambda: next(clock))
-        me, client, provider = data.principal("10"), data.principal("20"), data.principal("30")
+        me, client, provider = (
+            data.principal(B24UserId(10)),
+            data.principal(B24UserId(20)),
+            data.principal(B24UserId(30)),
+        )
         assert (
             me is not None and me.kind == "employee" and me.employee_ref == "e-1" and me.name == "Иванов Пётр"
         )
         assert client is not None and client.roles == {"site-A": frozenset({"timesheet_approver"})}
         assert provider is not None and provider.kind == "provider_manager"
-        assert data.principal("99") is None
+        assert data.principal(B24UserId(99)) is None
         assert [m.name for m in data.team("site-A")] == ["Иванов Пётр"] and data.team("site-B") == []
         site = data.site("site-A")
         assert (
@@ -100,7 +105,7 @@ def test_orders_and_registrations_round_trip(store: Store) -> None:
     with store.sessions.begin() as session:
         data = SqlPortalData(session)
         service = PortalService(data, lambda: NOW)
-        submitter = data.principal("20")
+        submitter = data.principal(B24UserId(20))
         assert submitter is not None
         submitter = submitter.__class__(
             submitter.user_id, submitter.kind, roles={"site-A": frozenset({"order_submitter"})}

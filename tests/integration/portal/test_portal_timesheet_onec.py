@@ -19,6 +19,7 @@ from config.settings import OneCSettings, Settings
 from connectors.onec import build_onec
 from connectors.onec.connector import OneCConnector, RetryPolicy
 from connectors.onec.port import Employee
+from core.ids import B24UserId
 from portal.access import Principal
 from portal.data import MemoryData
 from portal.service import PortalService
@@ -87,9 +88,9 @@ async def test_prefill_dispute_conflict_correction_to_1c(
     data = MemoryData()
     moments = iter(datetime(2026, 5, 1, 9, tzinfo=UTC) + timedelta(minutes=n) for n in range(1000))
     service = PortalService(data, lambda: next(moments))
-    me = Principal("10", "employee", employee_ref=employee.ref, employee_site=site)
-    client = Principal("20", "client_manager", roles={site: frozenset({"timesheet_approver"})})
-    provider = Principal("30", "provider_manager")
+    me = Principal(B24UserId(10), "employee", employee_ref=employee.ref, employee_site=site)
+    client = Principal(B24UserId(20), "client_manager", roles={site: frozenset({"timesheet_approver"})})
+    provider = Principal(B24UserId(30), "provider_manager")
     sheet = Timesheet("ts-1", employee.ref, site, org, april, draft.days, employee_name="Сотрудник")
     service.open_sheet(sheet)
 

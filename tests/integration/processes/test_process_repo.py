@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text, update
 
 from config.wiring import Store
+from core.ids import B24ElementId
 from processes.catalog import default_catalog
 from processes.engine import Event, IllegalTransition
 from store.models import ProcessTransition
@@ -29,7 +30,7 @@ def _filed(store: Store) -> None:
             person_ref="p-1",
             site_ref="d-1",
             data={"date_from": "2026-07-01", "date_to": "2026-07-14"},
-            b24_element_id="41",
+            b24_element_id=B24ElementId(41),
         )
 
 

@@ -15,7 +15,14 @@ async def test_two_instances_run_each_tick_once(world: World, bridge: Bridge) ->
         second = JobScheduler(world.store.sessions, "instance-b")
         schedule_jobs(first, bridge)
         schedule_jobs(second, other)
-        assert set(first.status()) == {"sync", "due_changes", "client_managers", "reconcile", "inbox"}
+        assert set(first.status()) == {
+            "sync",
+            "due_changes",
+            "client_managers",
+            "reconcile",
+            "inbox",
+            "regulations",
+        }
         ran = await first.run_job("sync")
         skipped = await second.run_job("sync")
     finally:
@@ -25,3 +32,11 @@ async def test_two_instances_run_each_tick_once(world: World, bridge: Bridge) ->
     assert world.users_by_xml_id(), "the incremental job mirrored nobody"
     reconciled = await first.run_job("reconcile")
     assert reconciled.outcome == "ok" and reconciled.counts["failed"] == 0
+    regulations = await first.run_job("regulations")  # nothing published: nothing to collect or remind
+    assert regulations.outcome == "ok" and regulations.counts == {
+        "confirmed": 0,
+        "open": 0,
+        "tasks_closed": 0,
+        "reminded": 0,
+        "sent": 0,
+    }

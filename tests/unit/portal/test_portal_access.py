@@ -7,16 +7,17 @@ from typing import get_args
 
 import pytest
 
+from core.ids import B24UserId
 from portal.access import AccessDenied, Action, Principal, allowed, require, sites, visible
 from tests.log_fields import record_text
 
 ACTIONS: tuple[Action, ...] = get_args(Action)
 APPROVER_A = Principal(
-    "20", "client_manager", "Клиентова Анна", {"site-A": frozenset({"timesheet_approver"})}
+    B24UserId(20), "client_manager", "Клиентова Анна", {"site-A": frozenset({"timesheet_approver"})}
 )
-VIEWER_A = Principal("21", "client_manager", roles={"site-A": frozenset({"viewer"})})
-PROVIDER = Principal("30", "provider_manager")
-EMPLOYEE = Principal("10", "employee", employee_ref="emp-1", employee_site="site-A")
+VIEWER_A = Principal(B24UserId(21), "client_manager", roles={"site-A": frozenset({"viewer"})})
+PROVIDER = Principal(B24UserId(30), "provider_manager")
+EMPLOYEE = Principal(B24UserId(10), "employee", employee_ref="emp-1", employee_site="site-A")
 
 
 def test_a_manager_of_site_a_reaches_nothing_of_site_b() -> None:

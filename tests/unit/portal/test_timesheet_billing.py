@@ -128,3 +128,18 @@ def test_names_never_become_spreadsheet_formulas() -> None:
     assert book.active is not None
     cell = book.active.cell(row=2, column=4)
     assert cell.data_type == "s" and str(cell.value).startswith("'=")
+
+
+def test_a_position_rate_comes_before_the_site_rate() -> None:
+    rates = RateCard(
+        {"site-A": "ООО Клиент А"},
+        {("site-A", "*"): Decimal("500")},
+        {("site-A", "Водитель", "*"): Decimal("650"), ("site-A", "Водитель", "РВ"): Decimal("1300")},
+    )
+    assert rates.rate("site-A", "Я", "Водитель") == Decimal("650")
+    assert rates.rate("site-A", "РВ", "Водитель") == Decimal("1300")
+    assert rates.rate("site-A", "Я", "Кладовщик") == Decimal("500")
+    days = tuple(Day(d, "Я", Decimal(8)) for d in MARCH.days())
+    sheet = Timesheet("s", "e", "site-A", "org", MARCH, days, position="Водитель")
+    [line] = billing_lines([sheet], rates)
+    assert line.amount == Decimal(8 * 31 * 650)

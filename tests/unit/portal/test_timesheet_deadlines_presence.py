@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
+from core.ids import B24UserId
 from processes.engine import Transition
 from timesheets.deadlines import add_working_days, due
 from timesheets.lifecycle import SheetEvent, record
@@ -12,7 +13,9 @@ from timesheets.model import SiteSettings
 from timesheets.presence import presence
 
 SUBMITTED = datetime(2026, 3, 5, 10, tzinfo=UTC)  # a Thursday
-SETTINGS = SiteSettings("site-A", "org", deadline_days=3, remind_before_days=1, alternate_approvers=("77",))
+SETTINGS = SiteSettings(
+    "site-A", "org", deadline_days=3, remind_before_days=1, alternate_approvers=(B24UserId(77),)
+)
 
 
 def _waiting() -> list[Transition]:
@@ -33,7 +36,7 @@ def test_a_reminder_before_the_deadline_then_escalation_once() -> None:
     history.append(record("s", history[-1], remind, datetime(2026, 3, 9, 9, tzinfo=UTC)))
     assert due(history, SETTINGS, datetime(2026, 3, 10, 9, tzinfo=UTC)) is None
     escalate = due(history, SETTINGS, datetime(2026, 3, 11, 9, tzinfo=UTC))
-    assert escalate is not None and escalate.name == "escalate" and escalate.data["to"] == ["77"]
+    assert escalate is not None and escalate.name == "escalate" and escalate.data["to"] == [77]
     history.append(record("s", history[-1], escalate, datetime(2026, 3, 11, 9, tzinfo=UTC)))
     assert history[-1].to_state == "awaiting:client"
     assert due(history, SETTINGS, datetime(2026, 3, 12, 9, tzinfo=UTC)) is None

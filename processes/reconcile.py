@@ -1,0 +1,226 @@
+"""The reconciliation of requests: finds those that stalled, moves them on where it can, reports the rest.
+
+One pass (the scheduler's ``process_reconcile`` job):
+
+- **workflows Bitrix24 ended or purged** — a request still before 1C (``received``, ``awaiting:…``) whose
+  workflow is no longer running (``bizproc.workflow.instances`` lists running ones only, bitrix24-rest.md
+  §5.7) is ``cancel``-led with that reason: nobody can approve it any more;
+- **silent approvers** — a step waiting longer than its ``remind_after_hours`` gets a ``remind`` transition
+  and an ``im.notify`` to the approver, once per reminder period (escalation to the alternate after
+  ``deadline_hours`` is the workflow's own time-out, reported back as a decision);
+- **call-outs whose answer waits on 1C** — a submit or fetch-document step whose request 1C has settled
+  gets its answer queued again (answers are deduplicated by token, so this only fills a gap);
+- **submitted to 1C without an answer** for ``stale_after`` — asked again with ``GetDocument``
+  (``poll_submitted``);
+- **undeliverable** — dead-lettered ``SubmitRequest`` rows and call-out answers are counted and reported
+  with ids, for the operator's retry (admin API / ``Outbox.requeue``).
+
+Every move is a transition in the request's history; the log carries ids and counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.bitrix24.port import Bitrix24Port
+from connectors.onec.port import OneCPort
+from core.clock import Clock, utcnow
+from processes import activities
+from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, queue_answer
+from processes.callouts import SOURCE, Directory
+from processes.catalog import Catalog
+from processes.engine import AWAITING, Event
+from processes.onec_answers import NOTIFY, poll_submitted
+from processes.outbox_worker import KIND as SUBMIT_KIND
+from store.models import OutboxMessage, ProcessInstance
+from store.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "bridge:reconcile"
+BEFORE_1C = ("received",)
+
+
+@dataclass
+class ReconcileReport:
+    cancelled: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
+    failed_callouts: list[int] = field(default_factory=list)
+    """Call-outs whose handler failed for good, answered with a refusal so their workflow goes on."""
+    polled: int = 0
+    dead_submits: list[int] = field(default_factory=list)
+    dead_answers: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "cancelled": len(self.cancelled),
+            "reminded": len(self.reminded),
+            "answered": len(self.answered),
+            "failed_callouts": len(self.failed_callouts),
+            "polled": self.polled,
+            "dead_submits": len(self.dead_submits),
+            "dead_answers": len(self.dead_answers),
+        }
+
+
+def _aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _open_before_1c(session: Session) -> list[ProcessInstance]:
+    rows = session.scalars(
+        select(ProcessInstance).where(
+            ProcessInstance.state.in_(BEFORE_1C) | ProcessInstance.state.startswith(AWAITING),
+            ProcessInstance.b24_workflow_id.is_not(None),
+        )
+    )
+    return list(rows)
+
+
+async def _running_workflows(b24: Bitrix24Port, ids: list[str]) -> set[str]:
+    running: set[str] = set()
+    for start in range(0, len(ids), 50):
+        chunk = ids[start : start + 50]
+        rows: Any = await b24.call("bizproc.workflow.instances", {"select": ["ID"], "filter": {"ID": chunk}})
+        running |= {str(r.get("ID")) for r in rows or [] if isinstance(r, dict)}
+    return running
+
+
+async def reconcile(
+    sessions: sessionmaker[Session],
+    b24: Bitrix24Port,
+    onec: OneCPort,
+    catalog: Catalog,
+    directory: Directory,
+    *,
+    clock: Clock = utcnow,
+    stale_after: timedelta = timedelta(hours=6),
+) -> ReconcileReport:
+    report = ReconcileReport()
+    now = clock()
+    with sessions() as session:
+        waiting = [(i.request_id, str(i.b24_workflow_id)) for i in _open_before_1c(session)]
+    running = await _running_workflows(b24, [w for _, w in waiting]) if waiting else set()
+    for request_id, workflow_id in waiting:
+        if workflow_id in running:
+            continue
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is None or not (instance.state in BEFORE_1C or instance.state.startswith(AWAITING)):
+                continue
+            reason = "процесс в Битрикс24 завершён или удалён до согласования"
+            uow.processes.apply(catalog.entry(instance.kind), request_id, Event("cancel", ACTOR, reason), now)
+            report.cancelled.append(request_id)
+    _remind(sessions, catalog, directory, now, report)
+    _answer_waiting(sessions, catalog, report)
+    _answer_failed_callouts(sessions, report)
+    with sessions() as session:
+        stale = session.scalar(
+            select(ProcessInstance.id).where(
+                ProcessInstance.state == "submitted", ProcessInstance.updated_at < now - stale_after
+            )
+        )
+    if stale is not None:
+        report.polled = len(await poll_submitted(sessions, onec, catalog, clock=clock))
+    with sessions() as session:
+        dead = session.execute(
+            select(OutboxMessage.id, OutboxMessage.kind).where(
+                OutboxMessage.status == "failed", OutboxMessage.kind.in_((SUBMIT_KIND, EVENT_SEND))
+            )
+        ).all()
+    report.dead_submits = [i for i, kind in dead if kind == SUBMIT_KIND]
+    report.dead_answers = [i for i, kind in dead if kind == EVENT_SEND]
+    if report.dead_submits or report.dead_answers or report.cancelled or report.failed_callouts:
+        log.warning("processes.stalled", **report.counts(), dead_submit_ids=report.dead_submits[:20],
+                    dead_answer_ids=report.dead_answers[:20])  # fmt: skip
+    return report
+
+
+def _remind(
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    directory: Directory,
+    now: datetime,
+    report: ReconcileReport,
+) -> None:
+    with sessions() as session:
+        awaiting = [
+            i.request_id
+            for i in session.scalars(
+                select(ProcessInstance).where(ProcessInstance.state.startswith(AWAITING))
+            )
+        ]
+    for request_id in awaiting:
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is None or not instance.state.startswith(AWAITING):
+                continue
+            entry = catalog.entry(instance.kind)
+            code = instance.state.removeprefix(AWAITING)
+            step = next((s for s in entry.approvals if s.code == code), None)
+            if step is None or step.remind_after_hours is None:
+                continue
+            history = uow.processes.history(request_id)
+            since = max(_aware(r.at) for r in history if r.to_state == instance.state)
+            if now - since < timedelta(hours=step.remind_after_hours):
+                continue
+            approver = directory.approvers(uow.session, instance.site_ref).get(step.approver)
+            record = uow.processes.apply(entry, request_id, Event("remind", ACTOR, step=code), now)
+            if approver:
+                what = instance.data.get("name") or entry.title
+                text = f"Напоминание: ждёт вашего решения — {step.title}: {what}"
+                uow.outbox.add(B24, NOTIFY, f"{B24}:{NOTIFY}:{request_id}:{record.seq}",
+                               {"request_id": request_id, "to": approver, "message": text})  # fmt: skip
+            report.reminded.append(request_id)
+
+
+def _answer_waiting(sessions: sessionmaker[Session], catalog: Catalog, report: ReconcileReport) -> None:
+    with sessions() as session:
+        settled = [
+            i.request_id
+            for i in session.scalars(
+                select(ProcessInstance).where(
+                    ProcessInstance.state.in_(("submitted", "done", "failed", "rejected", "cancelled"))
+                )
+            )
+            if (i.data or {}).get("waiting")
+        ]
+    for request_id in settled:
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is None:
+                continue
+            if answer_submit(uow, catalog, instance) | answer_document(uow, catalog, instance):
+                report.answered.append(request_id)
+
+
+_REFUSALS: dict[str, dict[str, str]] = {
+    activities.RESOLVE.code: {"Valid": "N"},
+    activities.CHECK_BALANCE.code: {"Valid": "N"},
+    activities.SUBMIT.code: {"Accepted": "N"},
+    activities.FETCH_DOCUMENT.code: {"Ready": "N"},
+}
+FAILED_MESSAGE = "Заявку не удалось обработать — мы уже разбираемся, менеджер свяжется с вами"
+
+
+def _answer_failed_callouts(sessions: sessionmaker[Session], report: ReconcileReport) -> None:
+    """A call-out whose handler failed for good (a bug, a request the bridge cannot read) would leave its
+    workflow waiting for ever: answer it with a refusal once (the answer's key is its token)."""
+    with UnitOfWork(sessions) as uow:
+        for message in uow.inbox.closed_with_error(SOURCE):
+            refusal = _REFUSALS.get(message.kind)
+            token = (message.payload or {}).get("event_token")
+            if refusal is None or not token or (message.payload or {}).get("use_subscription") != "Y":
+                continue
+            values = {**refusal, "Message": FAILED_MESSAGE}
+            if queue_answer(
+                uow, message.kind, str(token), values, "the bridge could not handle this call-out"
+            ):
+                report.failed_callouts.append(message.id)

@@ -1,0 +1,55 @@
+"""Group commit of inbox writes (webhooks/inbox_writer.py): concurrent messages share commits, each is
+answered only after its row is committed, a redelivery — also inside one batch — is recognised, and a
+failing store fails every waiting request instead of answering it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from config.wiring import Store
+from store import inbox
+from store.models import InboxMessage
+from webhooks.inbox_writer import InboxWriter
+
+
+def _rows(store: Store) -> int:
+    with store.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(InboxMessage)) or 0)
+
+
+async def test_concurrent_messages_share_commits_and_duplicates_are_recognised(store: Store) -> None:
+    writer = InboxWriter(store.sessions)
+    inbox.receive(store.sessions, "bitrix24.activity", "known", "eb_x", {"n": -1})
+    keys = [f"k{n}" for n in range(60)] + ["k0", "k1", "known"]
+    fresh = await asyncio.gather(
+        *(writer.receive("bitrix24.activity", key, "eb_x", {"key": key}) for key in keys)
+    )
+    assert fresh[:60] == [True] * 60
+    assert fresh[60:] == [False, False, False]
+    assert _rows(store) == 61
+    assert 1 <= writer.commits < 60  # many messages per commit, not one commit each
+
+
+async def test_a_failing_store_fails_every_waiting_request(store: Store) -> None:
+    store.engine.dispose()
+    writer = InboxWriter(store.sessions)
+    with store.engine.begin() as connection:  # the table is gone: every insert fails
+        connection.exec_driver_sql("ALTER TABLE inbox RENAME TO inbox_away")
+    try:
+        results = await asyncio.gather(
+            *(writer.receive("bitrix24.activity", f"k{n}", "eb_x", {}) for n in range(5)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, Exception) for r in results), results
+    finally:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
+    assert await writer.receive("bitrix24.activity", "after", "eb_x", {}) is True
+
+
+async def test_a_lone_message_is_committed_at_once(store: Store) -> None:
+    writer = InboxWriter(store.sessions)
+    assert await writer.receive("bitrix24.activity", "only", "eb_x", {}) is True
+    assert writer.commits == 1 and _rows(store) == 1
