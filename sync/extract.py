@@ -14,6 +14,9 @@ from sync.source import MIRRORED_ENTITIES
 
 USER_CHUNK = 2500
 """Users handled at a time when every user is read: the 50 pages of one batched request."""
+MEMBER_SLICE = 200
+"""Groups whose member lists are asked for at a time: 4 batched requests of 50 (the gateway sends them
+side by side); their raw rows are turned into ids before the next slice is read."""
 MEMBER_READ_PASSES = 3
 """Times a failed member list is asked for before the read fails."""
 TARGETED_LOOKUP_LIMIT = 500
@@ -64,13 +67,15 @@ async def group_members(b24: Bitrix24Port, group_ids: Iterable[int]) -> dict[int
     for _ in range(MEMBER_READ_PASSES):
         if not wanted:
             break
-        calls = [directory.group_members(g, label=f"g{g}") for g in wanted]
         failed: list[tuple[int, CallError | None]] = []
-        for group_id, outcome in zip(wanted, await b24.batch(calls), strict=True):
-            if outcome.ok and isinstance(outcome.result, list):
-                members[group_id] = directory.member_ids(outcome.result)
-            else:
-                failed.append((group_id, outcome.error))
+        for start in range(0, len(wanted), MEMBER_SLICE):  # raw member rows of a slice only, then ids
+            some = wanted[start : start + MEMBER_SLICE]
+            calls = [directory.group_members(g, label=f"g{g}") for g in some]
+            for group_id, outcome in zip(some, await b24.batch(calls), strict=True):
+                if outcome.ok and isinstance(outcome.result, list):
+                    members[group_id] = directory.member_ids(outcome.result)
+                else:
+                    failed.append((group_id, outcome.error))
         wanted = [g for g, _ in failed]
     if wanted:
         error = failed[0][1]

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 GROUP_KINDS = ("organization", "department")
-PERSON_CHUNK = 2000
-"""Persons mapped and planned at a time."""
+PERSON_CHUNK = 500
+"""Persons mapped and planned at a time: their records, desired users and links are what a chunk holds
+(a few MB; at 2,000 the chunk's own peak was the largest part of the run's)."""
 REPORTED_OPERATIONS = 2000
 """Operations a stored run's report keeps in memory (the ledger holds all; the count is exact)."""
 

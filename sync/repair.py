@@ -1,8 +1,9 @@
 """Reconcile's reads and planning: Bitrix24's users compared as they are read, never all held at once.
 
 One batched request brings 2,500 users; they are compared (sync/reconcile.py) against the links the store
-holds for them and their persons planned at once, so memory does not grow with the portal. Groups and
-member lists (far fewer) are read whole first. Persons whose user never showed up, and persons with no
+holds for them and their persons planned ``PLAN_CHUNK`` at a time, so memory does not grow with the
+portal. Groups and member lists (far fewer; member rows turned into ids 200 groups at a time) are read
+first. Persons whose user never showed up, and persons with no
 link, are planned last, with the users carrying their 1C refs as adoption candidates.
 """
 
@@ -35,8 +36,8 @@ class Repair:
 
 
 GROUP_KINDS = ("organization", "department")
-PLAN_CHUNK = 5000
-"""Persons without a visible user planned at a time."""
+PLAN_CHUNK = 500
+"""Persons planned at a time (their 1C records and links read, mapped, compared): the full run's chunk."""
 
 
 class _Planner:
@@ -101,7 +102,7 @@ async def plan_repair(
     planner = _Planner(sessions, mapping, today, plan)
     with sessions() as session:
         linked = state.linked_persons(session)
-        known = set(state.person_refs(session))
+        known = {ref for (ref,) in state.person_ref_rows(session)}
     actual = ActualState()
     for group in await directory.all_groups(b24):
         actual.groups[group.id] = group.fields
@@ -118,7 +119,8 @@ async def plan_repair(
     async for users in extract.user_chunks(b24, users_per_chunk):
         seen.update(users)
         refs = sorted(ref for user_id in users for ref in refs_of.get(user_id, ()))
-        planner.persons(refs, users, AdoptionIndex())
+        for start in range(0, len(refs), PLAN_CHUNK):
+            planner.persons(refs[start : start + PLAN_CHUNK], users, AdoptionIndex())
         drift, found = strays(ActualState(users=dict(users)), refs_of.keys(), known)
         stray_drift.extend(drift)
         adoptable.extend(found)

@@ -167,6 +167,11 @@ def linked_refs(session: Session) -> set[str]:
     return set(session.scalars(query))
 
 
+def person_ref_rows(session: Session) -> Iterable[tuple[str]]:
+    """Every person the replica knows, as rows streamed from the store (no sorted list in between)."""
+    return session.execute(select(SourceRecord.ref).where(SourceRecord.entity == "Person")).tuples()
+
+
 def person_refs(session: Session) -> list[str]:
     """Every person the replica knows, sorted."""
     rows = session.execute(
