@@ -5,29 +5,17 @@ approval task appears without waiting for the ``processes`` job. Both sandboxes 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
 
-from config.wiring import Store, open_bridge
+from config.wiring import open_bridge
 from store.models import InboxMessage
-from tests.integration.processes._flow import World, close, set_up_portal, world
+from tests.integration.processes._flow import World
 from webhooks.handlers import ACTIVITY_SOURCE
 from webhooks.jobs import schedule_jobs
 from webhooks.scheduler import JobScheduler
 
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
-
-
-@pytest.fixture
-async def w(db_url: str, store: Store) -> AsyncIterator[World]:
-    with world(db_url, store) as running:
-        await set_up_portal(running)
-        try:
-            yield running
-        finally:
-            await close(running)
 
 
 async def test_a_call_out_is_handled_without_waiting_for_the_job(w: World) -> None:

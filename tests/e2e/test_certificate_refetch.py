@@ -6,32 +6,19 @@ port that holds the file back (as 1C does while the certificate is not yet produ
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from config.wiring import Store
 from connectors.onec.port import DocumentStatus
 from processes import reconcile as rec
 from processes.onec_answers import poll_submitted
 from store.models import ProcessInstance
-from tests.integration.processes._flow import CATALOG, World, close, set_up_portal, world
+from tests.integration.processes._flow import CATALOG, World
 from webhooks.handlers import ProcessDirectory
 
 CERTIFICATE = {"certificate_kind": "employment", "purpose": "В банк"}
-
-
-@pytest.fixture
-async def w(db_url: str, store: Store) -> AsyncIterator[World]:
-    with world(db_url, store) as running:
-        await set_up_portal(running)
-        try:
-            yield running
-        finally:
-            await close(running)
 
 
 class FileNotReady:

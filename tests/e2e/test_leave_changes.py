@@ -4,26 +4,12 @@ nothing and an event already gone is not an error. Both sandboxes and the bridge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select, update
 
-from config.wiring import Store
 from store.models import OutboxMessage, ProcessInstance
-from tests.integration.processes._flow import World, close, set_up_portal, world
+from tests.integration.processes._flow import World
 
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
-
-
-@pytest.fixture
-async def w(db_url: str, store: Store) -> AsyncIterator[World]:
-    with world(db_url, store) as running:
-        await set_up_portal(running)
-        try:
-            yield running
-        finally:
-            await close(running)
 
 
 def _request_id(w: World, element: int) -> str:

@@ -7,35 +7,22 @@ doubles nothing."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from config.wiring import Store
 from portal.models import PortalSite
 from processes.activities import ALL
 from processes.bank_account import account_key_ok
 from sandbox.bitrix24.params import encode_form
 from store.models import InboxMessage, OutboxMessage, ProcessInstance, SourceRecord
 from store.process_repo import ProcessRepository
-from tests.integration.processes._flow import World, close, new_user, set_up_portal, world
+from tests.integration.processes._flow import World, new_user
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
-
-
-@pytest.fixture
-async def w(db_url: str, store: Store) -> AsyncIterator[World]:
-    with world(db_url, store) as running:
-        await set_up_portal(running)
-        try:
-            yield running
-        finally:
-            await close(running)
 
 
 def _instance(w: World, element: int) -> ProcessInstance:

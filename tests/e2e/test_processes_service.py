@@ -6,15 +6,13 @@ approver."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-import pytest
 from sqlalchemy import select
 
-from config.wiring import Store, open_bridge
+from config.wiring import open_bridge
 from connectors.bitrix24.factory import build_bitrix24
 from connectors.bitrix24.gateway import Bitrix24Gateway, RetryPolicy
 from connectors.onec.port import OneCPort
@@ -27,23 +25,13 @@ from sandbox.bitrix24.params import encode_form
 from store.models import AppToken, OutboxMessage, ProcessInstance
 from store.process_repo import ProcessRepository
 from store.uow import UnitOfWork
-from tests.integration.processes._flow import CATALOG, World, close, set_up_portal, world
+from tests.integration.processes._flow import CATALOG, World
 from webhooks.handlers import ProcessDirectory
 from webhooks.jobs import schedule_jobs
 from webhooks.scheduler import JobScheduler
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 LEAVE = {"leave_kind": "annual", "date_from": "2026-07-01", "date_to": "2026-07-10"}
-
-
-@pytest.fixture
-async def w(db_url: str, store: Store) -> AsyncIterator[World]:
-    with world(db_url, store) as running:
-        await set_up_portal(running)
-        try:
-            yield running
-        finally:
-            await close(running)
 
 
 def _instance(w: World, element: int) -> ProcessInstance:
