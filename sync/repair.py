@@ -102,7 +102,7 @@ async def plan_repair(
     planner = _Planner(sessions, mapping, today, plan)
     with sessions() as session:
         linked = state.linked_persons(session)
-        known = {ref for (ref,) in state.person_ref_rows(session)}
+        known = set(state.person_ref_stream(session))
     actual = ActualState()
     for group in await directory.all_groups(b24):
         actual.groups[group.id] = group.fields

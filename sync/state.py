@@ -167,9 +167,9 @@ def linked_refs(session: Session) -> set[str]:
     return set(session.scalars(query))
 
 
-def person_ref_rows(session: Session) -> Iterable[tuple[str]]:
-    """Every person the replica knows, as rows streamed from the store (no sorted list in between)."""
-    return session.execute(select(SourceRecord.ref).where(SourceRecord.entity == "Person")).tuples()
+def person_ref_stream(session: Session) -> Iterable[str]:
+    """Every person the replica knows, streamed from the store (no sorted list in between)."""
+    return session.scalars(select(SourceRecord.ref).where(SourceRecord.entity == "Person"))
 
 
 def person_refs(session: Session) -> list[str]:
