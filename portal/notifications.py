@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import MessagingError, Transient
 from connectors.messaging.port import MessagingPort
+from core.clock import as_utc
 from core.ids import B24UserId
 from portal.access import Principal
 from portal.data import Order, PortalData, TeamMember
@@ -279,8 +280,8 @@ def collect_site_changes(session: Session, data: PortalData, since: datetime) ->
     added = 0
     for order in data.orders():
         moments = [order.created_at, *(c.at for c in order.comments)]
-        latest = max(_aware(m) for m in moments)
-        if latest >= _aware(since):
+        latest = max(as_utc(m) for m in moments)
+        if latest >= as_utc(since):
             added += note_order_status(session, data, order, latest)
     rows = session.execute(
         select(PlanItem.run_id, PlanItem.payload, PlanItem.updated_at).where(
@@ -299,10 +300,6 @@ def collect_site_changes(session: Session, data: PortalData, since: datetime) ->
         if data.site(site_ref) is not None:
             added += note_assignment_change(session, data, site_ref, data.team(site_ref), f"run{run_id}", at)
     return added
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC
 
 
 def note_assignment_change(

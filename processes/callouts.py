@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import Approval
-from core.clock import Clock, utcnow
+from core.clock import Clock, as_utc, utcnow
 from core.ids import B24ElementId
 from processes import activities
 from processes.answers import answer_document, answer_submit, queue_answer
@@ -273,18 +273,13 @@ def _queue_answer_if_subscribed(uow: UnitOfWork, payload: Mapping[str, Any], cod
         queue_answer(uow, code, str(payload["event_token"]), {}, "recorded")
 
 
-def _aware(at: datetime) -> datetime:
-    """SQLite gives stored times back naive; they are UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
 def _approve(
     ctx: Context, uow: UnitOfWork, entry: ProcessEntry, instance: ProcessInstance, event: Event
 ) -> None:
     at = ctx.clock()
     history = uow.processes.history(instance.request_id)
     approvals = [
-        Approval(r.actor, str(r.data.get("step")), _aware(r.at), "Approved", r.reason)
+        Approval(r.actor, str(r.data.get("step")), as_utc(r.at), "Approved", r.reason)
         for r in history
         if r.data.get("event") == "approve"
     ]

@@ -25,7 +25,7 @@ Every move is a transition in the request's history; the log carries ids and cou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
 from connectors.onec.port import OneCPort
-from core.clock import Clock, utcnow
+from core.clock import Clock, as_utc, utcnow
 from processes import activities
 from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, queue_answer
 from processes.callouts import SOURCE, Directory
@@ -79,10 +79,6 @@ class ReconcileReport:
             "dead_submits": len(self.dead_submits),
             "dead_answers": len(self.dead_answers),
         }
-
-
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _open_before_1c(session: Session) -> list[ProcessInstance]:
@@ -182,7 +178,7 @@ def _remind(
             if step is None or step.remind_after_hours is None:
                 continue
             history = uow.processes.history(request_id)
-            since = max(_aware(r.at) for r in history if r.to_state == instance.state)
+            since = max(as_utc(r.at) for r in history if r.to_state == instance.state)
             if now - since < timedelta(hours=step.remind_after_hours):
                 continue
             approver = directory.approvers(uow.session, instance.site_ref).get(step.approver)
@@ -252,7 +248,7 @@ def _document_due(data: dict[str, Any], now: datetime) -> bool:
     if asks == 0 or not last:
         return True
     wait = min(DOCUMENT_BACKOFF * (1 << (asks - 1)), DOCUMENT_MAX_WAIT)
-    return now >= _aware(datetime.fromisoformat(str(last))) + wait
+    return now >= as_utc(datetime.fromisoformat(str(last))) + wait
 
 
 async def _fetch_missing_documents(

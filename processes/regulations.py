@@ -23,9 +23,10 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from core.clock import as_utc
 from core.spreadsheet import safe_cell
 from processes.engine import IllegalTransition, Transition, row_hash
 
@@ -119,8 +120,7 @@ def reminder_due(state: str, last_change: datetime, now: datetime, every: timede
     """An open acknowledgement is reminded when its last assign or reminder is ``every`` old."""
     if state != "assigned":
         return False
-    last = last_change if last_change.tzinfo else last_change.replace(tzinfo=UTC)  # SQLite gives naive UTC
-    return now - last >= every
+    return now - as_utc(last_change) >= every
 
 
 def reminder_text(doc: Document) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from connectors.bitrix24 import directory
@@ -35,10 +35,6 @@ class Invitee:
     first_name: str
     email: str | None
     phone: str | None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def history(session: Session, refs: Iterable[str] | None = None) -> dict[str, list[datetime]]:

@@ -13,14 +13,14 @@ sync/apply.py, run.py, managers.py and invitations.py reach the store only throu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
-from core.clock import utcnow
+from core.clock import as_utc, utcnow
 from core.ids import B24GroupId, B24UserId
 from store.models import ClientManager, IdentityLink, Invitation, SourceRecord, SyncRun
 from sync import commit, ledger, state
@@ -163,10 +163,6 @@ class Replica:
         commit.mark_due_applied(self.session, refs, on)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class Invitations:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -210,7 +206,7 @@ class Invitations:
             query = query.where(Invitation.person_ref.in_(list(refs)))
         found: dict[str, list[datetime]] = {}
         for ref, sent_at in self.session.execute(query.order_by(Invitation.sent_at)):
-            found.setdefault(ref, []).append(_aware(sent_at))
+            found.setdefault(ref, []).append(as_utc(sent_at))
         accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
         for (ref,) in self.session.execute(accepted):
             found.pop(ref, None)

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl import Workbook
 
+from core.spreadsheet import safe_cell
 from timesheets.lifecycle import APPROVED
 from timesheets.model import WORKED_KINDS, Period, Timesheet, TimesheetError
 
@@ -131,20 +132,12 @@ HEADER = (
 )
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(value: str) -> str:
-    """A text cell that no spreadsheet reads as a formula (CSV/formula injection, OWASP)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def _row(line: BillingLine) -> tuple[str, str, str, str, str, str, str, Decimal, Decimal, Decimal]:
     return (
-        _text(line.client),
-        _text(line.site_ref),
-        _text(line.employee_ref),
-        _text(line.employee_name),
+        safe_cell(line.client),
+        safe_cell(line.site_ref),
+        safe_cell(line.employee_ref),
+        safe_cell(line.employee_name),
         line.period.start.isoformat(),
         line.period.end.isoformat(),
         line.time_kind,
