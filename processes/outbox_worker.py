@@ -194,11 +194,25 @@ def cancel_in(
     if instance is None:
         raise KeyError(request_id)
     record = repo.apply(catalog.entry(instance.kind), request_id, Event("cancel", actor, reason), at)
-    if record.to_state == WITHDRAWING and not any(
-        row.status in IN_OUTBOX for row in _submit_rows(uow, request_id)
-    ):
-        _queue_withdraw(uow, request_id, record)
+    if record.to_state == WITHDRAWING:
+        _withdraw_unless_submitting(uow, request_id, record)
     return record
+
+
+def _withdraw_unless_submitting(uow: UnitOfWork, request_id: str, cancel: Transition) -> bool:
+    if any(row.status in IN_OUTBOX for row in _submit_rows(uow, request_id)):
+        return False  # its settle queues the withdraw: never before the submit
+    return _queue_withdraw(uow, request_id, cancel)
+
+
+def ensure_withdraw(uow: UnitOfWork, request_id: str) -> bool:
+    """For a ``withdrawing`` request (locked by the caller) whose submit will never settle — dead-lettered
+    after the cancel — queue the withdraw of its last cancel; True when a row was added (keyed by the
+    cancel, so at most one per cancel)."""
+    cancel = next(
+        (r for r in reversed(uow.processes.history(request_id)) if r.data.get("event") == "cancel"), None
+    )
+    return cancel is not None and _withdraw_unless_submitting(uow, request_id, cancel)
 
 
 def retry_in(uow: UnitOfWork, catalog: Catalog, request_id: str, actor: str, at: datetime) -> Transition:

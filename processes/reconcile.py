@@ -8,8 +8,10 @@ One pass (the scheduler's ``process_reconcile`` job):
   left alone: its workflow ends normally once the submit step is answered, and "not running" cannot tell
   that, or a purge of old instances, from a deliberate stop — withdrawing a document HR holds on such
   evidence would undo approved leave; an admin withdraws it on purpose (admin API cancel);
-- **withdrawals 1C has not answered** — a ``withdrawing`` request quiet for ``withdraw_after`` (1C down and
-  the ``WithdrawRequest`` retrying or dead-lettered) is reported (``withdrawing``) for the operator;
+- **withdrawals** — a ``withdrawing`` request whose ``SubmitRequest`` was dead-lettered after the cancel
+  (so no settle will queue its withdraw) gets its ``WithdrawRequest`` queued (``withdraws_queued``; 1C
+  answers NotFound or Withdrawn); one quiet for ``withdraw_after`` (1C down, the withdraw retrying or
+  dead-lettered) is reported (``withdrawing``) for the operator;
 - **silent approvers** — a step waiting longer than its ``remind_after_hours`` gets a ``remind`` transition
   and an ``im.notify`` to the approver, once per reminder period (escalation to the alternate after
   ``deadline_hours`` is the workflow's own time-out, reported back as a decision);
@@ -48,6 +50,7 @@ from processes.catalog import Catalog
 from processes.engine import AWAITING, WITHDRAWING, Event
 from processes.onec_answers import DRIVE_UPLOAD, NOTIFY, poll_submitted, queue_document
 from processes.outbox_worker import KIND as SUBMIT_KIND
+from processes.outbox_worker import ensure_withdraw
 from store.models import OutboxMessage, ProcessInstance
 from store.uow import UnitOfWork
 
@@ -73,6 +76,8 @@ class ReconcileReport:
     dead_answers: list[int] = field(default_factory=list)
     withdrawing: list[str] = field(default_factory=list)
     """Requests whose withdrawal 1C has not answered within ``withdraw_after``: for the operator."""
+    withdraws_queued: list[str] = field(default_factory=list)
+    """Withdrawing requests whose submit was dead-lettered: their withdraw queued now."""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -86,6 +91,7 @@ class ReconcileReport:
             "dead_submits": len(self.dead_submits),
             "dead_answers": len(self.dead_answers),
             "withdrawing": len(self.withdrawing),
+            "withdraws_queued": len(self.withdraws_queued),
         }
 
 
@@ -134,6 +140,7 @@ async def reconcile(
             reason = "процесс в Битрикс24 завершён или удалён до согласования"
             uow.processes.apply(catalog.entry(instance.kind), request_id, Event("cancel", ACTOR, reason), now)
             report.cancelled.append(request_id)
+    _queue_withdraws(sessions, report)
     _remind(sessions, catalog, directory, now, report)
     _answer_waiting(sessions, catalog, report)
     _answer_failed_callouts(sessions, report)
@@ -170,6 +177,18 @@ async def reconcile(
                     document_missing_ids=report.documents_missing[:20],
                     withdrawing_ids=report.withdrawing[:20])  # fmt: skip
     return report
+
+
+def _queue_withdraws(sessions: sessionmaker[Session], report: ReconcileReport) -> None:
+    with sessions() as session:
+        withdrawing = list(
+            session.scalars(select(ProcessInstance.request_id).where(ProcessInstance.state == WITHDRAWING))
+        )
+    for request_id in withdrawing:
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is not None and instance.state == WITHDRAWING and ensure_withdraw(uow, request_id):
+                report.withdraws_queued.append(request_id)
 
 
 def _remind(

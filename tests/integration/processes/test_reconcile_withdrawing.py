@@ -1,5 +1,6 @@
 """Issue 13, reconciliation: a request whose withdrawal 1C has not answered past ``withdraw_after`` is
-reported for the operator, with its id in the ``processes.stalled`` warning; a fresh one is not."""
+reported for the operator, with its id in the ``processes.stalled`` warning; a fresh one is not. A request
+cancelled while its submit waited, whose submit was then dead-lettered, gets its withdraw queued once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from connectors.onec.port import OneCPort
 from processes.engine import Event
 from processes.outbox_worker import cancel_in
 from processes.reconcile import reconcile
+from store.models import OutboxMessage
 from store.uow import UnitOfWork
 from tests.integration.processes._outbox_helpers import CATALOG, T0, approve_all, file_request, submission_for
 from webhooks.handlers import ProcessDirectory
@@ -43,3 +45,23 @@ async def test_a_withdrawal_1c_does_not_answer_is_reported(store: Store) -> None
     assert report.withdrawing == [rid] and report.counts()["withdrawing"] == 1
     [warning] = [e for e in logs if e["event"] == "processes.stalled"]
     assert warning["withdrawing_ids"] == [rid]
+
+
+async def test_a_withdraw_is_queued_when_the_submit_before_it_was_dead_lettered(store: Store) -> None:
+    rid = file_request(store, "leave", EMPLOYEE)
+    approve_all(store, "leave", rid, submission_for(rid, EMPLOYEE))
+    with UnitOfWork(store.sessions) as uow:
+        cancel_in(uow, CATALOG, rid, "admin", "дубль", T0)
+    with UnitOfWork(store.sessions) as uow:
+        [row] = uow.outbox.claim("onec", lease=timedelta(minutes=5))
+        assert row.kind == "SubmitRequest" and uow.outbox.dead_letter(row, "OneCTransportError")
+
+    def run() -> Any:
+        return reconcile(store.sessions, cast(Bitrix24Port, None), cast(OneCPort, None), CATALOG,
+                         ProcessDirectory(), clock=lambda: T0)  # fmt: skip
+
+    assert (await run()).withdraws_queued == [rid]
+    assert (await run()).withdraws_queued == []  # one withdraw per cancel
+    with store.sessions() as session:
+        rows = session.query(OutboxMessage.kind, OutboxMessage.status).order_by(OutboxMessage.id).all()
+    assert [tuple(r) for r in rows] == [("SubmitRequest", "failed"), ("WithdrawRequest", "pending")]
