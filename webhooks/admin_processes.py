@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.clock import utcnow
@@ -42,6 +43,8 @@ def _utc(value: datetime) -> datetime:
 
 
 Utc = Annotated[datetime, AfterValidator(_utc)]
+CHANGED_MEANWHILE = (StaleDataError, IntegrityError)
+"""A concurrent writer's transition won: the version check, or the unique (instance, seq) of the history."""
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The request's id (UUID)")]
 
 
@@ -323,7 +326,7 @@ def retry(request: Request, who: AdminUser, store: StoreDep, request_id: Request
             if not requeued:
                 detail = f"the request is {state}: it has no dead-lettered delivery and 1C did not refuse it"
                 raise Refusal(409, "nothing_to_retry", detail)
-    except StaleDataError:
+    except CHANGED_MEANWHILE:  # SQLite has no row lock: the other admin's transition took this seq
         raise Refusal(
             409, "changed_meanwhile", "the request changed meanwhile; read it and try again"
         ) from None
@@ -368,7 +371,7 @@ def cancel(
                     409, "state_forbids", f"a request in state {instance.state} cannot be cancelled"
                 ) from None
             queue_employee_message(uow, entry, instance, record)
-    except StaleDataError:  # another writer moved the request on between our read and our write
+    except CHANGED_MEANWHILE:  # another writer moved the request on between our read and our write
         detail = "the request changed meanwhile; read it and try again"
         raise Refusal(409, "changed_meanwhile", detail) from None
     log.info("admin.cancel", extra={"request_id": request_id, "from_state": record.from_state})

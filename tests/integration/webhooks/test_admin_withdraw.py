@@ -5,10 +5,12 @@ outbox withdraws after it; 1C down while withdrawing doubles nothing; a request 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -202,3 +204,26 @@ async def test_a_request_1c_refused_is_sent_again_once(scene: Scene) -> None:
     assert (await scene.deliver()).sent == [rid]
     assert len(scene.in_1c(rid)) == 1 and scene.history(rid)["state"] == "submitted"
     assert scene.sandbox.knobs.stats()["calls"]["SubmitRequest"] == 2
+
+
+async def test_two_admins_retrying_at_once_queue_one_submit(scene: Scene) -> None:
+    stranger = {**scene.employee, "person_ref": "00000000-0000-0000-0000-000000000000"}
+    rid = scene.approved(stranger)
+    assert (await scene.deliver()).refused == [rid]
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def retry() -> None:
+        with httpx.Client(base_url=scene.served.url, timeout=30) as http:
+            start.wait()
+            answers.append(http.post(f"/admin/processes/{rid}/retry", headers=AUTH).status_code)
+
+    threads = [threading.Thread(target=retry) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [200, 409]
+    submits = [d for d in scene.history(rid)["deliveries"] if d["kind"] == "SubmitRequest"]
+    assert [d["status"] for d in submits] == ["sent", "pending"]
+    assert [t["to_state"] for t in scene.history(rid)["transitions"][-2:]] == ["failed", "approved"]
