@@ -244,7 +244,7 @@ def employee_message(entry: ProcessEntry, record: Transition) -> str | None:
     if record.from_state == record.to_state:
         return None
     outcome = _OUTCOME_OF_STATE.get(record.to_state)
-    if record.from_state == WITHDRAWING:
+    if record.from_state in WITH_1C:  # withdrawn by the bridge's cancel, or in 1C itself
         outcome = _OUTCOME_FROM_WITHDRAWING.get(record.to_state, outcome)
     if outcome is None and record.from_state == "received":
         outcome = "received"

@@ -80,3 +80,10 @@ def test_the_employee_is_told_the_outcome_of_a_withdrawal() -> None:
     assert employee_message(trip, late[-1]) == DEFAULT_MESSAGES["withdraw_refused"].replace(
         "{reason}", "Отпуск уже оформлен"
     )
+
+
+def test_a_request_withdrawn_in_1c_itself_is_told_so() -> None:
+    records = run(LEAVE, [*SUBMITTED, Event("withdrawn", "onec", "по заявлению сотрудника")])
+    assert employee_message(LEAVE, records[-1]) == (
+        "Заявление на отпуск отозвано из отдела кадров: по заявлению сотрудника"
+    )
