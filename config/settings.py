@@ -84,6 +84,8 @@ class Bitrix24Settings(Section):
     burst: int = Field(50, gt=0)
     """Leaky-bucket size (50; Enterprise 250)."""
     timeout_seconds: float = Field(30.0, gt=0)
+    max_file_mb: float = Field(20.0, gt=0)
+    """Largest file the bridge downloads from the portal (a request's attachment); larger ones are refused."""
 
     @field_validator("webhook_url")
     @classmethod
