@@ -381,13 +381,21 @@ class Bitrix24Gateway:
         url = files.absolute(self.base_url, link)
         limit = max_bytes if max_bytes is not None else self.max_file_bytes
         files.quiet_httpx()
-        self._srh()  # the aiohttp session the token refresh uses, on this loop
-        session = self._session_or_fail()
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, Bitrix24ApiError) or exc.action not in RETRYABLE:
+                return False
+            self.counters.retries += 1
+            log.warning(
+                "bitrix24.retry", extra={"method": files.METHOD, "code": exc.code, "status": exc.status}
+            )
+            return True
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
             + wait_random(0, self.retry.initial_seconds),
-            retry=retry_if_exception(lambda e: isinstance(e, Bitrix24ApiError) and e.action in RETRYABLE),
+            retry=retry_if_exception(should_retry),
             sleep=self.sleep,
             reraise=True,
         )
@@ -395,26 +403,30 @@ class Bitrix24Gateway:
         async with httpx.AsyncClient(timeout=self.timeout_seconds, headers=headers) as client:
             async for attempt in retrying:
                 with attempt:
-                    token = await self.tokens.access_token(session)
-                    try:
-                        return await files.fetch(
-                            client, url, token, max_bytes=limit, fallback_name=fallback_name
-                        )
-                    except Bitrix24ApiError as exc:
-                        if exc.action is not Action.REFRESH_TOKEN:
-                            raise
-                    token = await self.tokens.refresh(session, rejected=token)
-                    self.counters.token_refreshes += 1
-                    try:
-                        return await files.fetch(
-                            client, url, token, max_bytes=limit, fallback_name=fallback_name
-                        )
-                    except Bitrix24ApiError as exc:
-                        if exc.action is Action.REFRESH_TOKEN:
-                            raise api_error(files.LOGIN_AGAIN, code=exc.code, status=exc.status,
-                                            method=files.METHOD) from None  # fmt: skip
-                        raise
+                    return await self._fetch(client, url, limit, fallback_name)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _fetch(
+        self, client: httpx.AsyncClient, url: str, limit: int, fallback_name: str
+    ) -> DownloadedFile:
+        """One download attempt; a login page means the token was refused: refresh it once, try again."""
+        assert self.tokens is not None
+        self._srh()  # the aiohttp session that token refreshes use, bound to this loop
+        session = self._session_or_fail()
+        token = await self.tokens.access_token(session)
+        for refreshed in (False, True):
+            try:
+                return await files.fetch(client, url, token, max_bytes=limit, fallback_name=fallback_name)
+            except Bitrix24ApiError as exc:
+                if exc.action is not Action.REFRESH_TOKEN:
+                    raise
+                if refreshed:
+                    raise api_error(
+                        files.LOGIN_AGAIN, code=exc.code, status=exc.status, method=files.METHOD
+                    ) from None
+            token = await self.tokens.refresh(session, rejected=token)
+            self.counters.token_refreshes += 1
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def list_all(
         self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"

@@ -97,3 +97,4 @@ async def test_download_needs_the_application_and_retries_a_dead_portal(
         with pytest.raises(Bitrix24ApiError) as down:
             await gateway.download("/company/lists/1/file/0/1/PROPERTY_1/1/", fallback_name="x")
         assert down.value.action is Action.RETRY and down.value.transient
+        assert gateway.counters.retries >= gateway.retry.attempts - 1  # retried like a REST call, then raised
