@@ -12,7 +12,8 @@ worker downloads the bytes just before it sends (``attach``):
 - a transient failure (Bitrix24 down, 5xx, a dropped connection) raises ``AttachmentUnavailable`` and the
   row backs off like any 1C outage; a file that is gone, over the size limit or refused raises a Terminal
   error whose class name is the row's dead-letter reason (``AttachmentMissing``, ``AttachmentTooLarge``,
-  ``AttachmentRefused``) and the operator sees it among stalled requests.
+  ``AttachmentRefused``) and the operator sees it among stalled requests — unless 1C already has the
+  request (an earlier claim delivered it and crashed before settling): then the row settles as sent.
 
 The links come from ``lists.element.get.file.url`` (the property id from ``lists.field.get`` by the
 field's CODE); a referenced file no longer among the property's links is missing — a file replaced after
@@ -32,7 +33,7 @@ import structlog
 
 from connectors.bitrix24.errors import Bitrix24ApiError
 from connectors.bitrix24.port import Bitrix24Port, FileDownloads
-from connectors.onec.port import Attachment, RequestSubmission
+from connectors.onec.port import Attachment, OneCPort, RequestSubmission
 from core.errors import ProcessError, Terminal, Transient
 from processes.bpt import property_code
 from processes.catalog import ProcessEntry
@@ -42,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 REFS = "attachment_refs"
 """The outbox payload's key for the file references."""
+_UNKNOWN_TO_1C = frozenset({"NotFound", "NOT_FOUND", "Unknown"})
+"""GetDocument's status for a requestId 1C never received (docs/onec-contract.md, connectors/onec/encode)."""
 _GONE = frozenset({"FILE_NOT_FOUND", "ERROR_ELEMENT_NOT_FOUND", "ERROR_IBLOCK_NOT_FOUND"})
 
 
@@ -85,18 +88,33 @@ def references(
 
 
 async def attach(
-    submission: RequestSubmission, payload: Mapping[str, Any], files: Bitrix24Port | None
+    submission: RequestSubmission,
+    payload: Mapping[str, Any],
+    files: Bitrix24Port | None,
+    onec: OneCPort | None = None,
 ) -> RequestSubmission:
-    """``submission`` with the files its outbox row references downloaded as attachments."""
+    """``submission`` with the files its outbox row references downloaded as attachments.
+
+    When a file cannot be had for good, 1C is asked (``GetDocument``) whether an earlier claim of the row
+    already delivered the request (its answer lost, the row not settled): then the submission goes without
+    the files, 1C answers ``AlreadyExists`` and the row settles instead of dead-lettering."""
     refs = [r for r in payload.get(REFS) or () if isinstance(r, Mapping)]
     if not refs:
         return submission
-    if not isinstance(files, FileDownloads):
-        raise AttachmentRefused("the 1C outbox worker has no Bitrix24 downloader for attachments")
     try:
-        attachments = [await _download(files, ref, links) for ref, links in await _links(files, refs)]
-    except Bitrix24ApiError as error:
-        raise _classified(error) from None
+        if not isinstance(files, FileDownloads):
+            raise AttachmentRefused("the 1C outbox worker has no Bitrix24 downloader for attachments")
+        try:
+            attachments = [await _download(files, ref, links) for ref, links in await _links(files, refs)]
+        except Bitrix24ApiError as error:
+            raise _classified(error) from None
+    except ProcessError as error:
+        if not isinstance(error, Terminal):
+            raise
+        if onec is not None and (await onec.document(submission.request_id)).status not in _UNKNOWN_TO_1C:
+            log.warning("attachment.gone_after_delivery", request_id=submission.request_id)
+            return submission
+        raise
     return replace(submission, attachments=(*submission.attachments, *attachments))
 
 

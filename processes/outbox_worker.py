@@ -215,7 +215,7 @@ async def _deliver(
         _dead(sessions, row, f"unknown kind {row.kind}", report)
         return
     try:
-        submission = await attachments.attach(decode_submission(row.payload), row.payload, files)
+        submission = await attachments.attach(decode_submission(row.payload), row.payload, files, onec)
         result = await onec.submit_request(submission)
     except Exception as error:
         # Transient (1C down, sessions locked, a dropped connection): back off and retry; Terminal, or a

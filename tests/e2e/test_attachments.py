@@ -11,7 +11,9 @@ import json
 
 from sqlalchemy import select
 
+from processes import attachments
 from processes.bank_account import account_key_ok
+from processes.outbox_worker import decode_submission
 from sandbox.bitrix24.procs_common import lock
 from sandbox.bitrix24.procs_lists_model import state
 from store.models import OutboxMessage, ProcessInstance
@@ -87,3 +89,23 @@ async def test_a_file_gone_before_sending_dead_letters_the_row(w: World) -> None
     assert (row.status, row.last_error) == ("failed", "AttachmentMissing")
     assert [r for r in w.onec_sb.knobs.requests() if r["request_id"] == request.request_id] == []
     assert _request(w, element).state == "approved"
+
+
+async def test_a_file_gone_after_1c_already_got_the_request_settles_the_row(w: World) -> None:
+    """A claim delivered the request with its scan and crashed before settling; the scan is then deleted.
+    The next claim cannot download it, asks 1C, learns 1C has the request, and settles instead."""
+    account = next(a for d in "0123456789" if account_key_ok(SBER, a := f"40817810{d}00000012345"))
+    element = w.file("bank_details", {"bik": SBER, "account": account, "statement": _b64("scan.pdf", PDF)})
+    await _approve(w, onec=False)
+    request = _request(w, element)
+    row = _row(w, request.request_id)
+    earlier = await attachments.attach(decode_submission(row.payload), row.payload, w.gateway)
+    assert (await w.onec.submit_request(earlier)).status == "Created"  # its answer "lost"
+    portal = w.b24.sandbox.portal
+    with lock(portal):
+        del state(portal).files[int(row.payload["attachment_refs"][0]["file_id"])]
+    await w.pump()
+    assert _row(w, request.request_id).status == "sent"
+    [doc] = [r for r in w.onec_sb.knobs.requests() if r["request_id"] == request.request_id]
+    assert [a["sha256"] for a in doc["attachments"]] == [hashlib.sha256(PDF).hexdigest()]
+    assert _request(w, element).state == "submitted"
