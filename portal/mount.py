@@ -94,7 +94,11 @@ def mount_portal(app: FastAPI, settings: Settings, store: Store) -> bool:
         data=data_scope(store, config),
         verifier=verifier,
         settings=PortalSettings(
-            secret, cookie_secure=config.cookie_secure, frame_ancestors=config.frame_ancestors or base
+            secret,
+            cookie_secure=config.cookie_secure,
+            frame_ancestors=config.frame_ancestors or base,
+            zones={s.site: s.timezone for s in config.sites if s.timezone},
+            default_zone=settings.schedule.timezone,
         ),
         rates=rate_card(config),
         clock=utcnow,
