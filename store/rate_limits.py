@@ -33,8 +33,11 @@ def hit(
     """Count one attempt: None when it is allowed (and recorded), else when the next one will be."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{scope}:{key}"))))
+    # Expired attempts of every key go: the table holds at most one window of attempts.
+    session.execute(
+        delete(RateLimitHit).where((RateLimitHit.scope == scope) & (RateLimitHit.at <= now - window))
+    )
     mine = (RateLimitHit.scope == scope) & (RateLimitHit.key == key)
-    session.execute(delete(RateLimitHit).where(mine & (RateLimitHit.at <= now - window)))
     recent = session.scalars(select(RateLimitHit.at).where(mine).order_by(RateLimitHit.at)).all()
     if len(recent) >= limit:
         oldest = recent[0] if recent[0].tzinfo else recent[0].replace(tzinfo=now.tzinfo)
