@@ -22,7 +22,7 @@ in the outbox, so a withdraw never overtakes its submit. 1C's answer ends the re
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -31,6 +31,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
 from connectors.onec.port import (
     Approval,
@@ -44,6 +45,7 @@ from connectors.onec.port import (
     WithdrawResult,
 )
 from core.clock import Clock, utcnow
+from processes import attachments
 from processes.answers import answer_document, answer_submit
 from processes.catalog import Catalog
 from processes.engine import WITHDRAWING, Event, IllegalTransition, Transition
@@ -131,11 +133,13 @@ def approve(
     event: Event,
     at: datetime,
     submission: RequestSubmission,
+    *,
+    attachment_refs: Sequence[Mapping[str, Any]] = (),
 ) -> Transition:
     """Apply an approval ``event``; if it makes the request ``approved``, queue its ``SubmitRequest`` in
     the same commit. Raises as ``ProcessRepository.apply`` does (nothing is written then)."""
     with UnitOfWork(sessions) as uow:
-        return approve_in(uow, catalog, request_id, event, at, submission)
+        return approve_in(uow, catalog, request_id, event, at, submission, attachment_refs=attachment_refs)
 
 
 def approve_in(
@@ -145,8 +149,11 @@ def approve_in(
     event: Event,
     at: datetime,
     submission: RequestSubmission,
+    *,
+    attachment_refs: Sequence[Mapping[str, Any]] = (),
 ) -> Transition:
-    """``approve`` inside the caller's unit of work (the call-out dispatcher's)."""
+    """``approve`` inside the caller's unit of work (the call-out dispatcher's). ``attachment_refs``: the
+    request's files, downloaded by the worker before it sends (processes/attachments.py)."""
     if submission.request_id != request_id:
         raise ValueError("the submission carries another request's id")
     repo = uow.processes
@@ -155,7 +162,10 @@ def approve_in(
         raise KeyError(request_id)
     record = repo.apply(catalog.entry(instance.kind), request_id, event, at)
     if record.to_state == "approved":
-        uow.outbox.add(TARGET, KIND, dedup_key(request_id), encode_submission(submission))
+        payload = encode_submission(submission)
+        if attachment_refs:
+            payload[attachments.REFS] = [dict(ref) for ref in attachment_refs]
+        uow.outbox.add(TARGET, KIND, dedup_key(request_id), payload)
     return record
 
 
@@ -276,14 +286,16 @@ async def deliver_pending(
     *,
     policy: DeliveryPolicy = DeliveryPolicy(),
     clock: Clock = utcnow,
+    files: Bitrix24Port | None = None,
 ) -> DeliveryReport:
     """One pass: claim due ``SubmitRequest``/``WithdrawRequest`` rows, send them to 1C, settle each. Safe to
-    run in several processes at once; call it from the scheduler every few seconds."""
+    run in several processes at once; call it from the scheduler every few seconds. ``files`` downloads the
+    attachments a row references (the Bitrix24 gateway; processes/attachments.py)."""
     report = DeliveryReport()
     with UnitOfWork(sessions) as uow:
         claimed = uow.outbox.claim(TARGET, lease=policy.lease, limit=policy.batch, now=clock())
     for row in claimed:
-        await _deliver(sessions, onec, catalog, row, policy, clock, report)
+        await _deliver(sessions, onec, catalog, row, policy, clock, report, files)
     return report
 
 
@@ -295,13 +307,14 @@ async def _deliver(
     policy: DeliveryPolicy,
     clock: Clock,
     report: DeliveryReport,
+    files: Bitrix24Port | None = None,
 ) -> None:
     send = _SENDERS.get(row.kind)
     if send is None:
         _dead(sessions, row, f"unknown kind {row.kind}", report)
         return
     try:
-        result = await send(onec, row.payload)
+        result = await send(onec, row.payload, files)
     except Exception as error:
         # Transient (1C down, sessions locked, a dropped connection): back off and retry; Terminal, or a
         # payload this code cannot read: no retry would help, so dead-letter at once.
@@ -320,15 +333,23 @@ async def _deliver(
     _settle(sessions, catalog, row, result, clock(), report)
 
 
-async def _send_submit(onec: OneCPort, payload: Mapping[str, Any]) -> SubmitResult:
-    return await onec.submit_request(decode_submission(payload))
+async def _send_submit(
+    onec: OneCPort, payload: Mapping[str, Any], files: Bitrix24Port | None
+) -> SubmitResult:
+    submission = await attachments.attach(decode_submission(payload), payload, files, onec)
+    return await onec.submit_request(submission)
 
 
-async def _send_withdraw(onec: OneCPort, payload: Mapping[str, Any]) -> WithdrawResult:
+async def _send_withdraw(
+    onec: OneCPort, payload: Mapping[str, Any], _files: Bitrix24Port | None
+) -> WithdrawResult:
     return await onec.withdraw_request(payload["request_id"], payload.get("reason"))
 
 
-_SENDERS: dict[str, Callable[[OneCPort, Mapping[str, Any]], Awaitable[SubmitResult | WithdrawResult]]] = {
+Sender = Callable[
+    [OneCPort, Mapping[str, Any], Bitrix24Port | None], Awaitable[SubmitResult | WithdrawResult]
+]
+_SENDERS: dict[str, Sender] = {
     KIND: _send_submit,
     WITHDRAW: _send_withdraw,
 }
