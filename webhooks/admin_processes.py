@@ -249,11 +249,18 @@ def stalled(
 def retry_delivery(
     _: AdminUser, store: StoreDep, message_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> Requeued:
-    """Put one dead-lettered outbox row back in the queue (any target, request or not)."""
+    """Put one dead-lettered outbox row back in the queue (any target, request or not). A request's
+    ``SubmitRequest`` is not sent again once the request is no longer ``approved`` (409): it would create
+    the 1C document the request gave up."""
     with UnitOfWork(store.sessions) as uow:
         row = monitoring.delivery(uow.session, message_id)
         if row is None:
             raise Refusal(404, "not_found", "no outbox row with this id")
+        if row.kind == SUBMIT and row.request_id and row.status == "failed":
+            instance = uow.processes.get(row.request_id, lock=True)
+            if instance is not None and instance.state != "approved":
+                detail = f"the request is {instance.state}: its submission is not sent again"
+                raise Refusal(409, "request_moved_on", detail)
         if not uow.outbox.requeue(message_id):
             raise Refusal(409, "not_dead_lettered", f"the row is {row.status}: only a failed row is retried")
     log.info("admin.retry", extra={"message_ids": [message_id]})

@@ -169,6 +169,16 @@ def test_retry_by_outbox_row(served: ServedBridge, store: Store, requests: dict[
     assert _status(store, message) == ("pending", 0)
 
 
+def test_a_dead_submission_of_a_cancelled_request_is_not_sent_again_by_row(
+    served: ServedBridge, store: Store, requests: dict[str, str]
+) -> None:
+    message = int(requests["dead_message"])
+    assert _cancel(served, "r-dead").json()["state"] == "withdrawing"
+    answer = served.http.post(f"/admin/outbox/{message}/retry", headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (409, "request_moved_on")
+    assert _status(store, message)[0] == "failed"
+
+
 def _cancel(served: ServedBridge, request_id: str, reason: Any = "дубль заявления") -> Any:
     return served.http.post(f"/admin/processes/{request_id}/cancel", json={"reason": reason}, headers=AUTH)
 
