@@ -1,6 +1,7 @@
 """The demo's HR-request chapter: the bridge installed as the portal's application, the process catalog set
-up in Bitrix24, and a leave request, a certificate request and a sick-leave notice carried from the
-employee's form to 1C and back.
+up in Bitrix24, and a leave request, a child tax deduction with its scans, a certificate request and a
+sick-leave notice carried from the employee's form to 1C and back; then a business trip cancelled through
+the admin API after it reached 1C, which withdraws its 1C document.
 
 Everything goes the production way: the application is installed through the bridge's install handler,
 `install` builds the lists, REST activities and templates, the people act through their own Bitrix24
@@ -11,6 +12,9 @@ Bitrix24 sender, the 1C outbox, 1C's answers) move the requests.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,11 @@ def _rest(http: Any, who: Person, method: str, params: dict[str, Any]) -> Any:
     return answer.json()["result"]
 
 
+ADMIN_TOKEN = secrets.token_urlsafe(32)
+"""The served bridge's admin API token for this run (the demo cancels a request through it)."""
+SCAN = b"%PDF-1.4\n% a scanned birth certificate\n" + bytes(range(256)) * 8
+
+
 def app_settings(settings: Settings, b24: Any, url: str) -> Settings:
     """The bridge as the portal's local application (OAuth), on the demo's store and 1C."""
     from config.settings import Settings
@@ -52,7 +61,7 @@ def app_settings(settings: Settings, b24: Any, url: str) -> Settings:
             },
         },
         onec=settings.onec.model_dump(),
-        server={"public_url": url},
+        server={"public_url": url, "admin_token": ADMIN_TOKEN},
         logging=settings.logging.model_dump(),
     )
 
@@ -143,6 +152,34 @@ class Story:
                 [s for n, s in enumerate(path) if n == 0 or s != path[n - 1]],
                 dict(found.data),
             )
+
+
+async def _cancelled_trip(
+    story: Story, employee: Person, client: Person, provider: Person, url: str, http: Any
+) -> dict[str, Any]:
+    """A business trip approved and sent to 1C, then cancelled through the admin API before HR decided: the
+    bridge withdraws the 1C document (WithdrawRequest) and the request ends cancelled."""
+    from cli.common import console
+
+    start = date.today() + timedelta(days=10)
+    trip = {"destination": "Казань", "purpose": "Приёмка склада", "date_from": start.isoformat(),
+            "date_to": (start + timedelta(days=2)).isoformat()}  # fmt: skip
+    element = story.file(employee, "business_trip", trip)
+    await story.approve(client, provider)
+    request_id, _path, _data = story.request(element)
+    answer = http.post(
+        f"{url}/admin/processes/{request_id}/cancel",
+        json={"reason": "поездка отменена клиентом"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    await story.pump()
+    _id, path, _data = story.request(element)
+    states = [r.get("status") for r in story.onec.knobs.requests() if r.get("request_id") == request_id]
+    console.print(
+        f"business_trip: {' → '.join(path) or 'not received'} (admin cancel: HTTP {answer.status_code}); "
+        f"1C document: {', '.join(map(str, states)) or 'none'}"
+    )
+    return {"path": path, "cancel_status": answer.status_code, "onec_states": states}
 
 
 def _people(store: Store, b24: Any, sites: list[str]) -> tuple[int, int, str] | None:
@@ -249,8 +286,12 @@ async def process_story(
                 "date_from": start.isoformat(),
                 "date_to": (start + timedelta(days=6)).isoformat(),
             }
+            scan = ["свидетельство.pdf", base64.b64encode(SCAN).decode()]
+            deduction = {"child_name": "Иванова Мария", "child_birth_date": "2020-05-01", "child_order": "1",
+                         "birth_certificate": scan, "statement": ["заявление.pdf", scan[1]]}  # fmt: skip
             for kind, values in (
                 ("leave", leave),
+                ("child_tax_deduction", deduction),
                 ("certificate", {"certificate_kind": "employment", "purpose": "В банк"}),
                 (
                     "sick_notice",
@@ -269,6 +310,10 @@ async def process_story(
                 request_id, path, data = story.request(element)
                 in_1c = [r for r in onec.knobs.requests() if r.get("request_id") == request_id]
                 console.print(f"{kind}: {' → '.join(path) or 'not received'}; 1C documents: {len(in_1c)}")
+                scans = [a for doc in in_1c for a in doc.get("attachments") or ()]
+                if scans:
+                    same = all(a.get("sha256") == hashlib.sha256(SCAN).hexdigest() for a in scans)
+                    console.print(f"    scans in 1C: {len(scans)}, byte for byte: {'yes' if same else 'NO'}")
                 if data.get("drive_file_url"):
                     console.print(
                         f"    the certificate's PDF in the employee's Drive: {data['drive_file_url']}"
@@ -278,6 +323,7 @@ async def process_story(
                     "documents_in_1c": len(in_1c),
                     "drive_file": data.get("drive_file_url"),
                 }
+            summary["business_trip"] = await _cancelled_trip(story, employee, client, provider, url, http)
             calendar = _rest(
                 http, story.admin, "calendar.event.get", {"type": "user", "ownerId": employee_uid}
             )

@@ -29,9 +29,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert mirrored > 0
     assert "nothing to do" in out.split("5. Nothing changed")[1]
     requests = out.split("6. HR requests")[1].split("7. The client portal")[0]
-    for kind in ("leave", "certificate", "sick_notice"):  # each from the form to 1C and back, once
-        line = re.search(rf"{kind}: (.*?); 1C documents: (\d+)", " ".join(requests.split()))
+    flat = " ".join(requests.split())
+    for kind in ("leave", "child_tax_deduction", "certificate", "sick_notice"):  # form → 1C → back, once
+        line = re.search(rf"{kind}: (.*?); 1C documents: (\d+)", flat)
         assert line and line.group(1).endswith("submitted → done") and line.group(2) == "1", requests
+    assert "scans in 1C: 2, byte for byte: yes" in flat
+    trip = re.search(r"business_trip: (.*?) \(admin cancel: HTTP (\d+)\); 1C document: (\w+)", flat)
+    assert trip and trip.groups() == (
+        "received → awaiting:client → awaiting:provider → approved → submitted → withdrawing → cancelled",
+        "202",
+        "Withdrawn",
+    ), requests
     assert "PDF in the employee's Drive" in requests and "calendar events: 1" in requests
     assert "Traceback" not in result.stderr
     portal = out.split("7. The client portal")[1]
