@@ -10,11 +10,11 @@ A retry puts the request's dead-lettered outbox rows back in the queue (``Outbox
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.clock import utcnow
@@ -34,12 +34,6 @@ ONEC = "onec"
 IN_FLIGHT = ("pending", "sending")
 
 
-def _utc(value: datetime) -> datetime:
-    """The store's times are UTC; SQLite gives them back without a zone."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Utc = Annotated[datetime, AfterValidator(_utc)]
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The request's id (UUID)")]
 
 
@@ -48,8 +42,8 @@ class ProcessSummary(BaseModel):
     kind: str
     state: str
     site_ref: str | None
-    created_at: Utc
-    updated_at: Utc
+    created_at: datetime
+    updated_at: datetime
     """When the last transition was recorded."""
 
 
@@ -66,7 +60,7 @@ class TransitionOut(BaseModel):
     to_state: str
     actor: str
     """Who: ``employee:<id>``, an approver, ``onec``, ``bridge:<worker>``, ``admin``."""
-    at: Utc
+    at: datetime
     reason: str | None
     data: dict[str, Any]
 
@@ -87,9 +81,9 @@ class DeliveryOut(BaseModel):
     attempts: int
     last_error: str | None
     request_id: str | None
-    created_at: Utc
-    next_attempt_at: Utc | None
-    sent_at: Utc | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
 
 
 class ProcessHistory(ProcessSummary):
@@ -217,7 +211,7 @@ def stalled(
     found_requests: list[StalledRequest] = []
     for row in quiet:
         deadline = deadlines.get((row.kind, row.state), other)
-        waited = now - _utc(row.updated_at)
+        waited = now - row.updated_at
         if waited > deadline:
             found_requests.append(
                 StalledRequest(
