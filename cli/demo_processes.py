@@ -83,7 +83,7 @@ class Story:
             self.b24.knobs.flush()
             moved = (await dispatch_activities(sessions, self.context)).done
             moved += sum((await send_pending(sessions, self.bridge.b24, self.catalog)).sent.values())
-            delivered = await deliver_pending(sessions, self.bridge.onec, self.catalog)
+            delivered = await deliver_pending(sessions, self.bridge.onec, self.catalog, files=self.bridge.b24)
             moved += len(delivered.sent) + len(delivered.refused)
             moved += len(await poll_submitted(sessions, self.bridge.onec, self.catalog))
             if not moved:

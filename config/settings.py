@@ -84,6 +84,8 @@ class Bitrix24Settings(Section):
     burst: int = Field(50, gt=0)
     """Leaky-bucket size (50; Enterprise 250)."""
     timeout_seconds: float = Field(30.0, gt=0)
+    max_file_mb: float = Field(20.0, gt=0)
+    """Largest file the bridge downloads from the portal (a request's attachment); larger ones are refused."""
 
     @field_validator("webhook_url")
     @classmethod
@@ -169,6 +171,17 @@ class InvitationSettings(Section):
     max_invitations: int = Field(4, gt=0)
 
 
+def known_zone(value: str) -> str:
+    """An IANA time zone name the system knows (``Europe/Moscow``), else a ValueError naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class ScheduleSettings(Section):
     timezone: str = "Europe/Moscow"
     """Time zone of the cron schedules below (IANA name)."""
@@ -185,13 +198,7 @@ class ScheduleSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("reconcile_cron", "invitations_cron")
     @classmethod
@@ -234,6 +241,13 @@ class PortalSite(Section):
     alternate_approvers: list[int] = Field(default_factory=list)
     """Bitrix24 user ids who take over a timesheet approval after the deadline."""
     rates: list[PortalRate] = Field(default_factory=list)
+    timezone: str | None = None
+    """The site's IANA time zone ("who is working today"); empty: ``schedule.timezone``."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return known_zone(value) if value is not None else None
 
 
 class PortalSettings(Section):

@@ -97,7 +97,7 @@ def cabinet_router(data: PortalData, settings: PortalSettings, clock: Callable[[
     @kit.guarded
     async def cabinet(request: Request) -> Response:
         session, principal, ref = employee(request)
-        today = clock().date()
+        today = settings.local(clock()).date()
         schedule, schedule_error = await _schedule(request, ref, today)
         card = data.employee_card(ref, today)
         regulations: list[RegulationView] = []

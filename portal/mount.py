@@ -31,7 +31,7 @@ from portal.auth import PlacementVerifier, user_gateway
 from portal.data import PortalData
 from portal.pages import PortalPorts
 from portal.store import SqlPortalData
-from portal.throttle import RegistrationLimit
+from portal.throttle import SharedRegistrationLimit
 from portal.web import DataScope, PortalSettings, create_portal_router
 from store.uow import UnitOfWork
 from timesheets.billing import RateCard
@@ -94,11 +94,17 @@ def mount_portal(app: FastAPI, settings: Settings, store: Store) -> bool:
         data=data_scope(store, config),
         verifier=verifier,
         settings=PortalSettings(
-            secret, cookie_secure=config.cookie_secure, frame_ancestors=config.frame_ancestors or base
+            secret,
+            cookie_secure=config.cookie_secure,
+            frame_ancestors=config.frame_ancestors or base,
+            zones={s.site: s.timezone for s in config.sites if s.timezone},
+            default_zone=settings.schedule.timezone,
         ),
         rates=rate_card(config),
         clock=utcnow,
-        registration_limit=RegistrationLimit(config.registrations_per_hour),
+        registration_limit=SharedRegistrationLimit(
+            store.sessions, config.registrations_per_hour, secret.encode()
+        ),
     )
     app.include_router(router, prefix=PREFIX)
     app.state.portal_ports = _ports(settings, store)

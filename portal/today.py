@@ -86,7 +86,7 @@ def today_router(data: PortalData, settings: PortalSettings, clock: Callable[[],
         found = ports(request)
         if found.bitrix24 is None or found.onec is None:
             raise Unavailable("Учёт времени или 1С не подключены: статус «кто работает» недоступен")
-        now = clock()
+        now = settings.local(clock(), site_ref)  # the site's wall clock: its today, its shift start
         try:
             team = await who_is_working(data.team(site_ref), found.bitrix24, found.onec, now)
         except (Bitrix24ApiError, OneCError, TimeTrackingUnavailable) as exc:

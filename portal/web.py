@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -69,6 +70,14 @@ class PortalSettings:
     frame_ancestors: str = "'self'"
     """The portal's origin (e.g. ``https://company.bitrix24.ru``) so Bitrix24 may frame the pages."""
     session_max_age: int = 8 * 3600
+    zones: Mapping[str, str] = field(default_factory=dict)
+    """Per site, the IANA time zone of its "today" when not ``default_zone`` (``portal.sites[].timezone``)."""
+    default_zone: str = "UTC"
+    """The provider's time zone (``schedule.timezone``): "today" for everything not tied to one site."""
+
+    def local(self, moment: datetime, site_ref: str | None = None) -> datetime:
+        """``moment`` (aware) as the wall clock of ``site_ref``'s time zone, or the provider's."""
+        return moment.astimezone(ZoneInfo(self.zones.get(site_ref or "", self.default_zone)))
 
 
 def create_portal_router(

@@ -37,7 +37,7 @@ from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import Approval
 from core.clock import Clock, utcnow
 from core.ids import B24ElementId
-from processes import activities
+from processes import activities, attachments
 from processes.answers import answer_document, answer_submit, queue_answer
 from processes.catalog import ApproverRole, BalanceCheck, Catalog, CatalogError, ProcessEntry
 from processes.element import ElementGone, RequestElement, iblock_of, read_element
@@ -293,7 +293,14 @@ def _approve(
         employee_ref=data.get("employee_ref"),
         approvals=approvals,
     )
-    approve_in(uow, ctx.catalog, instance.request_id, event, at, request)
+    # The files go as references; the 1C worker downloads them before it sends (processes/attachments.py).
+    refs = attachments.references(
+        entry,
+        data.get("values") or {},
+        iblock_id=data.get("iblock_id"),
+        element_id=instance.b24_element_id,
+    )
+    approve_in(uow, ctx.catalog, instance.request_id, event, at, request, attachment_refs=refs)
 
 
 # ---- eb_submit_to_1c -----------------------------------------------------------------------------------

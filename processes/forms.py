@@ -1,5 +1,5 @@
 """From a Bitrix24 list element to the form values of its catalog entry, and from an approved request to
-the 1C ``SubmitRequest`` it becomes. Pure: the caller fetched the element and downloaded the files.
+the 1C ``SubmitRequest`` it becomes. Pure: the caller fetched the element (and any files).
 
 A ``lists.element.get`` row keeps each property as ``PROPERTY_<id>: {<value id>: value}``, even for a
 single value (bitrix24-rest.md §5.3); the installer knows which id each catalog field got.
@@ -64,7 +64,9 @@ def submission(
     files: Mapping[str, Sequence[Attachment]] | None = None,
 ) -> RequestSubmission:
     """The ``SubmitRequest`` of an approved request (docs/onec-contract.md): its kind, period, details
-    (dates as ISO, empty values left out, ``=value`` entries fixed), approvals and attachments."""
+    (dates as ISO, empty values left out, ``=value`` entries fixed), approvals and attachments (``files``
+    by field code). The approval path passes no ``files``: its outbox row carries file references and the
+    1C worker adds the downloaded files (processes/attachments.py)."""
     op = entry.onec
     details: dict[str, str] = {}
     for key, source in op.details.items():

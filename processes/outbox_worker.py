@@ -15,7 +15,7 @@ moves the request to ``failed`` with the refusal codes, and the employee is told
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -23,6 +23,7 @@ from typing import Any, cast
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
 from connectors.onec.port import (
     Approval,
@@ -35,6 +36,7 @@ from connectors.onec.port import (
     TRequestKind,
 )
 from core.clock import Clock, utcnow
+from processes import attachments
 from processes.answers import answer_submit
 from processes.catalog import Catalog
 from processes.engine import Event, IllegalTransition, Transition
@@ -112,11 +114,13 @@ def approve(
     event: Event,
     at: datetime,
     submission: RequestSubmission,
+    *,
+    attachment_refs: Sequence[Mapping[str, Any]] = (),
 ) -> Transition:
     """Apply an approval ``event``; if it makes the request ``approved``, queue its ``SubmitRequest`` in
     the same commit. Raises as ``ProcessRepository.apply`` does (nothing is written then)."""
     with UnitOfWork(sessions) as uow:
-        return approve_in(uow, catalog, request_id, event, at, submission)
+        return approve_in(uow, catalog, request_id, event, at, submission, attachment_refs=attachment_refs)
 
 
 def approve_in(
@@ -126,8 +130,11 @@ def approve_in(
     event: Event,
     at: datetime,
     submission: RequestSubmission,
+    *,
+    attachment_refs: Sequence[Mapping[str, Any]] = (),
 ) -> Transition:
-    """``approve`` inside the caller's unit of work (the call-out dispatcher's)."""
+    """``approve`` inside the caller's unit of work (the call-out dispatcher's). ``attachment_refs``: the
+    request's files, downloaded by the worker before it sends (processes/attachments.py)."""
     if submission.request_id != request_id:
         raise ValueError("the submission carries another request's id")
     repo = uow.processes
@@ -136,7 +143,10 @@ def approve_in(
         raise KeyError(request_id)
     record = repo.apply(catalog.entry(instance.kind), request_id, event, at)
     if record.to_state == "approved":
-        uow.outbox.add(TARGET, KIND, dedup_key(request_id), encode_submission(submission))
+        payload = encode_submission(submission)
+        if attachment_refs:
+            payload[attachments.REFS] = [dict(ref) for ref in attachment_refs]
+        uow.outbox.add(TARGET, KIND, dedup_key(request_id), payload)
     return record
 
 
@@ -178,14 +188,16 @@ async def deliver_pending(
     *,
     policy: DeliveryPolicy = DeliveryPolicy(),
     clock: Clock = utcnow,
+    files: Bitrix24Port | None = None,
 ) -> DeliveryReport:
     """One pass: claim due ``SubmitRequest`` rows, send them to 1C, settle each. Safe to run in several
-    processes at once; call it from the scheduler every few seconds."""
+    processes at once; call it from the scheduler every few seconds. ``files`` downloads the attachments
+    a row references (the Bitrix24 gateway; processes/attachments.py)."""
     report = DeliveryReport()
     with UnitOfWork(sessions) as uow:
         claimed = uow.outbox.claim(TARGET, lease=policy.lease, limit=policy.batch, now=clock())
     for row in claimed:
-        await _deliver(sessions, onec, catalog, row, policy, clock, report)
+        await _deliver(sessions, onec, catalog, row, policy, clock, report, files)
     return report
 
 
@@ -197,12 +209,14 @@ async def _deliver(
     policy: DeliveryPolicy,
     clock: Clock,
     report: DeliveryReport,
+    files: Bitrix24Port | None = None,
 ) -> None:
     if row.kind != KIND:
         _dead(sessions, row, f"unknown kind {row.kind}", report)
         return
     try:
-        result = await onec.submit_request(decode_submission(row.payload))
+        submission = await attachments.attach(decode_submission(row.payload), row.payload, files, onec)
+        result = await onec.submit_request(submission)
     except Exception as error:
         # Transient (1C down, sessions locked, a dropped connection): back off and retry; Terminal, or a
         # payload this code cannot read: no retry would help, so dead-letter at once.

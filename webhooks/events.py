@@ -2,16 +2,17 @@
 
 Both receive form posts in PHP bracket notation (bitrix24-rest.md §6.2), parsed into strict models and
 checked by ``PortalAuth`` (webhooks/portal.py). An event is stored in the inbox under the digest of
-what identifies it (a redelivery is answered, not stored again), answered at once, and handed to its
-handler after the response (webhooks/handlers.py; the scheduler's ``inbox`` job retries).
+what identifies it (a redelivery is answered, not stored again) through the group-commit writer
+(webhooks/inbox_writer.py: answered only once its row is committed, one commit for every event that
+arrived meanwhile), and handed to its handler after the response (webhooks/handlers.py; the scheduler's
+``inbox`` job retries).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
 
 from store import inbox
@@ -63,7 +64,9 @@ async def install(call: PortalInstall) -> Installed:
     responses=responses(400, 401, 403, 413, 422, 503),
     openapi_extra=_form_body(EventBody, "An application event as Bitrix24 posts it (bitrix24-rest.md §6.2)"),
 )
-async def event(call: PortalAuth, store: StoreDep, background: BackgroundTasks) -> Received | Installed:
+async def event(
+    call: PortalAuth, store: StoreDep, background: BackgroundTasks, request: Request
+) -> Received | Installed:
     if call.installed:
         return Installed()
     body = call.body
@@ -73,7 +76,7 @@ async def event(call: PortalAuth, store: StoreDep, background: BackgroundTasks) 
     identity = {"event": body.event, "ts": body.ts, "member_id": call.member_id, "data": data}
     key = inbox.message_key(identity, distinct=body.ts is None and body.data.subject is None)
     payload = {**identity, "subject": body.data.subject, "event_handler_id": body.event_handler_id}
-    fresh = await asyncio.to_thread(inbox.receive, store.sessions, SOURCE, key, body.event, payload)
+    fresh = await request.app.state.inbox_writer.receive(SOURCE, key, body.event, payload)
     if fresh:
         background.add_task(dispatch, store.sessions)
     return Received(duplicate=not fresh)

@@ -137,7 +137,7 @@ def schedule_process_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
     async def processes() -> Mapping[str, int]:
         dispatched = await handlers.dispatch_activities(sessions, context)
         to_b24 = await send_pending(sessions, bridge.b24, catalog)
-        to_1c = await deliver_pending(sessions, bridge.onec, catalog)
+        to_1c = await deliver_pending(sessions, bridge.onec, catalog, files=bridge.b24)
         return {
             "callouts": dispatched.done,
             "callouts_failed": dispatched.failed,
@@ -154,7 +154,7 @@ def schedule_process_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
         """A call-out just stored: handle it and send its answer (and any 1C submission) now."""
         if (await handlers.dispatch_activities(sessions, context)).done:
             await send_pending(sessions, bridge.b24, catalog)
-            await deliver_pending(sessions, bridge.onec, catalog)
+            await deliver_pending(sessions, bridge.onec, catalog, files=bridge.b24)
 
     handlers.on_callout_stored(sessions, at_once)
 

@@ -51,5 +51,10 @@ def build_bitrix24(
         else MemoryBudget(b24.rate, b24.burst)
     )
     return Bitrix24Gateway(
-        base_url, budget=budget, tokens=tokens, retry=retry, timeout_seconds=b24.timeout_seconds
+        base_url,
+        budget=budget,
+        tokens=tokens,
+        retry=retry,
+        timeout_seconds=b24.timeout_seconds,
+        max_file_bytes=int(b24.max_file_mb * 1024 * 1024),
     )

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from connectors.bitrix24 import reads
+from connectors.bitrix24 import files, reads
 from connectors.bitrix24.auth import OAuthTokens
 from connectors.bitrix24.budget import Budget
 from connectors.bitrix24.encoding import command, encode_params
@@ -37,7 +38,7 @@ from connectors.bitrix24.errors import (
     is_read,
     surely_not_run,
 )
-from connectors.bitrix24.port import Call, CallOutcome
+from connectors.bitrix24.port import Call, CallOutcome, DownloadedFile
 from connectors.bitrix24.transport import Envelope, error_from_body, new_client, new_session, translate
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 BATCH_LIMIT = 50
 BLOCK_SECONDS = 600.0
 """How long Bitrix24 blocks a method when no reset time is known (§8.2: ten minutes)."""
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""Default limit of ``download`` (settings: ``bitrix24.max_file_mb``)."""
 MAX_COMMAND_CHARS = 8000
 """A longer command (photos, long texts) is sent alone as JSON, not inside a batch (§1.4 item 11)."""
 
@@ -95,6 +98,7 @@ class Bitrix24Gateway:
         timeout_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.budget = budget
@@ -103,6 +107,7 @@ class Bitrix24Gateway:
         self.timeout_seconds = timeout_seconds
         self.clock = clock
         self.sleep = sleep
+        self.max_file_bytes = max_file_bytes
         self.counters = Counters()
         self._session: aiohttp.ClientSession | None = None
         self._client: Any = None
@@ -364,6 +369,64 @@ class Bitrix24Gateway:
                     name, error=api_error(resolution, code="NOT_RUN", method=method)
                 )
         return outcomes
+
+    async def download(
+        self, link: str, *, fallback_name: str, max_bytes: int | None = None
+    ) -> DownloadedFile:
+        """A file a method linked to (files.py): the application's token as ``auth``, refreshed once when
+        the portal answers with its authorisation page; transient failures retried as REST calls are;
+        refused over ``max_bytes`` (default ``max_file_bytes``) with FAIL ``FILE_TOO_LARGE``."""
+        if self.tokens is None:
+            raise api_error(files.NEEDS_APP, code="NO_APP_TOKEN", method=files.METHOD)
+        url = files.absolute(self.base_url, link)
+        limit = max_bytes if max_bytes is not None else self.max_file_bytes
+        files.quiet_httpx()
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, Bitrix24ApiError) or exc.action not in RETRYABLE:
+                return False
+            self.counters.retries += 1
+            log.warning(
+                "bitrix24.retry", extra={"method": files.METHOD, "code": exc.code, "status": exc.status}
+            )
+            return True
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
+            + wait_random(0, self.retry.initial_seconds),
+            retry=retry_if_exception(should_retry),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        headers = {"User-Agent": "extranet-bridge", "Accept": "*/*"}
+        async with httpx.AsyncClient(timeout=self.timeout_seconds, headers=headers) as client:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._fetch(client, url, limit, fallback_name)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _fetch(
+        self, client: httpx.AsyncClient, url: str, limit: int, fallback_name: str
+    ) -> DownloadedFile:
+        """One download attempt; a login page means the token was refused: refresh it once, try again."""
+        assert self.tokens is not None
+        self._srh()  # the aiohttp session that token refreshes use, bound to this loop
+        session = self._session_or_fail()
+        token = await self.tokens.access_token(session)
+        for refreshed in (False, True):
+            try:
+                return await files.fetch(client, url, token, max_bytes=limit, fallback_name=fallback_name)
+            except Bitrix24ApiError as exc:
+                if exc.action is not Action.REFRESH_TOKEN:
+                    raise
+                if refreshed:
+                    raise api_error(
+                        files.LOGIN_AGAIN, code=exc.code, status=exc.status, method=files.METHOD
+                    ) from None
+            token = await self.tokens.refresh(session, rejected=token)
+            self.counters.token_refreshes += 1
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def list_all(
         self, method: str, params: Mapping[str, Any] | None = None, *, id_key: str = "ID"

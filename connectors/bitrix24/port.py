@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.errors import Action
 from core.ids import B24DepartmentId as B24DepartmentId  # the kernel's typed ids, re-exported
@@ -84,3 +84,27 @@ class Bitrix24Port(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A file downloaded from a link a Bitrix24 method gave (``lists.element.get.file.url``)."""
+
+    name: str
+    """From the answer's ``Content-Disposition``; the caller's fallback when the portal named none."""
+    mime: str | None
+    """The ``Content-Type`` the portal sent, or None when it sent none or only a generic one."""
+    content: bytes = field(repr=False)
+
+
+@runtime_checkable
+class FileDownloads(Bitrix24Port, Protocol):
+    """A port that can also download the files Bitrix24 links to (connectors/bitrix24/files.py)."""
+
+    async def download(
+        self, link: str, *, fallback_name: str, max_bytes: int | None = None
+    ) -> DownloadedFile:
+        """Download ``link`` (relative to the portal, or on the portal); raises Bitrix24ApiError, and
+        FAIL with code ``FILE_TOO_LARGE`` when the file is over ``max_bytes`` (default: the configured
+        limit)."""
+        ...

@@ -239,6 +239,7 @@ def create_app(config: SandboxConfig | None = None) -> Any:
     """Build the sandbox app for ``config``; its state is at ``app.state.sandbox`` (a ``Sandbox``)."""
     from sandbox.bitrix24.app_knobs import install_app
     from sandbox.bitrix24.knobs import knob_routes
+    from sandbox.bitrix24.lists_download import download_routes
     from sandbox.bitrix24.pages import page_routes
 
     config = config or SandboxConfig()
@@ -265,6 +266,7 @@ def create_app(config: SandboxConfig | None = None) -> Any:
         Route("/oauth/token/", oauth_token, methods=["GET", "POST"]),
         Route("/oauth/token", oauth_token, methods=["GET", "POST"]),
         *knob_routes(),
+        *download_routes(),
         *page_routes(),
     ]
     inner = Starlette(routes=routes, lifespan=lifespan)

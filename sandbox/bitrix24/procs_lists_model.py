@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,8 +228,21 @@ def _store_file(st: ListsState, value: Any, error: str) -> int:
         raise RestError(error, "Could not save file") from exc
     file_id = st.next_file
     st.next_file += 1
-    st.files[file_id] = {"name": name, "size": len(raw)}
+    # The bytes are kept so that lists.element.get.file.url's links can serve them (lists_download.py);
+    # the type is guessed from the name as Bitrix's CFile does for an upload without one [S].
+    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    st.files[file_id] = {"name": name, "size": len(raw), "content": raw, "type": mime}
     return file_id
+
+
+def file_url(iblock: Iblock, element: Element, field_id: str, file_id: int) -> str:
+    """lists-element-get-file-url.md "Example Response for File Property Type": a link relative to the
+    portal, ``/company/lists/<list>/file/<section>/<element>/PROPERTY_<id>/<file>/?ncc=y&download=y``
+    (api-reference/files/how-to-download-files.md shows the same form)."""
+    return (
+        f"/company/lists/{iblock.id}/file/{element.section_id}/{element.id}/{field_id}/{file_id}/"
+        "?ncc=y&download=y"
+    )
 
 
 def _valid(fld: ListField, value: Any) -> bool:

@@ -10,6 +10,7 @@ become Done with a PDF. Every status change is registered in the change feed as 
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -79,12 +80,17 @@ def _read(params: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
     attachments = []
     for n, i in enumerate(soap.items(params.get("attachments"))):
         try:
-            size = len(base64.b64decode(soap.text(soap.child(i, "content")) or "", validate=True))
+            raw = base64.b64decode(soap.text(soap.child(i, "content")) or "", validate=True)
         except ValueError:
             errors.append(("INVALID_VALUE", "Вложение не в base64", f"attachments[{n}].content"))
-            size = 0
+            raw = b""
         attachments.append(
-            {"name": soap.text(soap.child(i, "name")), "mime": soap.text(soap.child(i, "mime")), "size": size}
+            {
+                "name": soap.text(soap.child(i, "name")),
+                "mime": soap.text(soap.child(i, "mime")),
+                "size": len(raw),
+                "sha256": hashlib.sha256(raw).hexdigest(),  # a test can check the exact bytes arrived
+            }
         )
     out["attachments"] = attachments
     return out, errors

@@ -87,7 +87,9 @@ class World:
             sent = await send_pending(self.store.sessions, self.gateway, CATALOG, policy=QUICK)
             moved += sum(sent.sent.values())
             if onec:
-                delivered = await deliver_pending(self.store.sessions, self.onec, CATALOG, policy=QUICK)
+                delivered = await deliver_pending(
+                    self.store.sessions, self.onec, CATALOG, policy=QUICK, files=self.gateway
+                )
                 moved += len(delivered.sent) + len(delivered.refused)
                 moved += len(await poll_submitted(self.store.sessions, self.onec, CATALOG))
             if not moved:

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy import func, select
 
+from config.settings import Settings
 from config.wiring import Store
+from sandbox.bitrix24.testing import RunningSandbox
 from store import inbox
 from store.models import InboxMessage
+from tests.integration.webhooks.conftest import FORM, event_body, install_body
+from webhooks.app import create_app
 from webhooks.inbox_writer import InboxWriter
 
 
@@ -53,3 +58,24 @@ async def test_a_lone_message_is_committed_at_once(store: Store) -> None:
     writer = InboxWriter(store.sessions)
     assert await writer.receive("bitrix24.activity", "only", "eb_x", {}) is True
     assert writer.commits == 1 and _rows(store) == 1
+
+
+async def test_portal_events_share_commits_and_are_answered_once_stored(
+    settings: Settings, store: Store, portal: RunningSandbox
+) -> None:
+    """``/bitrix24/events`` stores through the same group-commit writer as the call-outs."""
+    app = create_app(settings, store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as http:
+        auth = portal.knobs.install()["auth"]
+        installed = await http.post("/bitrix24/install", content=install_body(auth), headers=FORM)
+        assert installed.status_code == 200, installed.text
+        token = auth["application_token"]
+        bodies = [event_body("ONUSERADD", token, {"ID": str(n)}, ts=str(1767225600 + n)) for n in range(40)]
+        answers = await asyncio.gather(
+            *(http.post("/bitrix24/events", content=b, headers=FORM) for b in [*bodies, bodies[0]])
+        )
+    assert [a.status_code for a in answers] == [200] * 41
+    assert sum(a.json()["duplicate"] for a in answers) == 1
+    assert _rows(store) == 40
+    assert 1 <= app.state.inbox_writer.commits < 40  # many events per commit
