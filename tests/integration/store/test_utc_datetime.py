@@ -10,15 +10,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import DateTime, func, select
 from sqlalchemy.exc import StatementError
 
-# every model module, so that all tables join Base.metadata
-import portal.models
-import portal.tables  # noqa: F401
-import store.regulations  # noqa: F401
 from config.wiring import Store
+from portal import models as portal_models
+from portal import tables as portal_tables
+from store import rate_limits, regulations
 from store.db import make_engine, upgrade
 from store.models import Base, InboxMessage, JobLease
 from store.types import NaiveDatetimeError, UtcDateTime, render_migration_type
 
+MODEL_MODULES = (portal_models, portal_tables, rate_limits, regulations)
+"""Every module declaring tables beside store/models.py: imported, their tables join Base.metadata."""
 MSK = timezone(timedelta(hours=3))
 AT = datetime(2026, 3, 2, 12, 30, 15, 123456, tzinfo=MSK)
 
