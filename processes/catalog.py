@@ -25,7 +25,18 @@ FieldType = Literal[
     "string", "text", "date", "int", "decimal", "select", "bool", "file", "bik", "bank_account", "user"
 ]
 ApproverRole = Literal["client_approver", "provider_manager", "alternate_approver"]
-Outcome = Literal["received", "invalid", "approved", "rejected", "submitted", "done", "cancelled", "failed"]
+Outcome = Literal[
+    "received",
+    "invalid",
+    "approved",
+    "rejected",
+    "submitted",
+    "done",
+    "cancelled",
+    "failed",
+    "withdrawn",
+    "withdraw_refused",
+]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 

@@ -2,7 +2,10 @@
 
 A request moves ``received`` → ``awaiting:<step>`` (one per approval step of its entry) → ``approved`` →
 ``submitted`` (1C has the document) → ``done``; it can end ``invalid``, ``rejected`` or ``cancelled``, and
-``failed`` (1C refused) can be retried. Reminders, escalations to the alternate and 1C's "in review" are
+``failed`` (1C refused) can be retried. A ``cancel`` once the request is on its way to 1C (``approved``,
+``submitted``) is ``withdrawing`` until 1C answers ``WithdrawRequest``: withdrawn → ``cancelled``, too late
+(HR decided) → back to ``submitted``; HR finishing first ends it ``done`` or ``rejected`` as usual.
+Reminders, escalations to the alternate, 1C's "in review" and the submit settling while withdrawing are
 recorded as transitions that keep the state. Every transition is a record with who, when, why and the
 hash of the previous record (sha256 over a canonical JSON form), so the history is append-only and any
 later edit, insertion or removal is found by ``verify_chain``. Pure: no I/O, no clock (callers pass
@@ -35,9 +38,16 @@ EventName = Literal[
     "fail",
     "retry",
     "cancel",
+    "withdrawn",
+    "withdraw_refused",
 ]
 TERMINAL = frozenset({"invalid", "rejected", "done", "cancelled"})
 AWAITING = "awaiting:"
+WITHDRAWING = "withdrawing"
+IN_1C = frozenset({"approved", "submitted"})
+"""States whose cancel must withdraw the document from 1C first."""
+WITH_1C = frozenset({"submitted", WITHDRAWING})
+"""States in which 1C's change feed moves the request."""
 # What the employee is told when a request enters each state (catalog ``messages``); None = nothing.
 _OUTCOME_OF_STATE = {
     "invalid": "invalid",
@@ -48,6 +58,12 @@ _OUTCOME_OF_STATE = {
     "cancelled": "cancelled",
     "failed": "failed",
 }
+_OUTCOME_FROM_WITHDRAWING = {"cancelled": "withdrawn", "submitted": "withdraw_refused"}
+DEFAULT_MESSAGES: dict[Outcome, str] = {
+    "withdrawn": "Заявка отозвана из отдела кадров.",
+    "withdraw_refused": "Заявку уже не отозвать — отдел кадров её рассмотрел: {reason}",
+}
+"""Said for an outcome the entry's ``messages`` leave out (``withdrawn`` tries ``cancelled`` first)."""
 
 
 class IllegalTransition(ValueError):
@@ -101,26 +117,32 @@ def next_state(entry: ProcessEntry, state: str | None, event: Event) -> str:
             return "received"
     elif state is None or state in TERMINAL:
         pass
-    elif name == "cancel":
-        return "cancelled"
+    elif name == "cancel" and state != WITHDRAWING:
+        return WITHDRAWING if state in IN_1C else "cancelled"
     elif name == "validated" and state == "received":
         return awaiting(entry.approvals[0].code)
     elif name == "invalidated" and state == "received":
         return "invalid"
     elif name in ("approve", "reject", "remind", "escalate") and state.startswith(AWAITING):
         return _approval(entry, state, event)
+    elif name in ("submitted", "fail") and state == WITHDRAWING:
+        return state  # the submit settled after the cancel: its withdraw follows
     elif name == "submitted" and state == "approved":
         return "submitted"
     elif name == "fail" and state in ("approved", "submitted"):
         return "failed"
     elif name == "retry" and state == "failed":
         return "approved"
-    elif name == "onec_in_review" and state == "submitted":
+    elif name == "onec_in_review" and state in WITH_1C:
         return state
-    elif name == "onec_done" and state == "submitted":
+    elif name == "onec_done" and state in WITH_1C:
         return "done"
-    elif name == "onec_rejected" and state == "submitted":
+    elif name == "onec_rejected" and state in WITH_1C:
         return "rejected"
+    elif name == "withdrawn" and state in WITH_1C:
+        return "cancelled"
+    elif name == "withdraw_refused" and state == WITHDRAWING:
+        return "submitted"
     raise IllegalTransition(f"{name} does not apply to a request in state {state!r}")
 
 
@@ -222,7 +244,14 @@ def employee_message(entry: ProcessEntry, record: Transition) -> str | None:
     if record.from_state == record.to_state:
         return None
     outcome = _OUTCOME_OF_STATE.get(record.to_state)
+    if record.from_state in WITH_1C:  # withdrawn by the bridge's cancel, or in 1C itself
+        outcome = _OUTCOME_FROM_WITHDRAWING.get(record.to_state, outcome)
     if outcome is None and record.from_state == "received":
         outcome = "received"
-    text = entry.messages.get(cast(Outcome, outcome)) if outcome else None
+    if outcome is None:
+        return None
+    text = entry.messages.get(cast(Outcome, outcome))
+    if text is None and outcome == "withdrawn":
+        text = entry.messages.get("cancelled")
+    text = text or DEFAULT_MESSAGES.get(cast(Outcome, outcome))
     return text.replace("{reason}", record.reason or "") if text else None

@@ -1,4 +1,5 @@
-"""1C's answers move requests on: ``done`` or ``rejected`` by HR, the employee told, a certificate kept.
+"""1C's answers move requests on: ``done`` or ``rejected`` by HR, ``cancelled`` when withdrawn (Отозвано),
+the employee told, a certificate kept. A ``withdrawing`` request listens too: HR finishing first ends it.
 
 Two ways in, one rule. ``apply_changes`` takes the ``RequestStatus`` items of a change-feed batch (the
 feed's consumer calls it before it commits its ack, so a redelivered batch is harmless); ``poll_submitted``
@@ -24,7 +25,7 @@ from connectors.onec.port import ChangeBatch, DocumentStatus, OneCPort, RequestS
 from core.clock import Clock, utcnow
 from processes.answers import answer_document
 from processes.catalog import Catalog, ProcessEntry
-from processes.engine import Event, EventName, Transition, employee_message
+from processes.engine import WITH_1C, Event, EventName, Transition, employee_message
 from processes.validation import parse_date
 from store.models import ProcessInstance
 from store.uow import UnitOfWork
@@ -42,7 +43,7 @@ _EVENTS: dict[str, EventName | None] = {
     "Done": "onec_done",
     "Posted": "onec_done",
     "Rejected": "onec_rejected",
-    "Withdrawn": "onec_rejected",
+    "Withdrawn": "withdrawn",  # Отозвано: by the bridge's WithdrawRequest, or in 1C at the employee's word
 }
 
 
@@ -156,7 +157,7 @@ def apply_status(
     with UnitOfWork(sessions) as uow:
         repo = uow.processes
         instance = repo.get(status.request_id, lock=True)
-        if instance is None or instance.state != "submitted":
+        if instance is None or instance.state not in WITH_1C:
             return None
         if name == "onec_in_review":
             history = repo.history(status.request_id)
@@ -164,7 +165,7 @@ def apply_status(
                 return None
         entry = catalog.entry(instance.kind)
         data = {"status": status.status, "doc_ref": status.doc_ref, "reviewed_by": status.reviewed_by}
-        reason = status.reason if name == "onec_rejected" else None
+        reason = status.reason if name in ("onec_rejected", "withdrawn") else None
         record = repo.apply(entry, status.request_id, Event(name, ACTOR, reason, data=data), at)
         queue_employee_message(uow, entry, instance, record)
         answer_document(uow, catalog, instance)  # a refused certificate: the waiting workflow goes on

@@ -4,7 +4,14 @@ One pass (the scheduler's ``process_reconcile`` job):
 
 - **workflows Bitrix24 ended or purged** — a request still before 1C (``received``, ``awaiting:…``) whose
   workflow is no longer running (``bizproc.workflow.instances`` lists running ones only, bitrix24-rest.md
-  §5.7) is ``cancel``-led with that reason: nobody can approve it any more;
+  §5.7) is ``cancel``-led with that reason: nobody can approve it any more. A request already approved is
+  left alone: its workflow ends normally once the submit step is answered, and "not running" cannot tell
+  that, or a purge of old instances, from a deliberate stop — withdrawing a document HR holds on such
+  evidence would undo approved leave; an admin withdraws it on purpose (admin API cancel);
+- **withdrawals** — a ``withdrawing`` request whose ``SubmitRequest`` was dead-lettered after the cancel
+  (so no settle will queue its withdraw) gets its ``WithdrawRequest`` queued (``withdraws_queued``; 1C
+  answers NotFound or Withdrawn); one quiet for ``withdraw_after`` (1C down, the withdraw retrying or
+  dead-lettered) is reported (``withdrawing``) for the operator;
 - **silent approvers** — a step waiting longer than its ``remind_after_hours`` gets a ``remind`` transition
   and an ``im.notify`` to the approver, once per reminder period (escalation to the alternate after
   ``deadline_hours`` is the workflow's own time-out, reported back as a decision);
@@ -40,9 +47,10 @@ from processes import activities
 from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, queue_answer
 from processes.callouts import SOURCE, Directory
 from processes.catalog import Catalog
-from processes.engine import AWAITING, Event
+from processes.engine import AWAITING, WITHDRAWING, Event
 from processes.onec_answers import DRIVE_UPLOAD, NOTIFY, poll_submitted, queue_document
 from processes.outbox_worker import KIND as SUBMIT_KIND
+from processes.outbox_worker import ensure_withdraw
 from store.models import OutboxMessage, ProcessInstance
 from store.uow import UnitOfWork
 
@@ -66,6 +74,10 @@ class ReconcileReport:
     """Done requests still without their file after ``DOCUMENT_ASKS`` asks: for the operator."""
     dead_submits: list[int] = field(default_factory=list)
     dead_answers: list[int] = field(default_factory=list)
+    withdrawing: list[str] = field(default_factory=list)
+    """Requests whose withdrawal 1C has not answered within ``withdraw_after``: for the operator."""
+    withdraws_queued: list[str] = field(default_factory=list)
+    """Withdrawing requests whose submit was dead-lettered: their withdraw queued now."""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -78,6 +90,8 @@ class ReconcileReport:
             "documents_missing": len(self.documents_missing),
             "dead_submits": len(self.dead_submits),
             "dead_answers": len(self.dead_answers),
+            "withdrawing": len(self.withdrawing),
+            "withdraws_queued": len(self.withdraws_queued),
         }
 
 
@@ -109,6 +123,7 @@ async def reconcile(
     *,
     clock: Clock = utcnow,
     stale_after: timedelta = timedelta(hours=6),
+    withdraw_after: timedelta = timedelta(hours=2),
 ) -> ReconcileReport:
     report = ReconcileReport()
     now = clock()
@@ -125,6 +140,7 @@ async def reconcile(
             reason = "процесс в Битрикс24 завершён или удалён до согласования"
             uow.processes.apply(catalog.entry(instance.kind), request_id, Event("cancel", ACTOR, reason), now)
             report.cancelled.append(request_id)
+    _queue_withdraws(sessions, report)
     _remind(sessions, catalog, directory, now, report)
     _answer_waiting(sessions, catalog, report)
     _answer_failed_callouts(sessions, report)
@@ -143,14 +159,36 @@ async def reconcile(
                 OutboxMessage.status == "failed", OutboxMessage.kind.in_((SUBMIT_KIND, EVENT_SEND))
             )
         ).all()
+        report.withdrawing = list(
+            session.scalars(
+                select(ProcessInstance.request_id)
+                .where(
+                    ProcessInstance.state == WITHDRAWING, ProcessInstance.updated_at < now - withdraw_after
+                )
+                .order_by(ProcessInstance.updated_at)
+            )
+        )
     report.dead_submits = [i for i, kind in dead if kind == SUBMIT_KIND]
     report.dead_answers = [i for i, kind in dead if kind == EVENT_SEND]
     if (report.dead_submits or report.dead_answers or report.cancelled or report.failed_callouts
-            or report.documents_missing):  # fmt: skip
+            or report.documents_missing or report.withdrawing):  # fmt: skip
         log.warning("processes.stalled", **report.counts(), dead_submit_ids=report.dead_submits[:20],
                     dead_answer_ids=report.dead_answers[:20],
-                    document_missing_ids=report.documents_missing[:20])  # fmt: skip
+                    document_missing_ids=report.documents_missing[:20],
+                    withdrawing_ids=report.withdrawing[:20])  # fmt: skip
     return report
+
+
+def _queue_withdraws(sessions: sessionmaker[Session], report: ReconcileReport) -> None:
+    with sessions() as session:
+        withdrawing = list(
+            session.scalars(select(ProcessInstance.request_id).where(ProcessInstance.state == WITHDRAWING))
+        )
+    for request_id in withdrawing:
+        with UnitOfWork(sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is not None and instance.state == WITHDRAWING and ensure_withdraw(uow, request_id):
+                report.withdraws_queued.append(request_id)
 
 
 def _remind(

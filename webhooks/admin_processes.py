@@ -2,9 +2,12 @@
 (with its hash chain verified), find the stalled ones, retry a dead-lettered delivery, cancel a request.
 
 A cancel is a transition through the engine (processes/engine.py) with the admin's reason, committed with
-the employee's message in one unit of work; the engine refuses it (409) for a request that has ended, and
-so does this API while the request's document is on its way to 1C (a sent SOAP call cannot be recalled).
-A retry puts the request's dead-lettered outbox rows back in the queue (``Outbox.requeue``).
+the employee's message in one unit of work; the engine refuses it (409) for a request that has ended. A
+request on its way to 1C (``approved``, ``submitted``) is not ended here but ``withdrawing`` (202): 1C is
+asked to withdraw the document (``WithdrawRequest`` through the outbox, after its submit) and the answer
+ends it ``cancelled`` or, when HR decided first, puts it back to ``submitted``.
+A retry puts the request's dead-lettered outbox rows back in the queue (``Outbox.requeue``); a request 1C
+refused (``failed``) is sent again instead: the engine's ``retry`` and a fresh ``SubmitRequest`` row.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.clock import utcnow
 from processes.catalog import Catalog, default_catalog
-from processes.engine import AWAITING, TERMINAL, Event, IllegalTransition
+from processes.engine import AWAITING, TERMINAL, WITHDRAWING, IllegalTransition
 from processes.onec_answers import queue_employee_message
+from processes.outbox_worker import KIND as SUBMIT
+from processes.outbox_worker import cancel_in, retry_in
 from store import monitoring
 from store.uow import UnitOfWork
 from webhooks.deps import AdminUser, StoreDep
@@ -30,10 +36,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/admin", tags=["admin: processes"], responses=responses(401, 413, 503))
 
-ONEC = "onec"
-IN_FLIGHT = ("pending", "sending")
 
-
+CHANGED_MEANWHILE = (StaleDataError, IntegrityError)
+"""A concurrent writer's transition won: the version check, or the unique (instance, seq) of the history."""
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The request's id (UUID)")]
 
 
@@ -114,7 +119,7 @@ class Stalled(BaseModel):
 
 class Requeued(BaseModel):
     requeued: list[int]
-    """Outbox rows due again now, their attempts counted afresh."""
+    """Outbox rows due again now, their attempts counted afresh (or new: a refused request sent again)."""
 
 
 class CancelIn(BaseModel):
@@ -125,6 +130,7 @@ class CancelIn(BaseModel):
 class Cancelled(BaseModel):
     request_id: str
     state: str
+    """``cancelled``, or ``withdrawing`` while 1C is asked to withdraw the document (answered 202)."""
     transition: TransitionOut
 
 
@@ -237,11 +243,18 @@ def stalled(
 def retry_delivery(
     _: AdminUser, store: StoreDep, message_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> Requeued:
-    """Put one dead-lettered outbox row back in the queue (any target, request or not)."""
+    """Put one dead-lettered outbox row back in the queue (any target, request or not). A request's
+    ``SubmitRequest`` is not sent again once the request is no longer ``approved`` (409): it would create
+    the 1C document the request gave up."""
     with UnitOfWork(store.sessions) as uow:
         row = monitoring.delivery(uow.session, message_id)
         if row is None:
             raise Refusal(404, "not_found", "no outbox row with this id")
+        if row.kind == SUBMIT and row.request_id and row.status == "failed":
+            instance = uow.processes.get(row.request_id, lock=True)
+            if instance is not None and instance.state != "approved":
+                detail = f"the request is {instance.state}: its submission is not sent again"
+                raise Refusal(409, "request_moved_on", detail)
         if not uow.outbox.requeue(message_id):
             raise Refusal(409, "not_dead_lettered", f"the row is {row.status}: only a failed row is retried")
     log.info("admin.retry", extra={"message_ids": [message_id]})
@@ -280,15 +293,44 @@ def history(_: AdminUser, store: StoreDep, request_id: RequestId) -> ProcessHist
     response_model=Requeued,
     responses=responses(404, 409, 422),
 )
-def retry(_: AdminUser, store: StoreDep, request_id: RequestId) -> Requeued:
-    """Put the request's dead-lettered deliveries back in the queue (their attempts counted afresh)."""
-    with UnitOfWork(store.sessions) as uow:
-        if monitoring.instance(uow.session, request_id) is None:
-            raise Refusal(404, "not_found", "no request with this id")
-        dead = [d.id for d in monitoring.deliveries_of(uow.session, request_id) if d.status == "failed"]
-        requeued = [message_id for message_id in dead if uow.outbox.requeue(message_id)]
-        if not requeued:
-            raise Refusal(409, "nothing_to_retry", "the request has no dead-lettered delivery")
+def retry(request: Request, who: AdminUser, store: StoreDep, request_id: RequestId) -> Requeued:
+    """Put the request's dead-lettered deliveries back in the queue (their attempts counted afresh); a
+    request 1C refused (``failed``) goes back to ``approved`` with a new ``SubmitRequest`` of its last
+    payload. 409 when there is nothing to retry. Two admins at once queue one row (the request is locked)."""
+    catalog = _catalog(request)
+    try:
+        with UnitOfWork(store.sessions) as uow:
+            instance = uow.processes.get(request_id, lock=True)
+            if instance is None:
+                raise Refusal(404, "not_found", "no request with this id")
+            state = instance.state
+            # A dead submit of a request no longer approved (withdrawing, cancelled) is not sent again: it
+            # would create the document the request gave up.
+            dead = [
+                d.id
+                for d in monitoring.deliveries_of(uow.session, request_id)
+                if d.status == "failed" and (d.kind != SUBMIT or state == "approved")
+            ]
+            requeued = [message_id for message_id in dead if uow.outbox.requeue(message_id)]
+            if not requeued and state == "failed" and instance.kind in catalog.processes:
+                try:
+                    record = retry_in(uow, catalog, request_id, who, utcnow())
+                except LookupError:
+                    raise Refusal(409, "nothing_to_retry", "the request was never queued for 1C") from None
+                uow.session.flush()
+                requeued = [
+                    d.id
+                    for d in monitoring.deliveries_of(uow.session, request_id)
+                    if d.kind == SUBMIT and d.status == "pending"
+                ]
+                state = record.to_state
+            if not requeued:
+                detail = f"the request is {state}: it has no dead-lettered delivery and 1C did not refuse it"
+                raise Refusal(409, "nothing_to_retry", detail)
+    except CHANGED_MEANWHILE:  # SQLite has no row lock: the other admin's transition took this seq
+        raise Refusal(
+            409, "changed_meanwhile", "the request changed meanwhile; read it and try again"
+        ) from None
     log.info("admin.retry", extra={"request_id": request_id, "message_ids": requeued})
     return Requeued(requeued=requeued)
 
@@ -296,13 +338,24 @@ def retry(_: AdminUser, store: StoreDep, request_id: RequestId) -> Requeued:
 @router.post(
     "/processes/{request_id}/cancel",
     response_model=Cancelled,
-    responses=responses(400, 404, 409, 422),
+    status_code=200,
+    responses={
+        **responses(400, 404, 409, 422),
+        202: {"model": Cancelled, "description": "Withdrawing from 1C"},
+    },
 )
 def cancel(
-    request: Request, body: CancelIn, who: AdminUser, store: StoreDep, request_id: RequestId
+    request: Request,
+    response: Response,
+    body: CancelIn,
+    who: AdminUser,
+    store: StoreDep,
+    request_id: RequestId,
 ) -> Cancelled:
-    """Cancel a request through the engine, with the reason; the employee is told. 409 when the request
-    has ended (the engine forbids it), is not a catalog process, or its document is on its way to 1C."""
+    """Cancel a request through the engine, with the reason; the employee is told. A request on its way to
+    1C is ``withdrawing`` (202) until 1C withdraws the document (then ``cancelled``, the employee told) or
+    answers that HR decided first (back to ``submitted``). 409 when the request has ended (the engine
+    forbids it), is already withdrawing, or is not a catalog process."""
     catalog = _catalog(request)
     try:
         with UnitOfWork(store.sessions) as uow:
@@ -311,25 +364,18 @@ def cancel(
                 raise Refusal(404, "not_found", "no request with this id")
             if instance.kind not in catalog.processes:
                 raise Refusal(409, "not_cancellable", f"a {instance.kind} is not a request of the catalog")
-            sending = [
-                d
-                for d in monitoring.deliveries_of(uow.session, request_id)
-                if d.target == ONEC and d.status in IN_FLIGHT
-            ]
-            if sending:
-                raise Refusal(
-                    409, "in_flight", "the request is being sent to 1C; cancel it in 1C once it arrives"
-                )
             entry = catalog.entry(instance.kind)
             try:
-                record = uow.processes.apply(entry, request_id, Event("cancel", who, body.reason), utcnow())
+                record = cancel_in(uow, catalog, request_id, who, body.reason, utcnow())
             except IllegalTransition:
                 raise Refusal(
                     409, "state_forbids", f"a request in state {instance.state} cannot be cancelled"
                 ) from None
             queue_employee_message(uow, entry, instance, record)
-    except StaleDataError:  # another writer moved the request on between our read and our write
+    except CHANGED_MEANWHILE:  # another writer moved the request on between our read and our write
         detail = "the request changed meanwhile; read it and try again"
         raise Refusal(409, "changed_meanwhile", detail) from None
     log.info("admin.cancel", extra={"request_id": request_id, "from_state": record.from_state})
+    if record.to_state == WITHDRAWING:
+        response.status_code = 202
     return Cancelled(request_id=request_id, state=record.to_state, transition=_transition(record))

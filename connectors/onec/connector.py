@@ -45,6 +45,7 @@ from connectors.onec.port import (
     TEntity,
     TimesheetResult,
     TimesheetSubmission,
+    WithdrawResult,
 )
 from connectors.onec.transport import BridgeTransport, basic_auth, check_response, make_http_client, timeouts
 from connectors.onec.wsdl import load_wsdl, pick_port
@@ -262,6 +263,19 @@ class OneCConnector:
             "onec.request.submitted",
             request_id=request.request_id,
             kind=request.kind,
+            status=result.status,
+            errors=[e.code for e in result.errors],
+        )
+        return result
+
+    async def withdraw_request(self, request_id: str, reason: str | None) -> WithdrawResult:
+        await self._zone()
+        result = encode.withdraw_result(
+            await self._call_zeep("WithdrawRequest", requestId=request_id, reason=reason), request_id
+        )
+        log.info(
+            "onec.request.withdrawn",
+            request_id=request_id,
             status=result.status,
             errors=[e.code for e in result.errors],
         )

@@ -1,7 +1,8 @@
 """What the bridge sends to 1C (zeep keyword arguments), and zeep's answers read into the port's results.
 
-Only the small operations pass through here (GetInfo, SubmitRequest, SubmitTimesheet, GetWorkSchedule,
-GetDocument): zeep validates and builds them; the bulky ones are read by connectors/onec/records.py.
+Only the small operations pass through here (GetInfo, SubmitRequest, WithdrawRequest, SubmitTimesheet,
+GetWorkSchedule, GetDocument): zeep validates and builds them; the bulky ones are read by
+connectors/onec/records.py.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from connectors.onec.port import (
     TimesheetConflict,
     TimesheetResult,
     TimesheetSubmission,
+    WithdrawResult,
 )
 
 _SUBMIT = ("Created", "AlreadyExists", "Rejected")
+_WITHDRAW = ("Withdrawn", "AlreadyWithdrawn", "TooLate", "NotFound")
 _TIMESHEET = ("Created", "Replaced", "AlreadyExists", "Rejected")
 
 
@@ -146,6 +149,18 @@ def submit_result(result: Any, request_id: str) -> SubmitResult:
         doc_type=n.text(r.docType),
         doc_ref=n.ref(r.docRef),
         doc_number=n.text(r.docNumber),
+        errors=business_errors(r.errors),
+    )
+
+
+def withdraw_result(result: Any, request_id: str) -> WithdrawResult:
+    r = _returned(result, "WithdrawRequest")
+    status = n.text(r.status)
+    if status not in _WITHDRAW:
+        raise OneCProtocolError(f"1C answered WithdrawRequest with an unknown status ({str(status)[:20]!r})")
+    return WithdrawResult(
+        request_id=n.text(r.requestId) or request_id,
+        status=status,  # type: ignore[arg-type]
         errors=business_errors(r.errors),
     )
 

@@ -234,6 +234,16 @@ class SubmitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class WithdrawResult:
+    """1C's answer to ``WithdrawRequest``: ``Withdrawn`` now, ``AlreadyWithdrawn`` (a repeat), ``TooLate``
+    (HR already decided or posted it), ``NotFound`` (1C never created it)."""
+
+    request_id: str
+    status: Literal["Withdrawn", "AlreadyWithdrawn", "TooLate", "NotFound"]
+    errors: tuple[BusinessError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TimesheetDay:
     day: date
     time_kind: str
@@ -302,6 +312,10 @@ class OneCPort(Protocol):
     async def changes(self, ack_message_no: int, max_items: int = 500) -> ChangeBatch: ...
 
     async def submit_request(self, request: RequestSubmission) -> SubmitResult: ...
+
+    async def withdraw_request(self, request_id: str, reason: str | None) -> WithdrawResult:
+        """Withdraw a submitted request (idempotent by ``request_id``)."""
+        ...
 
     async def submit_timesheet(self, timesheet: TimesheetSubmission) -> TimesheetResult: ...
 

@@ -37,6 +37,7 @@ OPERATIONS: dict[str, Operation] = {
     "SubmitTimesheet": timesheets.submit_timesheet,
     "GetWorkSchedule": timesheets.work_schedule,
     "GetDocument": requests.get_document,
+    "WithdrawRequest": requests.withdraw_request,
 }
 
 

@@ -1,10 +1,13 @@
-"""The write side for employee requests: SubmitRequest, GetDocument, and the simulated HR review.
+"""The write side for employee requests: SubmitRequest, WithdrawRequest, GetDocument, and the simulated
+HR review.
 
 Owns idempotency by requestId (the register ВнешниеЗапросыExtranetBridge: a repeat returns the same
 document and creates nothing), the mapping of request kinds to ZUP documents, validation errors inside
 ``return``, and the review an HR accountant does after a delay on the sandbox clock: InReview → Approved
 or Rejected (with a reason); approved leave, sick notices and trips become absences; certificates
-become Done with a PDF. Every status change is registered in the change feed as entity Request.
+become Done with a PDF. A request still in review can be withdrawn (Отозвано, docs/onec-contract.md
+WithdrawRequest); once HR decided it is too late. Every status change is registered in the change feed as
+entity Request.
 """
 
 from __future__ import annotations
@@ -162,6 +165,35 @@ def submit_request(state: SandboxState, params: dict[str, Any]) -> str:
     c.tables["Request"].add(q.doc_ref, q)
     state.register("Request", q.doc_ref)
     return _result(q, q.request_id, "Created", [])
+
+
+def _withdrawal(request_id: str, status: str, errors: Errors) -> str:
+    return (
+        f"<m:requestId>{render.esc(request_id)}</m:requestId><m:status>{status}</m:status>"
+        + render.errors(errors)
+    )
+
+
+def withdraw_request(state: SandboxState, params: dict[str, Any]) -> str:
+    """Отозвать заявку: the document's Статус becomes Отозвано while HR has not decided it (the review
+    that was due no longer decides it); a repeat answers AlreadyWithdrawn; a decided one is TooLate (a
+    posted leave needs an ОтменаЗаявкиНаОтпуск, docs/onec-contract.md)."""
+    request_id = soap.text(params.get("requestId")) or ""
+    q = state.company.requests_by_id.get(request_id)
+    if q is None:
+        return _withdrawal(request_id, "NotFound", [("NOT_FOUND", "Заявка не найдена", "requestId")])
+    if q.status == "Withdrawn":
+        return _withdrawal(request_id, "AlreadyWithdrawn", [])
+    if q.status not in ("Created", "InReview"):
+        message = (
+            "Отпуск уже оформлен: оформите отмену отпуска"
+            if q.absence_ref
+            else "Заявка уже рассмотрена кадровой службой"
+        )
+        return _withdrawal(request_id, "TooLate", [("TOO_LATE", message, None)])
+    q.status, q.reason = "Withdrawn", soap.text(params.get("reason"))
+    state.register("Request", q.doc_ref)
+    return _withdrawal(request_id, "Withdrawn", [])
 
 
 def _employment(state: SandboxState, q: RequestDoc, on: date) -> str | None:

@@ -146,6 +146,43 @@
 	Возврат Результат;
 КонецФункции
 
+Функция WithdrawRequest(requestId, reason)
+	Результат = НовыйОбъект("WithdrawResult");
+	Результат.requestId = requestId;
+	НачатьТранзакцию();
+	Попытка
+		Блокировка = Новый БлокировкаДанных;
+		Блокировка.Добавить("РегистрСведений.ВнешниеЗапросыExtranetBridge").УстановитьЗначение(
+			"ИдентификаторЗапроса", requestId);
+		Блокировка.Заблокировать();
+		Запись = РегистрыСведений.ВнешниеЗапросыExtranetBridge.СоздатьМенеджерЗаписи();
+		Запись.ИдентификаторЗапроса = requestId;
+		Запись.Прочитать();
+		Если Не Запись.Выбран() Тогда
+			Результат.status = "NotFound";
+			ДобавитьОшибку(Результат, "NOT_FOUND", "Заявка не найдена", "requestId");
+		ИначеЕсли Запись.Статус = "Withdrawn" Тогда
+			Результат.status = "AlreadyWithdrawn";
+		ИначеЕсли Запись.Статус <> "InReview" Тогда // Согласовано/Отклонено, or an Отпуск posted: HR decided
+			Результат.status = "TooLate";
+			ДобавитьОшибку(Результат, "TOO_LATE", ТекстПозднегоОтзыва(Запись.Документ), Неопределено);
+		Иначе
+			// The document's Статус := Перечисления.СтатусыЗаявокСотрудников.Отозвано, reason in its comment
+			// (a task for HR is stopped instead); HR's review skips Отозвано documents from then on.
+			ОтозватьДокументЗаявки(Запись.Документ, reason);
+			Запись.Статус = "Withdrawn";
+			Запись.Записать();
+			ПланыОбмена.ЗарегистрироватьИзменения(УзелОбмена(), Запись.Документ); // RequestStatus Withdrawn
+			Результат.status = "Withdrawn";
+		КонецЕсли;
+		ЗафиксироватьТранзакцию();
+	Исключение
+		ОтменитьТранзакцию();
+		ВызватьИсключение;
+	КонецПопытки;
+	Возврат Результат;
+КонецФункции
+
 Функция SubmitTimesheet(requestId, orgRef, deptRef, periodFrom, periodTo, rows, approvals)
 	Результат = НовыйОбъект("TimesheetResult");
 	Результат.requestId = requestId;
@@ -218,7 +255,8 @@
 // ТаблицаСущности, СсылкаПоGUID, ЗаписьСущности (builds Record: organization | department | position |
 // person | employee with current + history | absence | request), ИзменениеИзДанных (Change with
 // deleted = Истина and payload nil for УдалениеОбъекта), ПроверитьЗаявку, СоздатьДокументЗаявки,
-// ПрисоединитьФайлы, ЗаполнитьДокументВРезультате and ФайлРезультата are left to the implementer. The empty date is
+// ПрисоединитьФайлы, ЗаполнитьДокументВРезультате, ФайлРезультата, ОтозватьДокументЗаявки and
+// ТекстПозднегоОтзыва («оформите отмену отпуска» for a posted leave) are left to the implementer. The empty date is
 // '00010101', and the empty ref prints as 00000000-0000-0000-0000-000000000000: send them as they are.
 
 #КонецОбласти

@@ -27,6 +27,7 @@ OPERATIONS = (
     "SubmitTimesheet",
     "GetWorkSchedule",
     "GetDocument",
+    "WithdrawRequest",
 )
 
 

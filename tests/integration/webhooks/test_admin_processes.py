@@ -169,6 +169,16 @@ def test_retry_by_outbox_row(served: ServedBridge, store: Store, requests: dict[
     assert _status(store, message) == ("pending", 0)
 
 
+def test_a_dead_submission_of_a_cancelled_request_is_not_sent_again_by_row(
+    served: ServedBridge, store: Store, requests: dict[str, str]
+) -> None:
+    message = int(requests["dead_message"])
+    assert _cancel(served, "r-dead").json()["state"] == "withdrawing"
+    answer = served.http.post(f"/admin/outbox/{message}/retry", headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (409, "request_moved_on")
+    assert _status(store, message)[0] == "failed"
+
+
 def _cancel(served: ServedBridge, request_id: str, reason: Any = "дубль заявления") -> Any:
     return served.http.post(f"/admin/processes/{request_id}/cancel", json={"reason": reason}, headers=AUTH)
 
@@ -195,14 +205,19 @@ def test_cancel_goes_through_the_engine_and_is_refused_where_the_state_forbids(
     assert served.http.get("/admin/processes/r-fresh", headers=AUTH).json()["state"] == "awaiting:client"
 
 
-def test_cancel_waits_while_the_document_is_on_its_way_to_1c(
+def test_cancel_while_the_document_is_on_its_way_to_1c_withdraws_after_it(
     served: ServedBridge, store: Store, requests: dict[str, str]
 ) -> None:
     message = int(requests["dead_message"])
     assert served.http.post(f"/admin/outbox/{message}/retry", headers=AUTH).status_code == 200
     answer = _cancel(served, "r-dead")
-    assert (answer.status_code, answer.json()["error"]) == (409, "in_flight")
-    assert served.http.get("/admin/processes/r-dead", headers=AUTH).json()["state"] == "approved"
+    assert (answer.status_code, answer.json()["state"]) == (202, "withdrawing")
+    body = served.http.get("/admin/processes/r-dead", headers=AUTH).json()
+    assert body["state"] == "withdrawing" and body["chain"]["verified"] is True
+    # the submit is still queued: its withdraw is written when it settles, never before it
+    assert [(d["kind"], d["status"]) for d in body["deliveries"]] == [("SubmitRequest", "pending")]
+    again = _cancel(served, "r-dead")
+    assert (again.status_code, again.json()["error"]) == (409, "state_forbids")
 
 
 def test_a_timesheet_is_listed_but_not_cancelled_here(served: ServedBridge, store: Store) -> None:

@@ -46,7 +46,7 @@ async def test_the_document_describes_the_bitrix24_bodies_and_statuses(client: h
         ("/admin/processes/stalled", "get", {"200", "422", *admin}),
         ("/admin/processes/{request_id}", "get", {"200", "404", "422", *admin}),
         ("/admin/processes/{request_id}/retry", "post", {"200", "404", "409", "422", *admin}),
-        ("/admin/processes/{request_id}/cancel", "post", {"200", "400", "404", "409", "422", *admin}),
+        ("/admin/processes/{request_id}/cancel", "post", {"200", "202", "400", "404", "409", "422", *admin}),
         ("/admin/outbox/{message_id}/retry", "post", {"200", "404", "409", "422", *admin}),
         ("/healthz", "get", {"200"}),
         ("/readyz", "get", {"200", "503"}),
