@@ -27,8 +27,8 @@ from connectors.errors import OneCError
 from connectors.onec.port import EmploymentRef, ScheduleDay
 from portal.access import Principal
 from portal.auth import Session as PageSession
-from portal.data import PortalData
-from portal.pages import Kit, NotFound, deny, ports
+from portal.data import NotFound, PortalData
+from portal.pages import Kit, deny, ports
 from processes.engine import IllegalTransition
 from processes.regulations import AckEvent, ack_id, record
 from store.regulations import Regulations

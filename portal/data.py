@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from core.ids import B24UserId
-from portal.access import Principal, Role
+from portal.access import Action, Principal, Role, require
 from processes.engine import Transition
 from timesheets.model import SiteSettings, Timesheet
 from timesheets.onec import Submission
@@ -185,6 +185,20 @@ class PortalData(Protocol):
     def user_of_employee(self, employee_ref: str) -> B24UserId | None: ...
     def contact(self, user_id: B24UserId) -> Contact: ...
     def group_of_site(self, site_ref: str) -> int | None: ...
+
+
+class NotFound(LookupError):
+    """What the request names does not exist: the pages answer 404."""
+
+
+def permitted_site(data: PortalData, principal: Principal, action: Action, site_ref: str) -> Site:
+    """The site ``principal`` may ``action`` on. The right is checked first (403), the site's existence
+    second (404): a user refused a site never learns whether it exists."""
+    require(principal, action, site_ref)
+    site = data.site(site_ref)
+    if site is None:
+        raise NotFound(site_ref)
+    return site
 
 
 @dataclass

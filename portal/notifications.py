@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import MessagingError, Transient
 from connectors.messaging.port import MessagingPort
-from core.clock import as_utc
 from core.ids import B24UserId
 from portal.access import Principal
 from portal.data import Order, PortalData, TeamMember
@@ -280,8 +279,8 @@ def collect_site_changes(session: Session, data: PortalData, since: datetime) ->
     added = 0
     for order in data.orders():
         moments = [order.created_at, *(c.at for c in order.comments)]
-        latest = max(as_utc(m) for m in moments)
-        if latest >= as_utc(since):
+        latest = max(moments)
+        if latest >= since:
             added += note_order_status(session, data, order, latest)
     rows = session.execute(
         select(PlanItem.run_id, PlanItem.payload, PlanItem.updated_at).where(

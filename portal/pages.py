@@ -29,7 +29,7 @@ from sqlalchemy.orm import sessionmaker
 
 from portal.access import ROLE_LABELS, AccessDenied, Principal
 from portal.auth import COOKIE, Session, Sessions, csrf_ok
-from portal.data import PortalData
+from portal.data import NotFound, PortalData
 from processes.catalog import default_catalog
 from processes.regulations import STATE_LABELS as ACK_LABELS
 from timesheets.lifecycle import STATE_LABELS
@@ -88,10 +88,6 @@ class NoSession(Exception):
 
 
 class BadCsrf(Exception):
-    pass
-
-
-class NotFound(Exception):
     pass
 
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from portal.access import Principal, allowed, require
+from portal.access import Principal, allowed
 from portal.auth import Session as PageSession
-from portal.data import PortalData
-from portal.pages import Kit, NotFound, deny
+from portal.data import PortalData, permitted_site
+from portal.pages import Kit, deny
 from timesheets.billing import counted, summary
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ def provider_router(data: PortalData, settings: PortalSettings, clock: Callable[
     @kit.guarded
     async def site_summary(request: Request, site_ref: str) -> Response:
         session, principal = provider(request)
-        require(principal, "export", site_ref)
-        site = data.site(site_ref)
-        if site is None:
-            raise NotFound(site_ref)
+        site = permitted_site(data, principal, "export", site_ref)
         month = request.query_params.get("period") or ""
         records = data.sheets(site_ref)
         approved = counted((r.sheet, r.state) for r in records)

@@ -38,8 +38,8 @@ from starlette.datastructures import UploadFile
 from connectors.bitrix24.errors import Bitrix24ApiError
 from connectors.bitrix24.port import Bitrix24Port
 from portal.access import require
-from portal.data import EmployeeCard, PortalData, TeamMember
-from portal.pages import Invalid, Kit, NotFound, Unavailable, ports
+from portal.data import EmployeeCard, NotFound, PortalData, TeamMember, permitted_site
+from portal.pages import Invalid, Kit, Unavailable, ports
 
 if TYPE_CHECKING:
     from portal.web import PortalSettings
@@ -170,10 +170,7 @@ def resumes_router(data: PortalData, settings: PortalSettings, clock: Callable[[
     @kit.guarded
     async def listing(request: Request, site_ref: str) -> Response:
         session, principal = kit.who(request)
-        require(principal, "view_resume", site_ref)
-        site = data.site(site_ref)
-        if site is None:
-            raise NotFound(site_ref)
+        site = permitted_site(data, principal, "view_resume", site_ref)
         try:
             drive, folder = await drive_folder(request, site_ref)
             files = await drive.files(folder)

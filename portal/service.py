@@ -16,7 +16,7 @@ from connectors.messaging.port import InvalidEmail, InvalidPhone
 from connectors.messaging.validate import normalize_phone, validate_email
 from connectors.onec.port import Approval
 from portal.access import ROLES, AccessDenied, Principal, allowed, require
-from portal.data import Comment, Order, OrderKind, PortalData, Registration, SheetRecord
+from portal.data import Comment, NotFound, Order, OrderKind, PortalData, Registration, SheetRecord
 from processes.engine import IllegalTransition, Transition
 from sync.managers import ManagerError
 from timesheets.billing import counted
@@ -30,10 +30,6 @@ MAX_TEXT = 2000
 
 class PortalError(ValueError):
     """The user's input or the record's state does not allow the action; the message says why."""
-
-
-class NotFound(LookupError):
-    pass
 
 
 class PortalService:

@@ -25,9 +25,8 @@ from connectors.bitrix24.port import Bitrix24Port, Call
 from connectors.errors import OneCError
 from connectors.onec.port import EmploymentRef, OneCPort
 from core.errors import Action
-from portal.access import require
-from portal.data import PortalData, TeamMember
-from portal.pages import Kit, NotFound, Unavailable, ports
+from portal.data import PortalData, TeamMember, permitted_site
+from portal.pages import Kit, Unavailable, ports
 from timesheets.presence import presence
 
 if TYPE_CHECKING:
@@ -83,10 +82,7 @@ def today_router(data: PortalData, settings: PortalSettings, clock: Callable[[],
     @kit.guarded
     async def today(request: Request, site_ref: str) -> Response:
         session, principal = kit.who(request)
-        require(principal, "view", site_ref)  # an employee's "view" covers their own records only
-        site = data.site(site_ref)
-        if site is None:
-            raise NotFound(site_ref)
+        site = permitted_site(data, principal, "view", site_ref)  # an employee's "view": their own records
         found = ports(request)
         if found.bitrix24 is None or found.onec is None:
             raise Unavailable("Учёт времени или 1С не подключены: статус «кто работает» недоступен")

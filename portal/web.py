@@ -27,11 +27,18 @@ from fastapi.templating import Jinja2Templates
 from portal.access import ROLE_LABELS, AccessDenied, Principal, allowed, require, sites
 from portal.auth import COOKIE, PlacementRejected, PlacementVerifier, Session, Sessions, csrf_ok
 from portal.cabinet import cabinet_router
-from portal.data import ORDER_STATUS_LABELS, REGISTRATION_LABELS, OrderKind, PortalData
+from portal.data import (
+    ORDER_STATUS_LABELS,
+    REGISTRATION_LABELS,
+    NotFound,
+    OrderKind,
+    PortalData,
+    permitted_site,
+)
 from portal.notifications import notifications_router
 from portal.provider import provider_router
 from portal.resumes import resumes_router
-from portal.service import NotFound, PortalError, PortalService
+from portal.service import PortalError, PortalService
 from portal.throttle import RegistrationLimit
 from portal.today import today_router
 from timesheets.billing import RateCard, billing_lines, counted, summary, to_csv, to_xlsx
@@ -244,10 +251,7 @@ def create_portal_router(
     @guarded
     async def site_timesheets(request: Request, site_ref: str) -> Response:
         session, principal = who(request)
-        require(principal, "view", site_ref)
-        site = store().site(site_ref)
-        if site is None:
-            raise NotFound(site_ref)
+        site = permitted_site(store(), principal, "view", site_ref)
         records = svc().visible_sheets(principal, site_ref)
         return page(
             request,
@@ -401,10 +405,7 @@ def create_portal_router(
     @guarded
     async def orders(request: Request, site_ref: str) -> Response:
         session, principal = who(request)
-        require(principal, "view", site_ref)
-        site = store().site(site_ref)
-        if site is None:
-            raise NotFound(site_ref)
+        site = permitted_site(store(), principal, "view", site_ref)
         return page(
             request,
             "orders.html",

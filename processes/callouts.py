@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import Approval
-from core.clock import Clock, as_utc, utcnow
+from core.clock import Clock, utcnow
 from core.ids import B24ElementId
 from processes import activities, attachments
 from processes.answers import answer_document, answer_submit, queue_answer
@@ -279,7 +279,7 @@ def _approve(
     at = ctx.clock()
     history = uow.processes.history(instance.request_id)
     approvals = [
-        Approval(r.actor, str(r.data.get("step")), as_utc(r.at), "Approved", r.reason)
+        Approval(r.actor, str(r.data.get("step")), r.at, "Approved", r.reason)
         for r in history
         if r.data.get("event") == "approve"
     ]

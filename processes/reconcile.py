@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.errors import Transient
 from connectors.onec.port import OneCPort
-from core.clock import Clock, as_utc, utcnow
+from core.clock import Clock, utcnow
 from processes import activities
 from processes.answers import B24, EVENT_SEND, answer_document, answer_submit, queue_answer
 from processes.callouts import SOURCE, Directory
@@ -216,7 +216,7 @@ def _remind(
             if step is None or step.remind_after_hours is None:
                 continue
             history = uow.processes.history(request_id)
-            since = max(as_utc(r.at) for r in history if r.to_state == instance.state)
+            since = max(r.at for r in history if r.to_state == instance.state)
             if now - since < timedelta(hours=step.remind_after_hours):
                 continue
             approver = directory.approvers(uow.session, instance.site_ref).get(step.approver)
@@ -286,7 +286,7 @@ def _document_due(data: dict[str, Any], now: datetime) -> bool:
     if asks == 0 or not last:
         return True
     wait = min(DOCUMENT_BACKOFF * (1 << (asks - 1)), DOCUMENT_MAX_WAIT)
-    return now >= as_utc(datetime.fromisoformat(str(last))) + wait
+    return now >= datetime.fromisoformat(str(last)) + wait  # written by this module as aware UTC
 
 
 async def _fetch_missing_documents(

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from core.clock import as_utc
 from core.spreadsheet import safe_cell
 from processes.engine import IllegalTransition, Transition, row_hash
 
@@ -120,7 +119,7 @@ def reminder_due(state: str, last_change: datetime, now: datetime, every: timede
     """An open acknowledgement is reminded when its last assign or reminder is ``every`` old."""
     if state != "assigned":
         return False
-    return now - as_utc(last_change) >= every
+    return now - last_change >= every
 
 
 def reminder_text(doc: Document) -> str:

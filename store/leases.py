@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Delete, Update, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,11 +42,6 @@ class LeaseInfo:
     expires_at: datetime
 
 
-def _utc(moment: datetime) -> datetime:
-    """Aware UTC; SQLite hands back naive datetimes (stored as UTC by this module)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _check(name: str, holder: str, ttl: timedelta | None = None) -> None:
     if not name or len(name) > 64:
         raise ValueError("a lease name is 1-64 characters")
@@ -61,7 +56,7 @@ def acquire(
 ) -> bool:
     """Take (or extend) the lease ``name`` for ``ttl`` if it is free, expired or already ours."""
     _check(name, holder, ttl)
-    now = _utc(clock())
+    now = clock()
     values = {"name": name, "holder": holder, "expires_at": now + ttl}
     try:
         with sessions() as session, session.begin():
@@ -93,7 +88,7 @@ def renew(
 ) -> bool:
     """Push our lease's expiry to now + ``ttl``; False if someone else holds it (or nobody does)."""
     _check(name, holder, ttl)
-    now = _utc(clock())
+    now = clock()
     statement = (
         update(JobLease).where(JobLease.name == name, JobLease.holder == holder).values(expires_at=now + ttl)
     )
@@ -117,7 +112,7 @@ def release(
         statement = (
             update(JobLease)
             .where(JobLease.name == name, JobLease.holder == holder)
-            .values(expires_at=_utc(hold_until))
+            .values(expires_at=hold_until)
         )
     return _changed(sessions, statement, "release")
 
@@ -137,7 +132,7 @@ def current(sessions: sessionmaker[Session], name: str) -> LeaseInfo | None:
         row = session.execute(select(JobLease).where(JobLease.name == name)).scalar_one_or_none()
         if row is None:
             return None
-        return LeaseInfo(name=row.name, holder=row.holder, expires_at=_utc(row.expires_at))
+        return LeaseInfo(name=row.name, holder=row.holder, expires_at=row.expires_at)
 
 
 @contextmanager
@@ -167,6 +162,6 @@ def take_over(
     statement = (
         update(JobLease)
         .where(JobLease.name == name, JobLease.holder == old_holder)
-        .values(holder=holder, expires_at=_utc(clock()) + ttl)
+        .values(holder=holder, expires_at=clock() + ttl)
     )
     return _changed(sessions, statement, "take over")

@@ -40,7 +40,6 @@ def hit(
     mine = (RateLimitHit.scope == scope) & (RateLimitHit.key == key)
     recent = session.scalars(select(RateLimitHit.at).where(mine).order_by(RateLimitHit.at)).all()
     if len(recent) >= limit:
-        oldest = recent[0] if recent[0].tzinfo else recent[0].replace(tzinfo=now.tzinfo)
-        return oldest + window
+        return recent[0] + window
     session.add(RateLimitHit(scope=scope, key=key, at=now))
     return None

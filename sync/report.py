@@ -4,7 +4,7 @@ warnings (persons mirrored with a field left empty), invitations."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -45,8 +45,6 @@ def status(session: Session, last_runs: int = 5) -> StatusReport:
     ]
     cursor = session.get(ChangeFeedCursor, FEED_NODE)
     committed_at = cursor.updated_at if cursor else None
-    if committed_at is not None and committed_at.tzinfo is None:  # SQLite returns naive datetimes
-        committed_at = committed_at.replace(tzinfo=UTC)
     lag = (utcnow() - committed_at).total_seconds() if committed_at else None
     due_filter = (DueChange.applied_at.is_(None),)
     due_pending = session.scalar(select(func.count()).select_from(DueChange).where(*due_filter)) or 0

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.onec.port import Record
-from core.clock import as_utc, utcnow
+from core.clock import utcnow
 from core.ids import B24GroupId, B24UserId
 from store.models import ClientManager, IdentityLink, Invitation, SourceRecord, SyncRun
 from sync import commit, ledger, state
@@ -206,7 +206,7 @@ class Invitations:
             query = query.where(Invitation.person_ref.in_(list(refs)))
         found: dict[str, list[datetime]] = {}
         for ref, sent_at in self.session.execute(query.order_by(Invitation.sent_at)):
-            found.setdefault(ref, []).append(as_utc(sent_at))
+            found.setdefault(ref, []).append(sent_at)
         accepted = select(Invitation.person_ref).where(Invitation.status == "accepted")
         for (ref,) in self.session.execute(accepted):
             found.pop(ref, None)

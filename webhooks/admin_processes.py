@@ -13,11 +13,11 @@ refused (``failed``) is sent again instead: the engine's ``retry`` and a fresh `
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -37,12 +37,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", tags=["admin: processes"], responses=responses(401, 413, 503))
 
 
-def _utc(value: datetime) -> datetime:
-    """The store's times are UTC; SQLite gives them back without a zone."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-Utc = Annotated[datetime, AfterValidator(_utc)]
 CHANGED_MEANWHILE = (StaleDataError, IntegrityError)
 """A concurrent writer's transition won: the version check, or the unique (instance, seq) of the history."""
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The request's id (UUID)")]
@@ -53,8 +47,8 @@ class ProcessSummary(BaseModel):
     kind: str
     state: str
     site_ref: str | None
-    created_at: Utc
-    updated_at: Utc
+    created_at: datetime
+    updated_at: datetime
     """When the last transition was recorded."""
 
 
@@ -71,7 +65,7 @@ class TransitionOut(BaseModel):
     to_state: str
     actor: str
     """Who: ``employee:<id>``, an approver, ``onec``, ``bridge:<worker>``, ``admin``."""
-    at: Utc
+    at: datetime
     reason: str | None
     data: dict[str, Any]
 
@@ -92,9 +86,9 @@ class DeliveryOut(BaseModel):
     attempts: int
     last_error: str | None
     request_id: str | None
-    created_at: Utc
-    next_attempt_at: Utc | None
-    sent_at: Utc | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
 
 
 class ProcessHistory(ProcessSummary):
@@ -223,7 +217,7 @@ def stalled(
     found_requests: list[StalledRequest] = []
     for row in quiet:
         deadline = deadlines.get((row.kind, row.state), other)
-        waited = now - _utc(row.updated_at)
+        waited = now - row.updated_at
         if waited > deadline:
             found_requests.append(
                 StalledRequest(

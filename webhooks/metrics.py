@@ -145,8 +145,7 @@ class StoreGauges(Collector):
 def _age(at: datetime | None, now: datetime) -> float:
     if at is None:
         return 0.0
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return max(0.0, (now - aware).total_seconds())
+    return max(0.0, (now - at).total_seconds())
 
 
 class RequestMetrics:

@@ -97,9 +97,7 @@ class StoreVault:
                 refresh_token=row.refresh_token,
                 member_id=row.member_id,
                 domain=row.domain,
-                expires_at=(expires if expires.tzinfo else expires.replace(tzinfo=UTC)).timestamp()
-                if expires
-                else None,
+                expires_at=expires.timestamp() if expires else None,
                 scope=row.scope,
                 application_token=row.application_token,
             )

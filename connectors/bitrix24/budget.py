@@ -145,10 +145,6 @@ class _Row:
     blocked: dict[str, Any] | None
 
 
-def _as_epoch(value: datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-
-
 def _as_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -221,7 +217,7 @@ class DbBudget(_Common):
     def _try_acquire(self, cost: float) -> float:
         def change(row: _Row, now: float) -> tuple[dict[str, Any], float]:
             decision = admit(
-                row.level, now - _as_epoch(row.updated_at), rate=self.rate, capacity=self.capacity, cost=cost
+                row.level, now - row.updated_at.timestamp(), rate=self.rate, capacity=self.capacity, cost=cost
             )
             return {"level": decision.level, "updated_at": _as_datetime(now)}, decision.wait
 
@@ -271,6 +267,6 @@ def _parse(value: Any) -> float:
     if not value:
         return 0.0
     try:
-        return _as_epoch(datetime.fromisoformat(str(value)))
+        return datetime.fromisoformat(str(value)).timestamp()  # written by _block as aware UTC
     except ValueError:
         return 0.0

@@ -11,12 +11,8 @@ the folder named by EXTRANET_BRIDGE_SCREENSHOTS). Skips when Chromium or Playwri
 
 from __future__ import annotations
 
-import html
-import os
-import shutil
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,16 +24,10 @@ from portal.auth import PlacementVerifier, user_gateway
 from portal.demo import DemoUsers, demo_app, demo_data
 from sandbox.bitrix24.testing import RunningSandbox, run_sandbox
 from sandbox.server import serve_in_thread
+from tests.browser.chromium import open_placement, playwright_or_skip, shot
 
-CHROMIUM = os.environ.get("EXTRANET_BRIDGE_CHROMIUM", "/usr/bin/chromium")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/browser-deps", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed: pip install -e .[dev]"
-)
+playwright_or_skip()
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(os.environ.get("EXTRANET_BRIDGE_SCREENSHOTS") or ROOT / "docs" / "screenshots")
 SECRET = "browser-test-secret-0123456789abcdef"
 
 
@@ -46,17 +36,7 @@ class Portal:
         self.sb, self.url, self.users, self.data = sb, url, users, data
 
     def open_as(self, page: Any, user_id: B24UserId, placement: str = "LEFT_MENU") -> None:
-        """The sandbox's placement knob gives the documented call for that user; the browser POSTs it,
-        as the Bitrix24 page does into the widget's frame."""
-        call = self.sb.knobs.open_placement(placement, user_id, options={}, post=False)
-        fields = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in call["form"].items()
-        )
-        page.set_content(f'<form id="b24" method="post" action="{html.escape(call["url"])}">{fields}</form>')
-        with page.expect_navigation():
-            page.evaluate("document.getElementById('b24').submit()")
-        page.wait_for_load_state()
+        open_placement(self.sb, page, user_id, placement)
 
     def state(self, sheet_id: str) -> str:
         return str(self.data.sheet(sheet_id).state)
@@ -84,20 +64,6 @@ def portal() -> Iterator[Portal]:
             bound = httpx.post(f"{sb.base_url}/rest/placement.bind.json", json=bind, timeout=10)
             assert bound.json().get("result") is True, bound.text
             yield Portal(sb, url, users, data)
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(locale="ru-RU", viewport={"width": 1100, "height": 900})
-        yield context.new_page()
-        browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_employee_fills_and_submits_on_a_phone(portal: Portal, page: Any) -> None:

@@ -7,13 +7,9 @@ EXTRANET_BRIDGE_SCREENSHOTS). Skips when Chromium or Playwright is absent."""
 
 from __future__ import annotations
 
-import html
-import os
-import shutil
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +18,9 @@ from config.wiring import Store
 from sandbox.bitrix24.testing import run_sandbox
 from sandbox.onec.testing import onec_sandbox
 from sandbox.server import free_port, serve_in_thread
+from tests.browser.chromium import ROOT, open_placement, playwright_or_skip, shot
 
-CHROMIUM = os.environ.get("EXTRANET_BRIDGE_CHROMIUM", "/usr/bin/chromium")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/browser-deps", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed: pip install -e .[dev]"
-)
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(os.environ.get("EXTRANET_BRIDGE_SCREENSHOTS") or ROOT / "docs" / "screenshots")
+playwright_or_skip()
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "portal"))
 from own_pages_world import NOW, Pages, build_pages, publish_regulations  # noqa: E402
 
@@ -49,30 +38,8 @@ def world(store: Store) -> Iterator[tuple[Pages, str]]:
             yield pages, url
 
 
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(locale="ru-RU", viewport={"width": 1100, "height": 900})
-        yield context.new_page()
-        browser.close()
-
-
 def open_as(pages: Pages, page: Any, who: str) -> None:
-    call = pages.sb.knobs.open_placement("LEFT_MENU", int(pages.users[who]), options={}, post=False)
-    fields = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-        for k, v in call["form"].items()
-    )
-    page.set_content(f'<form id="b24" method="post" action="{html.escape(call["url"])}">{fields}</form>')
-    with page.expect_navigation():
-        page.evaluate("document.getElementById('b24').submit()")
-    page.wait_for_load_state()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    open_placement(pages.sb, page, int(pages.users[who]))
 
 
 def test_the_added_pages_in_a_browser(world: tuple[Pages, str], page: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from openpyxl import load_workbook
@@ -44,7 +44,10 @@ def test_task_fields_attach_the_file_and_tag_the_document() -> None:
 def test_reminder_is_due_once_per_interval_and_never_after_confirmation() -> None:
     assert not reg.reminder_due("assigned", AT, AT + timedelta(days=2), timedelta(days=3))
     assert reg.reminder_due("assigned", AT, AT + timedelta(days=3), timedelta(days=3))
-    assert reg.reminder_due("assigned", AT.replace(tzinfo=None), AT + timedelta(days=3), timedelta(days=3))
+    # the store hands back aware UTC (store/types.py); a moment in another zone is the same moment
+    msk = timezone(timedelta(hours=3))
+    assert reg.reminder_due("assigned", AT.astimezone(msk), AT + timedelta(days=3), timedelta(days=3))
+    assert not reg.reminder_due("assigned", AT.astimezone(msk), AT + timedelta(days=2), timedelta(days=3))
     assert not reg.reminder_due("confirmed", AT, AT + timedelta(days=30), timedelta(days=3))
 
 
