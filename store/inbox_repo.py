@@ -30,8 +30,13 @@ class Inbox:
     def add_many(self, messages: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[bool]:
         """Store several ``(source, key, kind, payload)`` at once (one read of the keys, one insert); per
         message False when its (source, key) is there already or earlier in ``messages``."""
+        sources = {source for source, _, _, _ in messages}
         wanted = {key for _, key, _, _ in messages}
-        query = select(InboxMessage.source, InboxMessage.event_key).where(InboxMessage.event_key.in_(wanted))
+        # Both columns named, so the lookup is a probe of the unique index (source, event_key), not a scan
+        # of an inbox that only grows.
+        query = select(InboxMessage.source, InboxMessage.event_key).where(
+            InboxMessage.source.in_(sources), InboxMessage.event_key.in_(wanted)
+        )
         known = {(row[0], row[1]) for row in self.session.execute(query)}
         fresh: list[bool] = []
         rows: list[dict[str, Any]] = []

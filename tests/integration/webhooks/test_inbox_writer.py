@@ -5,9 +5,11 @@ failing store fails every waiting request instead of answering it."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
 from config.settings import Settings
 from config.wiring import Store
@@ -16,7 +18,7 @@ from store import inbox
 from store.models import InboxMessage
 from tests.integration.webhooks.conftest import FORM, event_body, install_body
 from webhooks.app import create_app
-from webhooks.inbox_writer import InboxWriter
+from webhooks.inbox_writer import InboxWriter, _Message, write_batch
 
 
 def _rows(store: Store) -> int:
@@ -79,3 +81,26 @@ async def test_portal_events_share_commits_and_are_answered_once_stored(
     assert sum(a.json()["duplicate"] for a in answers) == 1
     assert _rows(store) == 40
     assert 1 <= app.state.inbox_writer.commits < 40  # many events per commit
+
+
+def test_the_redelivery_lookup_probes_the_unique_index(store: Store) -> None:
+    """The inbox only grows: the batch's key lookup must search (source, event_key), never scan."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the query plan is read with SQLite's EXPLAIN QUERY PLAN")
+    seen: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "event_key" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", remember)
+    try:
+        write_batch(store.sessions, [_Message("bitrix24.activity", f"k{n}", "eb_x", {}) for n in range(3)])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", remember)
+    [(statement, parameters)] = seen
+    with store.engine.connect() as connection:
+        plan = " ".join(
+            str(row[3]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        )
+    assert "SEARCH" in plan and "source=? AND event_key=?" in plan, plan
