@@ -31,6 +31,9 @@ class InstalledApp:
         self.reads = 0
 
     async def load(self) -> TokenPair | None:
+        read = self._read
+        if read is not None and self.clock() - read[0] < self.ttl:  # fresh: no lock, no wait
+            return read[1]
         async with self._lock:
             if self._read is None or self.clock() - self._read[0] >= self.ttl:
                 pair = await asyncio.to_thread(self._vault.load)
