@@ -160,7 +160,8 @@ def _approval(entry: ProcessEntry, state: str, event: Event) -> str:
 
 
 def _canonical_at(at: datetime) -> str:
-    """UTC, microseconds: the same text whether the store gave the datetime back aware or naive."""
+    """UTC, microseconds. The store returns aware UTC (store/types.py); a naive moment is read as UTC, as
+    it was when SQLite returned naive ones, so every history written since hashes the same."""
     aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return aware.isoformat(timespec="microseconds")
 
