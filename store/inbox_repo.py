@@ -48,8 +48,8 @@ class Inbox:
             if new:
                 row = {"source": source, "event_key": key, "kind": kind, "payload": dict(payload)}
                 rows.append({**row, "received_at": now})
-        if rows:  # a Core insert of the table: the ORM's bulk path costs more CPU per row than the commit
-            self.session.connection().execute(insert(InboxMessage.__table__), rows)
+        if rows:  # on the connection, as Core: the ORM bulk path costs more CPU per row than the commit
+            self.session.connection().execute(insert(InboxMessage), rows)
         return fresh
 
     def pending_ids(self, source: str, limit: int) -> list[int]:
