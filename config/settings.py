@@ -193,6 +193,9 @@ class ScheduleSettings(Section):
     regulations_minutes: int = Field(30, gt=0)
     """Confirmations of local acts are collected this often (docs/regulations.md)."""
     regulations_remind_days: int = Field(3, gt=0)
+    inbox_retention_days: int = Field(30, ge=1)
+    """Handled inbox messages (events, call-outs) are deleted this many days later; pending ones never."""
+    retention_cron: str = "15 3 * * *"
     """An employee who has not confirmed a local act is reminded once per this many days."""
 
     @field_validator("timezone")
@@ -200,7 +203,7 @@ class ScheduleSettings(Section):
     def _known_zone(cls, value: str) -> str:
         return known_zone(value)
 
-    @field_validator("reconcile_cron", "invitations_cron")
+    @field_validator("reconcile_cron", "invitations_cron", "retention_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         """Parsed by APScheduler itself, as `serve` will (minute hour day month day-of-week)."""

@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -171,3 +172,19 @@ def pending(sessions: sessionmaker[Session], source: str) -> int:
     """How many messages of ``source`` wait for their handler."""
     with UnitOfWork(sessions) as uow:
         return uow.inbox.pending(source)
+
+
+PRUNE_CHUNK = 5000
+
+
+def prune(sessions: sessionmaker[Session], processed_before: datetime, chunk: int = PRUNE_CHUNK) -> int:
+    """Delete the messages handled before ``processed_before``, ``chunk`` per transaction (short locks on
+    a large inbox); returns how many. A message still pending is kept, however old: its key still guards
+    against a redelivery and its work is not done."""
+    deleted = 0
+    while True:
+        with UnitOfWork(sessions) as uow:
+            count = uow.inbox.prune(processed_before, chunk)
+        deleted += count
+        if count < chunk:
+            return deleted

@@ -4,9 +4,10 @@ work's). store/inbox.py builds the receiving and the dispatching on it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.db import utcnow
@@ -102,6 +103,20 @@ class Inbox:
             row.error = reason
             if final:
                 row.processed_at = utcnow()
+
+    def prune(self, processed_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` messages handled before ``processed_before``; returns how many. Pending
+        ones are never deleted, however old."""
+        chosen = (
+            select(InboxMessage.id)
+            .where(InboxMessage.processed_at.is_not(None), InboxMessage.processed_at < processed_before)
+            .order_by(InboxMessage.id)
+            .limit(limit)
+        )
+        ids = list(self.session.scalars(chosen))
+        if ids:
+            self.session.execute(delete(InboxMessage).where(InboxMessage.id.in_(ids)))
+        return len(ids)
 
     def pending(self, source: str) -> int:
         query = select(func.count()).where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))

@@ -23,6 +23,7 @@ from processes.leave_balance import leave_balance
 from processes.onec_answers import AnsweringFeed, poll_submitted
 from processes.outbox_worker import deliver_pending
 from processes.reconcile import reconcile as reconcile_requests
+from store import inbox as inbox_store
 from sync import invitations, managers, run
 from webhooks import handlers
 from webhooks.scheduler import JobScheduler
@@ -123,6 +124,13 @@ def schedule_jobs(scheduler: JobScheduler, bridge: Bridge) -> None:
         }
 
     scheduler.add_interval("regulations", plan.regulations_minutes, regulations)
+
+    async def retention() -> Mapping[str, int]:
+        """Handled inbox messages older than ``schedule.inbox_retention_days`` go (store/inbox.py)."""
+        before = utcnow() - timedelta(days=plan.inbox_retention_days)
+        return {"inbox_deleted": await asyncio.to_thread(inbox_store.prune, bridge.store.sessions, before)}
+
+    scheduler.add_cron("retention", plan.retention_cron, retention)
     if processes_on:
         schedule_process_jobs(scheduler, bridge)
 

@@ -22,6 +22,7 @@ async def test_two_instances_run_each_tick_once(world: World, bridge: Bridge) ->
             "reconcile",
             "inbox",
             "regulations",
+            "retention",
         }
         ran = await first.run_job("sync")
         skipped = await second.run_job("sync")
@@ -40,3 +41,5 @@ async def test_two_instances_run_each_tick_once(world: World, bridge: Bridge) ->
         "reminded": 0,
         "sent": 0,
     }
+    retention = await first.run_job("retention")
+    assert retention.outcome == "ok" and set(retention.counts) == {"inbox_deleted"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -182,3 +182,23 @@ async def test_the_offline_queue_is_drained_into_the_inbox_and_handled(
     with store.sessions() as session:
         statuses = session.scalars(select(Invitation.status).where(Invitation.person_ref == "P-2")).all()
     assert statuses == ["accepted"]
+
+
+def test_retention_deletes_handled_messages_only_and_in_chunks(store: Store) -> None:
+    """``store.inbox.prune``: handled before the cut-off → gone; handled after it, or pending however old
+    (its key still guards a redelivery, its work is not done) → kept."""
+    now = utcnow()
+    old, recent = now - timedelta(days=31), now - timedelta(days=1)
+
+    def row(key: str, received: datetime, handled: datetime | None, error: str | None = None) -> InboxMessage:
+        return InboxMessage(
+            source="test", event_key=key, kind="K", payload={}, received_at=received, processed_at=handled,
+            error=error,
+        )  # fmt: skip
+
+    with store.sessions.begin() as session:
+        session.add_all([row(f"old{n}", old, old, "boom" if n == 0 else None) for n in range(7)])
+        session.add_all([row("recent", recent, recent), row("stuck", old, None)])
+    assert inbox.prune(store.sessions, now - timedelta(days=30), chunk=3) == 7
+    assert sorted(m.event_key for m in messages(store)) == ["recent", "stuck"]
+    assert inbox.prune(store.sessions, now - timedelta(days=30)) == 0
