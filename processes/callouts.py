@@ -43,7 +43,7 @@ from processes.catalog import ApproverRole, BalanceCheck, Catalog, CatalogError,
 from processes.element import ElementGone, RequestElement, iblock_of, read_element
 from processes.engine import AWAITING, Event, employee_message
 from processes.forms import submission
-from processes.outbox_worker import approve_in
+from processes.onec_outbox import approve_in
 from processes.validation import summary, validate_request
 from store.inbox import Work
 from store.models import ProcessInstance

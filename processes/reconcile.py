@@ -49,8 +49,8 @@ from processes.callouts import SOURCE, Directory
 from processes.catalog import Catalog
 from processes.engine import AWAITING, WITHDRAWING, Event
 from processes.onec_answers import DRIVE_UPLOAD, NOTIFY, poll_submitted, queue_document
-from processes.outbox_worker import KIND as SUBMIT_KIND
-from processes.outbox_worker import ensure_withdraw
+from processes.onec_outbox import KIND as SUBMIT_KIND
+from processes.onec_outbox import ensure_withdraw
 from store.models import OutboxMessage, ProcessInstance
 from store.uow import UnitOfWork
 

@@ -25,8 +25,8 @@ from core.clock import utcnow
 from processes.catalog import Catalog, default_catalog
 from processes.engine import AWAITING, TERMINAL, WITHDRAWING, IllegalTransition
 from processes.onec_answers import queue_employee_message
-from processes.outbox_worker import KIND as SUBMIT
-from processes.outbox_worker import cancel_in, retry_in
+from processes.onec_outbox import KIND as SUBMIT
+from processes.onec_outbox import cancel_in, retry_in
 from store import monitoring
 from store.uow import UnitOfWork
 from webhooks.deps import AdminUser, StoreDep

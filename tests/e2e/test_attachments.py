@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from processes import attachments
 from processes.bank_account import account_key_ok
-from processes.outbox_worker import decode_submission
+from processes.onec_outbox import decode_submission
 from sandbox.bitrix24.procs_common import lock
 from sandbox.bitrix24.procs_lists_model import state
 from store.models import OutboxMessage, ProcessInstance

@@ -11,7 +11,7 @@ from config.wiring import Store
 from connectors.onec.port import EmploymentRef, PersonRef, RequestSubmission, TRequestKind
 from processes.catalog import default_catalog
 from processes.engine import Event
-from processes.outbox_worker import approve
+from processes.onec_outbox import approve
 from sandbox.onec.testing import RunningSandbox
 from store.process_repo import ProcessRepository
 

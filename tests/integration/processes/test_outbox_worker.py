@@ -17,7 +17,8 @@ from config.wiring import Store
 from connectors.onec import build_onec
 from connectors.onec.connector import OneCConnector, RetryPolicy
 from processes.engine import Event, IllegalTransition
-from processes.outbox_worker import DeliveryPolicy, approve, dedup_key, deliver_pending
+from processes.onec_outbox import approve, dedup_key
+from processes.outbox_worker import DeliveryPolicy, deliver_pending
 from sandbox.onec.testing import RunningSandbox, onec_sandbox
 from store.models import OutboxMessage
 from store.outbox import Outbox

@@ -13,7 +13,7 @@ from config.wiring import Store
 from connectors.bitrix24.port import Bitrix24Port
 from connectors.onec.port import OneCPort
 from processes.engine import Event
-from processes.outbox_worker import cancel_in
+from processes.onec_outbox import cancel_in
 from processes.reconcile import reconcile
 from store.models import OutboxMessage
 from store.uow import UnitOfWork
