@@ -65,16 +65,7 @@ def encode_submission(s: RequestSubmission) -> dict[str, Any]:
         "date_from": s.date_from.isoformat() if s.date_from else None,
         "date_to": s.date_to.isoformat() if s.date_to else None,
         "details": dict(s.details),
-        "approvals": [
-            {
-                "who": a.who,
-                "role": a.role,
-                "at": a.at.isoformat(),
-                "decision": a.decision,
-                "comment": a.comment,
-            }
-            for a in s.approvals
-        ],
+        "approvals": [a.as_json() for a in s.approvals],
         "attachments": [
             {"name": a.name, "mime": a.mime, "content": base64.b64encode(a.content).decode()}
             for a in s.attachments
@@ -91,10 +82,7 @@ def decode_submission(p: Mapping[str, Any]) -> RequestSubmission:
         date_from=date.fromisoformat(p["date_from"]) if p.get("date_from") else None,
         date_to=date.fromisoformat(p["date_to"]) if p.get("date_to") else None,
         details=dict(p.get("details") or {}),
-        approvals=tuple(
-            Approval(a["who"], a["role"], datetime.fromisoformat(a["at"]), a["decision"], a.get("comment"))
-            for a in p.get("approvals") or ()
-        ),
+        approvals=tuple(Approval.from_json(a) for a in p.get("approvals") or ()),
         attachments=tuple(
             Attachment(a["name"], a["mime"], base64.b64decode(a["content"]))
             for a in p.get("attachments") or ()

@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -156,16 +156,7 @@ def _submission_to_data(s: Submission) -> dict[str, Any]:
             }
             for r in v.rows
         ],
-        "approvals": [
-            {
-                "who": a.who,
-                "role": a.role,
-                "at": a.at.isoformat(),
-                "decision": a.decision,
-                "comment": a.comment,
-            }
-            for a in v.approvals
-        ],
+        "approvals": [a.as_json() for a in v.approvals],
         "sheet_ids": dict(s.sheet_ids),
     }
 
@@ -184,10 +175,7 @@ def _submission_from_data(data: Mapping[str, Any]) -> Submission:
             )
             for r in data["rows"]
         ),
-        approvals=tuple(
-            Approval(a["who"], a["role"], datetime.fromisoformat(a["at"]), a["decision"], a.get("comment"))
-            for a in data.get("approvals") or ()
-        ),
+        approvals=tuple(Approval.from_json(a) for a in data.get("approvals") or ()),
     )
     return Submission(value, {EmploymentRef(k): v for k, v in data["sheet_ids"].items()})
 

@@ -7,11 +7,11 @@ sync/ and processes/ import this module only — never zeep.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, NewType, Protocol
+from typing import Any, Literal, NewType, Protocol
 
 OrgRef = NewType("OrgRef", str)
 DepartmentRef = NewType("DepartmentRef", str)
@@ -184,6 +184,26 @@ class Approval:
     at: datetime
     decision: Literal["Approved", "Rejected"]
     comment: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """As an outbox payload keeps it (``from_json`` reads it back)."""
+        return {
+            "who": self.who,
+            "role": self.role,
+            "at": self.at.isoformat(),
+            "decision": self.decision,
+            "comment": self.comment,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Approval:
+        return cls(
+            data["who"],
+            data["role"],
+            datetime.fromisoformat(data["at"]),
+            data["decision"],
+            data.get("comment"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
