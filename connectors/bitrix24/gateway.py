@@ -235,14 +235,7 @@ class Bitrix24Gateway:
             log.warning("bitrix24.retry", extra={"method": method, "code": exc.code, "status": exc.status})
             return True
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
-            + wait_random(0, self.retry.initial_seconds),
-            retry=retry_if_exception(should_retry),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        retrying = self._retrying(should_retry)
         for _park in range(3):  # a block met again after waiting it out is raised, not waited forever
             await self._check_blocked(method)
             try:
@@ -370,6 +363,17 @@ class Bitrix24Gateway:
                 )
         return outcomes
 
+    def _retrying(self, should_retry: Callable[[BaseException], bool]) -> AsyncRetrying:
+        """The retry schedule of every call: exponential with jitter, ``self.retry``'s bounds."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
+            + wait_random(0, self.retry.initial_seconds),
+            retry=retry_if_exception(should_retry),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
     async def download(
         self, link: str, *, fallback_name: str, max_bytes: int | None = None
     ) -> DownloadedFile:
@@ -391,14 +395,7 @@ class Bitrix24Gateway:
             )
             return True
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds)
-            + wait_random(0, self.retry.initial_seconds),
-            retry=retry_if_exception(should_retry),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        retrying = self._retrying(should_retry)
         headers = {"User-Agent": "extranet-bridge", "Accept": "*/*"}
         async with httpx.AsyncClient(timeout=self.timeout_seconds, headers=headers) as client:
             async for attempt in retrying:
