@@ -17,7 +17,7 @@ from config.settings import Settings
 from config.wiring import Store
 from connectors.bitrix24.gateway import Bitrix24Gateway
 from connectors.onec import build_onec
-from connectors.onec.connector import OneCConnector, RetryPolicy
+from connectors.onec.connector import OneCConnector
 from connectors.onec.port import DepartmentRef, Employee, EmploymentRef, OrgRef, PersonRef, Placement
 from portal.models import PortalSite
 from processes import callouts, install
@@ -36,6 +36,7 @@ from sandbox.server import free_port, serve_in_thread
 from store.db import utcnow
 from store.models import IdentityLink, SourceRecord
 from sync.source import to_json
+from tests.integration.processes._outbox_helpers import ONCE
 from webhooks.app import create_app
 from webhooks.handlers import ProcessDirectory, dispatch_activities
 
@@ -247,7 +248,7 @@ def world(db_url: str, store: Store) -> Iterator[World]:
             )
             assert installed.status_code == 200, installed.text
             gateway = setup.app_gateway(settings, store)
-            onec = build_onec(settings, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0))
+            onec = build_onec(settings, retry=ONCE)
             employee, client, manager = (
                 new_user(b24, "Employee"),
                 new_user(b24, "Client"),

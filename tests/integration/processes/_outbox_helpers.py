@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from config.settings import OneCSettings, Settings
 from config.wiring import Store
+from connectors.onec import build_onec
+from connectors.onec.connector import OneCConnector, RetryPolicy
 from connectors.onec.port import EmploymentRef, PersonRef, RequestSubmission, TRequestKind
 from processes.catalog import default_catalog
 from processes.engine import Event
@@ -29,6 +32,16 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+ONCE = RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0)
+"""One try per call: the outbox's own backoff is what the tests watch."""
+
+
+def onec_connector(sb: RunningSandbox) -> OneCConnector:
+    """The real connector on the 1C sandbox, trying each call once."""
+    settings = Settings(onec=OneCSettings(endpoint=sb.endpoint, username=sb.user, password=sb.password))
+    return build_onec(settings, retry=ONCE)
 
 
 def active_employees(sb: RunningSandbox, n: int) -> list[dict[str, Any]]:

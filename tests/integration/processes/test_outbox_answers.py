@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import select
 
-from config.settings import OneCSettings, Settings
 from config.wiring import Store
-from connectors.onec import build_onec
-from connectors.onec.connector import OneCConnector, RetryPolicy
+from connectors.onec.connector import OneCConnector
 from connectors.onec.port import TRequestKind
 from processes.onec_answers import apply_changes, poll_submitted
 from processes.outbox_worker import deliver_pending
@@ -26,6 +24,7 @@ from tests.integration.processes._outbox_helpers import (
     active_employees,
     approve_all,
     file_request,
+    onec_connector,
     submission_for,
 )
 
@@ -38,10 +37,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 async def onec(sandbox: RunningSandbox) -> AsyncIterator[OneCConnector]:
-    settings = Settings(
-        onec=OneCSettings(endpoint=sandbox.endpoint, username=sandbox.user, password=sandbox.password)
-    )
-    connector = build_onec(settings, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0))
+    connector = onec_connector(sandbox)
     yield connector
     await connector.close()
 

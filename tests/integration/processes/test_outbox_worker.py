@@ -12,10 +12,8 @@ import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from config.settings import OneCSettings, Settings
 from config.wiring import Store
-from connectors.onec import build_onec
-from connectors.onec.connector import OneCConnector, RetryPolicy
+from connectors.onec.connector import OneCConnector
 from processes.engine import Event, IllegalTransition
 from processes.onec_outbox import approve, dedup_key
 from processes.outbox_worker import DeliveryPolicy, deliver_pending
@@ -31,10 +29,10 @@ from tests.integration.processes._outbox_helpers import (
     active_employees,
     approve_all,
     file_request,
+    onec_connector,
     submission_for,
 )
 
-ONCE = RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0)
 POLICY = DeliveryPolicy(max_attempts=4, initial_backoff=timedelta(seconds=10), lease=timedelta(minutes=1))
 
 
@@ -44,14 +42,9 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield sb
 
 
-def _connector(sb: RunningSandbox) -> OneCConnector:
-    settings = Settings(onec=OneCSettings(endpoint=sb.endpoint, username=sb.user, password=sb.password))
-    return build_onec(settings, retry=ONCE)
-
-
 @pytest.fixture
 async def onec(sandbox: RunningSandbox) -> AsyncIterator[OneCConnector]:
-    connector = _connector(sandbox)
+    connector = onec_connector(sandbox)
     yield connector
     await connector.close()
 
@@ -206,7 +199,7 @@ def test_two_concurrent_workers_never_send_one_row_twice(store: Store, sandbox: 
     sent: list[list[str]] = [[], []]
 
     async def work(index: int) -> None:
-        connector = _connector(sandbox)
+        connector = onec_connector(sandbox)
         try:
             start.wait()
             while (report := await deliver_pending(store.sessions, connector, CATALOG, policy=small)).sent:

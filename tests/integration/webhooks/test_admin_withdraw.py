@@ -14,10 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from config.settings import OneCSettings, Settings
 from config.wiring import Store
-from connectors.onec import build_onec
-from connectors.onec.connector import OneCConnector, RetryPolicy
+from connectors.onec.connector import OneCConnector
 from processes.onec_answers import apply_changes
 from processes.outbox_worker import DeliveryPolicy, DeliveryReport, deliver_pending
 from sandbox.onec.testing import RunningSandbox, onec_sandbox
@@ -29,6 +27,7 @@ from tests.integration.processes._outbox_helpers import (
     active_employees,
     approve_all,
     file_request,
+    onec_connector,
     submission_for,
 )
 from tests.integration.webhooks.conftest import ADMIN, ServedBridge
@@ -46,10 +45,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 async def onec(sandbox: RunningSandbox) -> AsyncIterator[OneCConnector]:
-    settings = Settings(
-        onec=OneCSettings(endpoint=sandbox.endpoint, username=sandbox.user, password=sandbox.password)
-    )
-    connector = build_onec(settings, retry=RetryPolicy(attempts=1, initial_wait=0, max_wait=0, jitter=0))
+    connector = onec_connector(sandbox)
     yield connector
     await connector.close()
 
