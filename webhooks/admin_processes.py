@@ -317,6 +317,10 @@ def retry(request: Request, who: AdminUser, store: StoreDep, request_id: Request
                     record = retry_in(uow, catalog, request_id, who, utcnow())
                 except LookupError:
                     raise Refusal(409, "nothing_to_retry", "the request was never queued for 1C") from None
+                except IllegalTransition:  # SQLite: the other admin's retry moved it on after our read
+                    raise Refusal(
+                        409, "changed_meanwhile", "the request changed meanwhile; read it and try again"
+                    ) from None
                 uow.session.flush()
                 requeued = [
                     d.id
