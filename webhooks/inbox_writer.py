@@ -2,11 +2,15 @@
 the next one, so one durable commit (one fsync of SQLite's WAL, one PostgreSQL commit) serves many
 requests and none is answered before its own row is committed.
 
-One drain task per process writes a batch at a time; with a single request in flight it commits at once,
-under load the batch grows by itself. A redelivery is recognised as before (``Inbox.add`` finds its key;
-twice in one batch, the second is the duplicate; ``Inbox.add_many`` reads the keys once and inserts
-the new rows in one statement). If another instance stored one of the keys meanwhile
-(a unique violation at commit), the batch is written again one message at a time.
+One drain task per process writes a batch at a time. With a single request in flight it commits at once;
+under load (the last commit served several requests) it first waits ``commit_delay`` for the batch to
+fill, as PostgreSQL's ``commit_delay`` does: two milliseconds of latency buy fewer, larger commits (each
+costs a thread round trip and its own fsync).
+
+A redelivery is recognised as before (``Inbox.add`` finds its key; twice in one batch, the second is the
+duplicate; ``Inbox.add_many`` reads the keys once and inserts the new rows in one statement). If another
+instance stored one of the keys meanwhile (a unique violation at commit), the batch is written again one
+message at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from store import inbox
 from store.uow import UnitOfWork
 
 MAX_BATCH = 200
+COMMIT_DELAY = 0.002
+"""Seconds a commit waits under load for more messages to join it."""
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,19 @@ def write_batch(sessions: sessionmaker[Session], messages: list[_Message]) -> li
         return [inbox.receive(sessions, m.source, m.key, m.kind, m.payload) for m in messages]
 
 
-def _settled(done: asyncio.Future[bool]) -> None:
-    """Take the outcome nobody awaits any more (its request was cancelled), so none is reported lost."""
-    if not done.cancelled():
-        done.exception()
-
-
 class InboxWriter:
     """``await writer.receive(...)``: True once the message is committed, False for a redelivery."""
 
-    def __init__(self, sessions: sessionmaker[Session], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        max_batch: int = MAX_BATCH,
+        commit_delay: float = COMMIT_DELAY,
+    ) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
+        self.commit_delay = commit_delay
+        self._last_batch = 0
         self._waiting: list[tuple[_Message, asyncio.Future[bool]]] = []
         self._drain: asyncio.Task[None] | None = None
         self.commits = 0
@@ -64,14 +71,13 @@ class InboxWriter:
         self._waiting.append((_Message(source, key, kind, payload), done))
         if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:  # one per loop
             self._drain = asyncio.create_task(self._write_all())
-        try:
-            return await asyncio.shield(done)  # a client that hangs up does not cancel the batch's commit
-        except asyncio.CancelledError:
-            done.add_done_callback(_settled)
-            raise
+        # A client that hangs up cancels only its own wait: the batch is committed all the same.
+        return await done
 
     async def _write_all(self) -> None:
         while self._waiting:
+            if self._last_batch > 1 and len(self._waiting) < self.max_batch:
+                await asyncio.sleep(self.commit_delay)
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 fresh = await asyncio.to_thread(write_batch, self.sessions, [m for m, _ in batch])
@@ -81,6 +87,7 @@ class InboxWriter:
                         done.set_exception(exc)
                 continue
             self.commits += 1
+            self._last_batch = len(batch)
             for (_, done), new in zip(batch, fresh, strict=True):
                 if not done.done():
                     done.set_result(new)

@@ -104,3 +104,31 @@ def test_the_redelivery_lookup_probes_the_unique_index(store: Store) -> None:
             str(row[3]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
         )
     assert "SEARCH" in plan and "source=? AND event_key=?" in plan, plan
+
+
+async def test_under_load_a_commit_waits_for_more_messages(store: Store) -> None:
+    """After a commit that served several messages, the next one waits ``commit_delay`` so that the
+    messages arriving meanwhile share it (three arrivals 10 ms apart: one commit, not three)."""
+    writer = InboxWriter(store.sessions, commit_delay=0.2)
+    await asyncio.gather(*(writer.receive("bitrix24.activity", f"w{n}", "eb_x", {}) for n in range(5)))
+    assert writer.commits == 1
+
+    async def later(n: int) -> bool:
+        await asyncio.sleep(0.01 * n)
+        return await writer.receive("bitrix24.activity", f"later{n}", "eb_x", {})
+
+    assert await asyncio.gather(*(later(n) for n in range(3))) == [True, True, True]
+    assert writer.commits == 2 and _rows(store) == 8
+
+
+async def test_a_waiter_that_hangs_up_does_not_stop_the_commit(store: Store) -> None:
+    """A client that disconnects cancels its own wait; its message is committed with the batch."""
+    writer = InboxWriter(store.sessions)
+    waiting = asyncio.create_task(writer.receive("bitrix24.activity", "gone", "eb_x", {}))
+    stays = asyncio.create_task(writer.receive("bitrix24.activity", "stays", "eb_x", {}))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    assert await stays is True
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert _rows(store) == 2
