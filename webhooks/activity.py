@@ -38,8 +38,9 @@ from webhooks.forms import FormError, parse_php_form
 from webhooks.handlers import ACTIVITY_SOURCE, callout_stored
 from webhooks.installed import InstalledApp
 from webhooks.portal import _refuse, _same
+from webhooks.routes import RequestOnlyRoute
 
-router = APIRouter(prefix="/bitrix24", tags=["bitrix24"])
+router = APIRouter(prefix="/bitrix24", tags=["bitrix24"], route_class=RequestOnlyRoute)
 
 CODES = tuple(a.code for a in ALL)
 WORKFLOW_ID = r"^[A-Za-z0-9.]{1,64}$"

@@ -51,6 +51,8 @@ def parse_php_form(body: str | bytes) -> dict[str, Any]:
 def _parts(raw_key: str) -> list[str]:
     if _CONTROL.search(raw_key):
         raise FormError("a field name holds control characters")
+    if raw_key and "[" not in raw_key and "]" not in raw_key:  # a plain name: no need to take it apart
+        return [raw_key]
     match = _KEY.fullmatch(raw_key)
     if match is None:
         raise FormError(f"malformed field name {_shown(raw_key)}")
