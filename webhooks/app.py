@@ -46,7 +46,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = next((v for k, v in scope.get("headers") or () if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _too_large(scope, receive, send, self.limit)
             return

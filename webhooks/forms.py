@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 MAX_FIELDS = 1000
 MAX_DEPTH = 8
@@ -29,23 +29,44 @@ class FormError(ValueError):
 
 def parse_php_form(body: str | bytes) -> dict[str, Any]:
     """``a[b][c]=1&a[d][]=2`` → ``{"a": {"b": {"c": "1"}, "d": ["2"]}}``; raises ``FormError``."""
+    result: dict[str, Any] = {}
+    for raw_key, value in form_pairs(body):
+        _put(result, _parts(raw_key), value, raw_key)
+    return result
+
+
+def form_pairs(body: str | bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a form, read as ``urllib.parse.parse_qsl(body, keep_blank_values=True,
+    errors="strict")`` reads them (an empty pair is skipped, a name without ``=`` has an empty value, ``+``
+    is a space, escapes are UTF-8), with a ``FormError`` where it would raise. Faster on the call-out's
+    names: the brackets and pipes PHP's ``http_build_query`` escapes are replaced without ``unquote``."""
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")
         except UnicodeDecodeError:
             raise FormError("the body is not UTF-8") from None
+    if body.count("&") >= MAX_FIELDS:
+        raise FormError(f"more than {MAX_FIELDS} fields")
+    pairs = []
+    for pair in body.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((_decoded(name), _decoded(value)))
+    return pairs
+
+
+def _decoded(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    quick = text.replace("%5B", "[").replace("%5D", "]").replace("%7C", "|")
+    if "%" not in quick:  # those were its only escapes
+        return quick
     try:
-        pairs = parse_qsl(
-            body, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
-        )
+        return unquote(text, errors="strict")
     except UnicodeDecodeError:
         raise FormError("a percent-encoded value is not UTF-8") from None
-    except ValueError:
-        raise FormError(f"more than {MAX_FIELDS} fields") from None
-    result: dict[str, Any] = {}
-    for raw_key, value in pairs:
-        _put(result, _parts(raw_key), value, raw_key)
-    return result
 
 
 def _parts(raw_key: str) -> list[str]:

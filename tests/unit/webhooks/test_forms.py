@@ -4,15 +4,15 @@ what PHP's http_build_query writes (the sandbox's encoder) reads back as it was 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sandbox.bitrix24.params import encode_form
 from tests.fuzzing import EXAMPLES
-from webhooks.forms import MAX_DEPTH, FormError, parse_php_form
+from webhooks.forms import MAX_DEPTH, MAX_FIELDS, FormError, form_pairs, parse_php_form
 
 names = st.from_regex(r"\A[A-Za-z0-9_]{1,12}\Z")
 texts = st.text(st.characters(exclude_categories=["Cc", "Cs"]), max_size=40)
@@ -90,3 +90,27 @@ def test_lists_and_numbered_keys_read_as_php_does() -> None:
     assert parse_php_form("document_id[0]=lists&document_id[1]=B") == {
         "document_id": {"0": "lists", "1": "B"}
     }
+
+
+pieces = st.lists(
+    st.sampled_from(
+        ["a", "é", "+", "=", "&", "%", "%5B", "%5D", "%7C", "%5b", "%2", "%ZZ", "%C3%A9", "%FF", "[", "]"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@example("document_id%5B0%5D=lists&event_token=1.2%7CA_x%7C0.f&x")
+@example("auth%5bmember_id%5d=%7c%2B+&=&&a=%FF")
+@given(st.one_of(pieces, st.text(max_size=200), st.lists(st.tuples(texts, texts), max_size=6).map(urlencode)))
+def test_pairs_are_read_as_urllib_reads_them(body: str) -> None:
+    """``form_pairs`` is ``parse_qsl`` (keep_blank_values, strict UTF-8) with a fast path: same pairs,
+    and a FormError exactly where parse_qsl raises."""
+    try:
+        expected = parse_qsl(body, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
+    except ValueError:  # UnicodeDecodeError is one
+        with pytest.raises(FormError):
+            form_pairs(body)
+        return
+    assert form_pairs(body) == expected
