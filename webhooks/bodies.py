@@ -76,11 +76,15 @@ Lifetime = Annotated[
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        """PHP's http_build_query writes null as an empty value (``auth[expires]=``)."""
-        return None if value == "" else value
+    def _blank_is_absent(cls, data: Any) -> Any:
+        """PHP's http_build_query writes null as an empty value (``auth[expires]=``): a declared field
+        sent empty is absent. (One call per model, not one per field: this runs on every call-out.)"""
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {key: None if value == "" and key in fields else value for key, value in data.items()}
 
 
 def _plain_extras(model: BaseModel, *, nested: bool) -> None:

@@ -12,6 +12,7 @@ four levels).
 from __future__ import annotations
 
 import re
+from itertools import chain
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,10 +30,21 @@ class FormError(ValueError):
 
 def parse_php_form(body: str | bytes) -> dict[str, Any]:
     """``a[b][c]=1&a[d][]=2`` → ``{"a": {"b": {"c": "1"}, "d": ["2"]}}``; raises ``FormError``."""
+    pairs = form_pairs(body)
+    if _CONTROL.search("".join(chain.from_iterable(pairs))):  # one search; then name the field
+        _refuse_control_characters(pairs)
     result: dict[str, Any] = {}
-    for raw_key, value in form_pairs(body):
+    for raw_key, value in pairs:
         _put(result, _parts(raw_key), value, raw_key)
     return result
+
+
+def _refuse_control_characters(pairs: list[tuple[str, str]]) -> None:
+    for raw_key, value in pairs:
+        if _CONTROL.search(raw_key):
+            raise FormError("a field name holds control characters")
+        if _CONTROL.search(value):
+            raise FormError(f"field {_shown(raw_key)} holds control characters")
 
 
 def form_pairs(body: str | bytes) -> list[tuple[str, str]]:
@@ -70,8 +82,6 @@ def _decoded(text: str) -> str:
 
 
 def _parts(raw_key: str) -> list[str]:
-    if _CONTROL.search(raw_key):
-        raise FormError("a field name holds control characters")
     if raw_key and "[" not in raw_key and "]" not in raw_key:  # a plain name: no need to take it apart
         return [raw_key]
     match = _KEY.fullmatch(raw_key)
@@ -84,8 +94,6 @@ def _parts(raw_key: str) -> list[str]:
 
 
 def _put(result: dict[str, Any], parts: list[str], value: str, raw_key: str) -> None:
-    if _CONTROL.search(value):
-        raise FormError(f"field {_shown(raw_key)} holds control characters")
     node: dict[str, Any] | list[Any] = result
     for index, part in enumerate(parts):
         last = index == len(parts) - 1

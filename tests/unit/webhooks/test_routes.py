@@ -50,3 +50,9 @@ def test_an_endpoint_with_parameters_is_refused() -> None:
 
     with pytest.raises(TypeError, match="takes the Request and nothing else"):
         router.add_api_route("/search", search, methods=["GET"])
+
+
+async def test_a_wrong_method_is_405_with_allow() -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as http:
+        answer = await http.get("/count")
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
