@@ -34,11 +34,11 @@ class Inbox:
         sources = {source for source, _, _, _ in messages}
         wanted = {key for _, key, _, _ in messages}
         # Both columns named, so the lookup is a probe of the unique index (source, event_key), not a scan
-        # of an inbox that only grows.
+        # of an inbox that only grows. Run as Core on the session's connection: no ORM work per row.
         query = select(InboxMessage.source, InboxMessage.event_key).where(
             InboxMessage.source.in_(sources), InboxMessage.event_key.in_(wanted)
         )
-        known = {(row[0], row[1]) for row in self.session.execute(query)}
+        known = {(row[0], row[1]) for row in self.session.connection().execute(query)}
         fresh: list[bool] = []
         rows: list[dict[str, Any]] = []
         now = utcnow()

@@ -97,7 +97,8 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     app.state.metrics = Metrics(settings, store)
     app.state.inbox_writer = InboxWriter(store.sessions)
     app.state.installed_app = InstalledApp(store.sessions)
-    routers = (events.router, activity.router, admin.router, admin_processes.router, health.router)
+    # The call-out route first: it is matched on every call-out, the busiest path.
+    routers = (activity.router, events.router, admin.router, admin_processes.router, health.router)
     for router in routers:
         app.include_router(router)
     mount_portal(app, settings, store)

@@ -106,19 +106,31 @@ def test_the_redelivery_lookup_probes_the_unique_index(store: Store) -> None:
     assert "SEARCH" in plan and "source=? AND event_key=?" in plan, plan
 
 
-async def test_under_load_a_commit_waits_for_more_messages(store: Store) -> None:
-    """After a commit that served several messages, the next one waits ``commit_delay`` so that the
-    messages arriving meanwhile share it (three arrivals 10 ms apart: one commit, not three)."""
-    writer = InboxWriter(store.sessions, commit_delay=0.2)
-    await asyncio.gather(*(writer.receive("bitrix24.activity", f"w{n}", "eb_x", {}) for n in range(5)))
-    assert writer.commits == 1
+async def test_messages_arriving_while_the_loop_is_busy_share_a_commit(store: Store) -> None:
+    """Requests still being read when a commit is due join it: twenty messages arriving on twenty
+    successive passes of the event loop are one commit, not twenty (without the fill, each pass's
+    message would wait for the commit under way and the next pass would start another)."""
+    writer = InboxWriter(store.sessions, commit_delay=5.0)
 
-    async def later(n: int) -> bool:
-        await asyncio.sleep(0.01 * n)
-        return await writer.receive("bitrix24.activity", f"later{n}", "eb_x", {})
+    async def after_passes(n: int) -> bool:
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return await writer.receive("bitrix24.activity", f"pass{n}", "eb_x", {})
 
-    assert await asyncio.gather(*(later(n) for n in range(3))) == [True, True, True]
-    assert writer.commits == 2 and _rows(store) == 8
+    assert await asyncio.gather(*(after_passes(n) for n in range(20))) == [True] * 20
+    assert writer.commits == 1 and _rows(store) == 20
+
+
+async def test_the_fill_ends_when_the_loop_is_idle(store: Store) -> None:
+    """A quiet loop does not hold a commit for ``commit_delay``: messages 50 ms apart are two commits
+    even though the delay allows ten seconds."""
+    writer = InboxWriter(store.sessions, commit_delay=10.0)
+    began = asyncio.get_running_loop().time()
+    assert await writer.receive("bitrix24.activity", "first", "eb_x", {}) is True
+    await asyncio.sleep(0.05)
+    assert await writer.receive("bitrix24.activity", "second", "eb_x", {}) is True
+    assert writer.commits == 2
+    assert asyncio.get_running_loop().time() - began < 5
 
 
 async def test_a_waiter_that_hangs_up_does_not_stop_the_commit(store: Store) -> None:
