@@ -35,8 +35,22 @@ def parse_php_form(body: str | bytes) -> dict[str, Any]:
         _refuse_control_characters(pairs)
     result: dict[str, Any] = {}
     for raw_key, value in pairs:
-        _put(result, _parts(raw_key), value, raw_key)
+        name, bracket, rest = raw_key.partition("[")
+        if bracket and name and rest.find("]") == len(rest) - 1 > 0 and "[" not in rest and "]" not in name:
+            _put_in_group(result, name, rest[:-1], value, raw_key)  # name[key], as most fields are
+        else:
+            _put(result, _parts(raw_key), value, raw_key)
     return result
+
+
+def _put_in_group(result: dict[str, Any], name: str, key: str, value: str, raw_key: str) -> None:
+    """``_put`` of ``name[key]=value``, the shape of nearly every field Bitrix24 sends, in fewer steps."""
+    group = result.setdefault(name, {})
+    if type(group) is not dict:
+        raise FormError(f"field {_shown(raw_key)} is both a value and a group, or a list and a map")
+    if isinstance(group.get(key), dict | list):
+        raise FormError(f"field {_shown(raw_key)} is both a value and a group")
+    group[key] = value
 
 
 def _refuse_control_characters(pairs: list[tuple[str, str]]) -> None:
