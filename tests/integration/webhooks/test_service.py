@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from config.wiring import Store
 from sandbox.bitrix24.testing import RunningSandbox
 from store.models import AppToken, InboxMessage
-from tests.integration.webhooks.conftest import ADMIN, FORM, install_body
+from tests.integration.webhooks.conftest import ADMIN, FORM, ServedBridge, install_body
 from webhooks.forms import parse_php_form
 
 
@@ -86,6 +87,27 @@ async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
     assert chunked.status_code == 413 and chunked.json()["error"] == "body_too_large"
     install = await client.post("/bitrix24/install", content="x=" + "a" * 10_000, headers=FORM)
     assert install.status_code == 413
+
+
+def test_a_body_longer_than_its_content_length_is_cut_at_it(served: ServedBridge) -> None:
+    """The body limit trusts a declared Content-Length because the server frames the body by it (h11):
+    what follows the declared bytes never reaches the app as body — here it is a second, malformed
+    request, refused by the server. Over a real socket, since an in-process transport frames nothing."""
+    address = urlsplit(served.url)
+    head = (
+        b"POST /bitrix24/events HTTP/1.1\r\nHost: bridge\r\n"
+        + b"Content-Type: "
+        + FORM["Content-Type"].encode()
+    )
+    request = head + b"\r\nContent-Length: 9\r\n\r\nevent=ONX" + b"a" * 20_000
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    first = answer.split(b"\r\n", 1)[0]
+    assert first == b"HTTP/1.1 401 Unauthorized" and b'"not_installed"' in answer  # the 9 bytes, judged
+    assert answer.count(b"HTTP/1.1 ") <= 2  # the rest: at most the server's own 400, then it hung up
 
 
 async def test_admin_api_needs_the_token_and_validates_input(client: httpx.AsyncClient) -> None:
