@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.db import utcnow
@@ -29,28 +31,26 @@ class Inbox:
         return True
 
     def add_many(self, messages: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[bool]:
-        """Store several ``(source, key, kind, payload)`` at once (one read of the keys, one insert); per
-        message False when its (source, key) is there already or earlier in ``messages``."""
-        sources = {source for source, _, _, _ in messages}
-        wanted = {key for _, key, _, _ in messages}
-        # Both columns named, so the lookup is a probe of the unique index (source, event_key), not a scan
-        # of an inbox that only grows. Run as Core on the session's connection: no ORM work per row.
-        query = select(InboxMessage.source, InboxMessage.event_key).where(
-            InboxMessage.source.in_(sources), InboxMessage.event_key.in_(wanted)
-        )
-        known = {(row[0], row[1]) for row in self.session.connection().execute(query)}
-        fresh: list[bool] = []
+        """Store several ``(source, key, kind, payload)`` in one statement; per message False when its
+        (source, key) is there already or earlier in ``messages``.
+
+        ``INSERT … ON CONFLICT (source, event_key) DO NOTHING RETURNING`` (SQLite ≥ 3.35, PostgreSQL): the
+        unique index decides, so a key another instance stores at the same moment is a duplicate here,
+        never an error, and there is no separate read of the keys."""
         rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
         now = utcnow()
         for source, key, kind, payload in messages:
-            new = (source, key) not in known
-            known.add((source, key))
-            fresh.append(new)
-            if new:
+            if (source, key) not in seen:
+                seen.add((source, key))
                 row = {"source": source, "event_key": key, "kind": kind, "payload": dict(payload)}
                 rows.append({**row, "received_at": now})
-        if rows:  # on the connection, as Core: the ORM bulk path costs more CPU per row than the commit
-            self.session.connection().execute(insert(InboxMessage), rows)
+        connection = self.session.connection()
+        stored = {(row[0], row[1]) for row in connection.execute(_insert_new(connection.dialect.name), rows)}
+        fresh: list[bool] = []
+        for source, key, _, _ in messages:
+            fresh.append((source, key) in stored)
+            stored.discard((source, key))  # the same key again in this batch is the redelivery
         return fresh
 
     def pending_ids(self, source: str, limit: int) -> list[int]:
@@ -121,3 +121,11 @@ class Inbox:
     def pending(self, source: str) -> int:
         query = select(func.count()).where(InboxMessage.source == source, InboxMessage.processed_at.is_(None))
         return int(self.session.scalar(query) or 0)
+
+
+@cache
+def _insert_new(dialect: str) -> Any:
+    """The batch insert that skips keys already stored and returns the ones it stored."""
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = build(InboxMessage).on_conflict_do_nothing(index_elements=["source", "event_key"])
+    return statement.returning(InboxMessage.source, InboxMessage.event_key)

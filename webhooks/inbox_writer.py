@@ -8,10 +8,9 @@ requests that have arrived meanwhile (for at most ``commit_delay``, in the spiri
 committed at once, a burst shares one commit (each costs a thread round trip and its own fsync) and the
 loop never sits idle waiting for a timer.
 
-A redelivery is recognised as before (``Inbox.add`` finds its key; twice in one batch, the second is the
-duplicate; ``Inbox.add_many`` reads the keys once and inserts the new rows in one statement). If another
-instance stored one of the keys meanwhile (a unique violation at commit), the batch is written again one
-message at a time.
+A redelivery is recognised by the inbox's unique key: ``Inbox.add_many`` inserts the batch in one statement
+that skips keys already stored (also by another instance at the same moment) and returns the ones it
+stored; twice in one batch, the second is the duplicate.
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import inbox
 from store.uow import UnitOfWork
 
 MAX_BATCH = 200
@@ -42,11 +39,8 @@ class _Message:
 
 def write_batch(sessions: sessionmaker[Session], messages: list[_Message]) -> list[bool]:
     """Store ``messages`` in one transaction; per message, False when it was received before."""
-    try:
-        with UnitOfWork(sessions) as uow:
-            return uow.inbox.add_many([(m.source, m.key, m.kind, m.payload) for m in messages])
-    except IntegrityError:  # a concurrent instance won one of the inserts: settle each on its own
-        return [inbox.receive(sessions, m.source, m.key, m.kind, m.payload) for m in messages]
+    with UnitOfWork(sessions) as uow:
+        return uow.inbox.add_many([(m.source, m.key, m.kind, m.payload) for m in messages])
 
 
 class InboxWriter:
