@@ -3,7 +3,8 @@
     BridgeError
     ├── ConfigError                      bad settings, mapping or catalog; the operator must fix it
     ├── StoreError                       the state store is missing, outdated or unreachable
-    │   └── StoreNotUpgraded
+    │   ├── StoreNotUpgraded
+    │   └── StoreUnavailable             a write failed now; worth trying again
     ├── ConnectorError                   something a connector could not do
     │   ├── Bitrix24Error                (connectors/bitrix24/errors.py refines it)
     │   ├── OneCError                    (connectors/onec/errors.py refines it)
@@ -52,6 +53,10 @@ class StoreError(BridgeError):
 
 class StoreNotUpgraded(StoreError, Terminal):
     """The database schema is older than this code; run `extranet-bridge db upgrade`."""
+
+
+class StoreUnavailable(StoreError, Transient):
+    """The state store refused or lost a write just now (locked, gone, out of space, its table missing)."""
 
 
 class ConnectorError(BridgeError):

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.settings import Settings
 from config.wiring import Store
 from connectors.errors import BridgeError, ConfigError, Transient
+from core.errors import StoreError
 from portal.mount import mount_portal
 from processes.catalog import Catalog
 from sync.managers import ManagerError
@@ -142,6 +143,10 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     @app.exception_handler(ConfigError)
     async def _config(_request: Request, exc: ConfigError) -> JSONResponse:
         return _problem(503, "not_configured", exc.operator_message)
+
+    @app.exception_handler(StoreError)
+    async def _store(_request: Request, exc: StoreError) -> JSONResponse:
+        return _problem(503, "store_unavailable", exc.operator_message)
 
     @app.exception_handler(BridgeError)
     async def _bridge(_request: Request, exc: BridgeError) -> JSONResponse:

@@ -16,13 +16,18 @@ stored; twice in one batch, the second is the duplicate.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import StoreUnavailable
 from store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 COMMIT_DELAY = 0.005
@@ -84,10 +89,12 @@ class InboxWriter:
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 fresh = await asyncio.to_thread(write_batch, self.sessions, [m for m, _ in batch])
-            except Exception as exc:  # the store failed: every request of the batch fails with it
+            except SQLAlchemyError as exc:  # the store failed: every request of the batch fails with it
+                # Only the error's class is logged: its text holds the SQL parameters, the payloads.
+                log.warning("inbox.write_failed", extra={"error": type(exc).__name__, "messages": len(batch)})
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(exc)
+                        done.set_exception(StoreUnavailable("the state store cannot take the message now"))
                 continue
             self.commits += 1
             for (_, done), new in zip(batch, fresh, strict=True):

@@ -153,3 +153,27 @@ async def test_a_stored_call_out_wakes_the_dispatcher_without_holding_the_answer
     release.set()
     await waker.idle()
     assert waker.runs == 1 and len(seen) == 1
+
+
+async def test_a_store_that_fails_is_a_503_and_nothing_is_answered_as_stored(
+    client: httpx.AsyncClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inbox cannot take the call-out (here its table is gone): 503 with the reason, no traceback,
+    no 200 — Bitrix24's call-out is not acknowledged, and the reconciliation finds the workflow later."""
+    store.engine.dispose()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE inbox RENAME TO inbox_away")
+    try:
+        answer = await client.post(
+            "/bitrix24/activity", content=callout(client.headers["X-App-Token"]), headers=FORM
+        )
+    finally:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE inbox_away RENAME TO inbox")
+    assert answer.status_code == 503, answer.text
+    assert answer.json() == {
+        "error": "store_unavailable",
+        "detail": "the state store cannot take the message now",
+    }
+    assert "Traceback" not in caplog.text and "inbox_away" not in caplog.text
+    assert stored(store) == []
