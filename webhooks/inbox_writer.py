@@ -89,12 +89,17 @@ class InboxWriter:
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 fresh = await asyncio.to_thread(write_batch, self.sessions, [m for m, _ in batch])
-            except SQLAlchemyError as exc:  # the store failed: every request of the batch fails with it
-                # Only the error's class is logged: its text holds the SQL parameters, the payloads.
-                log.warning("inbox.write_failed", extra={"error": type(exc).__name__, "messages": len(batch)})
+            except Exception as exc:  # every request of the batch fails with it
+                failure: Exception = exc
+                if isinstance(exc, SQLAlchemyError):  # the store: a 503. Only the class is logged: the
+                    # error's text holds the statement's parameters, i.e. the payloads.
+                    log.warning(
+                        "inbox.write_failed", extra={"error": type(exc).__name__, "messages": len(batch)}
+                    )
+                    failure = StoreUnavailable("the state store cannot take the message now")
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(StoreUnavailable("the state store cannot take the message now"))
+                        done.set_exception(failure)
                 continue
             self.commits += 1
             for (_, done), new in zip(batch, fresh, strict=True):
