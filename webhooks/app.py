@@ -8,6 +8,7 @@ document and its browsable page are part of the admin API: served only with the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +36,7 @@ from webhooks.installed import InstalledApp
 from webhooks.metrics import Metrics, RequestMetrics
 
 TITLE = "Extranet Bridge"
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
@@ -147,6 +150,12 @@ def create_app(settings: Settings, store: Store, *, catalog: Catalog | None = No
     @app.exception_handler(StoreError)
     async def _store(_request: Request, exc: StoreError) -> JSONResponse:
         return _problem(503, "store_unavailable", exc.operator_message)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Only the class is logged: the error's text quotes the statement and its parameters.
+        log.warning("store.error", extra={"error": type(exc).__name__, "path": request.url.path})
+        return _problem(503, "store_unavailable", "the state store is unavailable now")
 
     @app.exception_handler(BridgeError)
     async def _bridge(_request: Request, exc: BridgeError) -> JSONResponse:

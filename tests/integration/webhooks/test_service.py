@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from config.wiring import Store
@@ -131,3 +132,23 @@ async def test_admin_api_needs_the_token_and_validates_input(client: httpx.Async
     assert document.status_code == 200 and "/bitrix24/events" in document.json()["paths"]
     page = await client.get("/admin/docs", headers=auth)
     assert page.status_code == 200 and "/bitrix24/install" in page.text
+
+
+async def test_a_store_error_in_any_route_is_a_503_without_its_sql(
+    client: httpx.AsyncClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database error the code does not expect (here a table is gone) is a 503 naming the store, and the
+    log line names the error's class only — its text would quote the SQL and its parameters."""
+    store.engine.dispose()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE process_instances RENAME TO process_instances_away")
+    try:
+        answer = await client.get("/admin/processes", headers={"Authorization": f"Bearer {ADMIN}"})
+    finally:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE process_instances_away RENAME TO process_instances")
+    assert answer.status_code == 503, answer.text
+    assert answer.json() == {"error": "store_unavailable", "detail": "the state store is unavailable now"}
+    assert "process_instances_away" not in caplog.text and "Traceback" not in caplog.text
+    [line] = [r for r in caplog.records if r.getMessage() == "store.error"]
+    assert line.__dict__["error"] in ("OperationalError", "ProgrammingError")
