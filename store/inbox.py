@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.uow import UnitOfWork
@@ -46,12 +46,10 @@ def message_key(identity: Mapping[str, Any], *, distinct: bool = False) -> str:
 def receive(
     sessions: sessionmaker[Session], source: str, key: str, kind: str, payload: Mapping[str, Any]
 ) -> bool:
-    """Store a message; False when the same (source, key) was already received (a redelivery)."""
-    try:
-        with UnitOfWork(sessions) as uow:
-            return uow.inbox.add(source, key, kind, payload)
-    except IntegrityError:
-        return False  # a concurrent delivery of the same message won the insert
+    """Store a message; False when the same (source, key) was already received (a redelivery, also one
+    stored by another instance at the same moment: ``Inbox.add`` skips a key the unique index holds)."""
+    with UnitOfWork(sessions) as uow:
+        return uow.inbox.add(source, key, kind, payload)
 
 
 @dataclass

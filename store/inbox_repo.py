@@ -22,13 +22,7 @@ class Inbox:
 
     def add(self, source: str, key: str, kind: str, payload: Mapping[str, Any]) -> bool:
         """Store a message; False when the same (source, key) is there already (a redelivery)."""
-        found = select(InboxMessage.id).where(InboxMessage.source == source, InboxMessage.event_key == key)
-        if self.session.scalar(found):
-            return False
-        self.session.add(
-            InboxMessage(source=source, event_key=key, kind=kind, payload=dict(payload), received_at=utcnow())
-        )
-        return True
+        return self.add_many([(source, key, kind, payload)])[0]
 
     def add_many(self, messages: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[bool]:
         """Store several ``(source, key, kind, payload)`` in one statement; per message False when its
