@@ -76,8 +76,9 @@ class InboxWriter:
     async def _fill(self) -> None:
         """Let the batch take in the messages of requests the event loop is still reading: yield to it
         until a pass brings no new message (it is idle), ``max_batch`` wait or ``commit_delay`` is up."""
-        deadline = asyncio.get_running_loop().time() + self.commit_delay
-        while len(self._waiting) < self.max_batch and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.commit_delay
+        while len(self._waiting) < self.max_batch and loop.time() < deadline:
             before = len(self._waiting)
             await asyncio.sleep(0)
             if len(self._waiting) == before:
